@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# hyperalloc build. Plain GNU make; objects under build/ (or
+# build/san-<name>/ for sanitizer builds).
+#
+#   make                 build everything
+#   make check [T=name]  install dependencies, build, run the tests
+#                        (T= runs the suites whose name contains <name>)
+#   make check SAN=address,undefined | SAN=thread
+#   make run             install dependencies, build, start the demo
+#   make bench B=name    run bench/<name>
+#   make deps | clean | format
+
+CC ?= gcc
+SAN ?=
+V ?= 0
+
+comma := ,
+ifeq ($(SAN),)
+BUILD := build
+else
+BUILD := build/san-$(subst $(comma),-,$(SAN))
+endif
+
+WARN := -Wall -Wextra -Wconversion -Wformat-security -Wshadow \
+	-Werror=missing-prototypes -Werror=strict-prototypes \
+	-Werror=implicit-fallthrough -Werror=vla
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Ilib -fno-strict-aliasing $(WARN) -MMD -MP -pthread
+LDFLAGS += -pthread
+ifneq ($(SAN),)
+CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+ifeq ($(V),0)
+Q := @
+msg = printf '  %-6s %s\n' '$(1)' '$(2)';
+else
+Q :=
+msg :=
+endif
+
+all:
+
+# ---- lib/: the freestanding core plus userspace helpers ----
+LIB_CORE_SRC := $(wildcard lib/*.c)
+LIB_USER_SRC := $(wildcard lib/user/*.c)
+LIB_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(LIB_CORE_SRC) $(LIB_USER_SRC))
+LIBHA := $(BUILD)/libhyperalloc.a
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call msg,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBHA): $(LIB_OBJ)
+	$(Q)$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
+
+# The core once more, as the guest kernel builds it: kernel shim,
+# -ffreestanding, no libc headers at all. Any undefined symbol in the
+# result is a call out of the core and fails the build.
+FS_DIR := build/freestanding
+FS_CFLAGS := -std=c11 -O2 -ffreestanding -nostdinc \
+	-isystem $(shell $(CC) -print-file-name=include) \
+	-DHA_PLATFORM_KERNEL -fno-strict-aliasing -fno-stack-protector \
+	-fno-tree-loop-distribute-patterns -fno-builtin $(WARN) -Werror
+FS_OBJ := $(patsubst lib/%.c,$(FS_DIR)/%.o,$(LIB_CORE_SRC))
+
+$(FS_DIR)/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call msg,CC-FS,$<)$(CC) $(FS_CFLAGS) -c -o $@ $<
+
+$(FS_DIR)/ok: $(FS_OBJ)
+	$(Q)ld -r -o $(FS_DIR)/core.o $(FS_OBJ)
+	$(Q)undef=$$(nm -u $(FS_DIR)/core.o); \
+	if [ -n "$$undef" ]; then \
+		echo "lib/ core calls outside itself (it must stay freestanding):"; \
+		echo "$$undef"; exit 1; \
+	fi; touch $@
+	$(Q)$(call msg,OK,freestanding core: no external symbols) true
+
+freestanding: $(FS_DIR)/ok
+
+# ---- tools/ ----
+TOOLS := $(BUILD)/tools/ha-demo
+
+$(BUILD)/tools/ha-demo: $(BUILD)/tools/ha-demo.o $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
+
+# ---- tests/unit: one Check suite per module ----
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+
+$(BUILD)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call msg,CC,$<)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilib -c -o $@ $<
+
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+# ---- bench/ ----
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
+
+all: $(LIBHA) freestanding $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
+
+# ---- entry points ----
+deps:
+	$(Q)tools/install-deps.sh
+
+T ?=
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) T='$(T)' SAN='$(SAN)' tests/run-tests.sh
+
+B ?=
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)if [ -z "$(B)" ]; then echo "usage: make bench B=<name>; one of: $(notdir $(BENCH_BIN))"; exit 2; fi
+	$(Q)$(BUILD)/bench/$(B) $(BENCH_ARGS)
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)mkdir -p build/run
+	$(Q)$(BUILD)/tools/ha-demo
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' | grep -v '^guestmod/\|^qemu-patches/')
+format:
+	clang-format -i $(FORMAT_SRC)
+
+clean:
+	rm -rf build
+
+.PHONY: all check run bench deps clean format freestanding
+.DELETE_ON_ERROR:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Lower allocator (guest side): allocation inside one tree, on the child
+ * words and the bitfields. Internal to lib/.
+ */
+#ifndef HA_LOWER_H
+#define HA_LOWER_H
+
+#include "ha_guest.h"
+
+/* Children of tree @tree that exist (the last tree may be partial). */
+static inline unsigned ha_tree_children_in(const struct ha_layout *l,
+					   uint64_t tree)
+{
+	uint64_t first = tree * HA_TREE_CHILDREN;
+	uint64_t left = l->children - first;
+
+	return left >= HA_TREE_CHILDREN ? HA_TREE_CHILDREN : (unsigned)left;
+}
+
+/* Capacity of tree @tree in frames. */
+static inline unsigned ha_tree_capacity(const struct ha_layout *l,
+					uint64_t tree)
+{
+	return ha_tree_children_in(l, tree) * HA_CHILD_FRAMES;
+}
+
+/*
+ * Allocate 2^@order frames inside tree @tree, starting the search at child
+ * @start (0..7). Children whose backing is installed are preferred over
+ * reclaimed ones. The caller has already taken 2^@order from a tree
+ * counter. Returns HA_OK with *ret_frame and *ret_reclaimed, or HA_ENOMEM.
+ */
+int ha_lower_get(struct ha_guest *g, uint64_t tree, unsigned start,
+		 unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed);
+
+/*
+ * Free 2^@order frames at @frame (in range and aligned: checked by the
+ * caller). Returns HA_OK, HA_EFAULT (not allocated) or HA_EAGAIN (a split
+ * of the same huge frame is still under way).
+ */
+int ha_lower_put(struct ha_guest *g, ha_frame_t frame, unsigned order);
+
+#endif /* HA_LOWER_H */

@@ -1,0 +1,61 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Run the test suites: every unit suite (build/.../tests/unit/test_*), then
+# every integration test (tests/integration/test_*.sh). With T=<text> only
+# the suites whose name contains <text> run. Exits non-zero if any failed.
+set -u
+
+BUILD=${BUILD:-build}
+T=${T:-}
+SAN=${SAN:-}
+failed=""
+ran=0
+
+# Sanitizer runtimes: fail hard on the first report.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+# Check: keep fork mode (one process per test) and print every failure.
+export CK_FORK=yes
+export CK_VERBOSITY=${CK_VERBOSITY:-normal}
+# Sanitized code is several times slower: give Check's timeouts room.
+if [ -n "$SAN" ]; then
+	export CK_TIMEOUT_MULTIPLIER=${CK_TIMEOUT_MULTIPLIER:-10}
+fi
+
+run() {
+	name=$1
+	shift
+	case "$name" in *"$T"*) ;; *) return 0 ;; esac
+	ran=$((ran + 1))
+	echo "=== $name"
+	start=$(date +%s)
+	if "$@"; then
+		echo "--- $name: ok ($(($(date +%s) - start)) s)"
+	else
+		echo "--- $name: FAILED ($(($(date +%s) - start)) s)"
+		failed="$failed $name"
+	fi
+}
+
+for t in "$BUILD"/tests/unit/test_*; do
+	[ -x "$t" ] || continue
+	case "$t" in *.o | *.d) continue ;; esac
+	run "$(basename "$t")" "$t"
+done
+
+for t in tests/integration/test_*.sh; do
+	[ -f "$t" ] || continue
+	run "$(basename "$t" .sh)" env BUILD="$BUILD" sh "$t"
+done
+
+if [ "$ran" -eq 0 ]; then
+	echo "no test suite matches T='$T'"
+	exit 1
+fi
+if [ -n "$failed" ]; then
+	echo "FAILED:$failed"
+	exit 1
+fi
+echo "all $ran suites passed"
