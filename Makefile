@@ -81,33 +81,58 @@ $(FS_DIR)/ok: $(FS_OBJ)
 
 freestanding: $(FS_DIR)/ok
 
+PKGS := libsystemd libmicrohttpd jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS := -lm
+
+# ---- policies/: built-in policies (pure functions) ----
+POLICY_SRC := $(wildcard policies/*.c)
+POLICY_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(POLICY_SRC))
+
+# ---- daemon/: hyperallocd ----
+DAEMON_SRC := $(wildcard daemon/*.c)
+DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRC))
+HYPERALLOCD := $(BUILD)/daemon/hyperallocd
+
+$(BUILD)/daemon/%.o: CFLAGS += $(PKG_CFLAGS) -Idaemon -Ipolicies
+$(BUILD)/policies/%.o: CFLAGS += -Ipolicies
+
+$(HYPERALLOCD): $(DAEMON_OBJ) $(POLICY_OBJ) $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
 # ---- tools/ ----
-TOOLS := $(BUILD)/tools/ha-demo
+TOOLS := $(if $(wildcard tools/ha-demo.c),$(BUILD)/tools/ha-demo)
+
+$(BUILD)/tools/%.o: CFLAGS += $(PKG_CFLAGS) -Idaemon -Itools
 
 $(BUILD)/tools/ha-demo: $(BUILD)/tools/ha-demo.o $(LIBHA)
-	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tests/unit: one Check suite per module ----
+# A suite links its own object plus the objects named in test_<name>_DEPS
+# (paths without .o, e.g. daemon/json) and libhyperalloc.
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-$(BUILD)/tests/unit/%.o: tests/unit/%.c
-	@mkdir -p $(dir $@)
-	$(Q)$(call msg,CC,$<)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -Ilib -c -o $@ $<
+$(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) $(PKG_CFLAGS) -Idaemon -Ipolicies -Itools
 
-$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $(LIBHA)
-	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $$(patsubst %,$(BUILD)/%.o,$$(test_$$*_DEPS)) $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 # ---- bench/ ----
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBHA)
-	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-all: $(LIBHA) freestanding $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
+-include mk/*.mk
+
+all: $(LIBHA) freestanding $(if $(wildcard daemon/main.c),$(HYPERALLOCD)) $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
 
 # ---- entry points ----
 deps:

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The daemon's top-level state: one instance, owned by the event loop.
+ */
+#ifndef HA_DAEMON_H
+#define HA_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "events.h"
+#include "vm.h"
+
+struct http_server;
+struct sim_backend;
+struct engine;
+struct state_store;
+struct grpc_server;
+
+struct daemon {
+	sd_event *loop;
+	struct config *cfg; /* current; replaced whole on reload */
+	struct vm_registry vms;
+	struct event_bus bus;
+
+	char api_token[65]; /* hex; empty = no TCP mutations possible */
+
+	struct http_server *http;
+	struct sim_backend *sim;
+	struct engine *engine;
+	struct state_store *state;
+	struct grpc_server *grpc;
+
+	uint64_t started_usec; /* CLOCK_MONOTONIC */
+	uint64_t errors_total; /* errors logged since start (metrics) */
+	bool shutting_down;
+};
+
+/* Add a VM to the registry, restore its persisted settings, publish
+ * VM_ADDED. Ownership of @vm passes to the daemon. 0 or -errno. */
+int daemon_vm_add(struct daemon *d, struct vm *vm);
+
+/* Remove a VM (backend detach, VM_REMOVED event, free). */
+void daemon_vm_remove(struct daemon *d, struct vm *vm, const char *why);
+
+/* Publish an error event and log it. */
+void daemon_error(struct daemon *d, const struct vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Microseconds of CLOCK_MONOTONIC / CLOCK_REALTIME. */
+uint64_t now_usec(void);
+uint64_t realtime_usec(void);
+
+#endif
