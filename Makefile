@@ -120,7 +120,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 $(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) $(PKG_CFLAGS) -Idaemon -Ipolicies -Itools
 
 .SECONDEXPANSION:
-$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $$(patsubst %,$(BUILD)/%.o,$$(test_$$*_DEPS)) $(LIBHA)
+$(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(test_$$*_DEPS))) $(LIBHA)
 	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 # ---- bench/ ----
@@ -132,7 +132,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBHA)
 
 -include mk/*.mk
 
-all: $(LIBHA) freestanding $(if $(wildcard daemon/main.c),$(HYPERALLOCD)) $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
+all: $(LIBHA) freestanding $(if $(wildcard daemon/http.c),$(HYPERALLOCD)) $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
 
 # ---- entry points ----
 deps:
@@ -151,8 +151,26 @@ bench: deps
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)mkdir -p build/run
-	$(Q)$(BUILD)/tools/ha-demo
+	$(Q)BUILD=$(BUILD) tools/make-run.sh
+
+# ---- install (DESTDIR for packaging) ----
+PREFIX ?= /usr
+DESTDIR ?=
+install: all
+	install -Dm755 $(HYPERALLOCD) $(DESTDIR)$(PREFIX)/sbin/hyperallocd
+	install -Dm755 $(BUILD)/tools/hactl $(DESTDIR)$(PREFIX)/bin/hactl
+	install -Dm755 $(BUILD)/tools/ha-simguest $(DESTDIR)$(PREFIX)/libexec/hyperalloc/ha-simguest
+	install -d $(DESTDIR)$(PREFIX)/share/hyperalloc/traces
+	install -m644 tools/traces/*.trace $(DESTDIR)$(PREFIX)/share/hyperalloc/traces/
+	install -Dm644 docs/openapi.yaml $(DESTDIR)$(PREFIX)/share/hyperalloc/openapi.yaml
+	install -Dm644 README.md $(DESTDIR)$(PREFIX)/share/doc/hyperalloc/README.md
+	install -Dm644 systemd/hyperallocd.service $(DESTDIR)/lib/systemd/system/hyperallocd.service
+	install -Dm644 systemd/hyperallocd.socket $(DESTDIR)/lib/systemd/system/hyperallocd.socket
+	install -Dm644 systemd/hyperalloc.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/hyperalloc.conf
+	install -Dm644 systemd/hyperalloc.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/hyperalloc.conf
+	@if [ ! -e $(DESTDIR)/etc/hyperalloc/hyperallocd.json ]; then \
+		install -Dm644 systemd/hyperallocd.json $(DESTDIR)/etc/hyperalloc/hyperallocd.json; \
+	else echo "keeping existing $(DESTDIR)/etc/hyperalloc/hyperallocd.json"; fi
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' | grep -v '^guestmod/\|^qemu-patches/')
 format:
@@ -161,7 +179,8 @@ format:
 clean:
 	rm -rf build
 
-.PHONY: all check run bench deps clean format freestanding
+.PHONY: all check run bench deps clean format freestanding install
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 -include $(shell find build -name '*.d' 2>/dev/null)

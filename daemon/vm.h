@@ -79,6 +79,8 @@ struct vm {
 	const struct backend_ops *ops;
 	void *backend; /* backend-private data */
 
+	uint64_t ram_bytes; /* guest RAM: the ceiling for max_bytes */
+
 	/* limits and steering */
 	uint64_t manual_target; /* valid when mem.target_source == MANUAL */
 	uint64_t policy_target; /* last target decided by the policy */

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Run the test suites: every unit suite (build/.../tests/unit/test_*), then
-# every integration test (tests/integration/test_*.sh). With T=<text> only
+# every integration test (tests/integration/test_*.sh, test_*.py with
+# Debian's /usr/bin/python3). With T=<text> only
 # the suites whose name contains <text> run. Exits non-zero if any failed.
 set -u
 
@@ -45,9 +46,12 @@ for t in "$BUILD"/tests/unit/test_*; do
 	run "$(basename "$t")" "$t"
 done
 
-for t in tests/integration/test_*.sh; do
+for t in tests/integration/test_*.sh tests/integration/test_*.py; do
 	[ -f "$t" ] || continue
-	run "$(basename "$t" .sh)" env BUILD="$BUILD" sh "$t"
+	case "$t" in
+	*.sh) run "$(basename "$t" .sh)" env BUILD="$BUILD" sh "$t" ;;
+	*.py) run "$(basename "$t" .py)" env BUILD="$BUILD" /usr/bin/python3 "$t" ;;
+	esac
 done
 
 if [ "$ran" -eq 0 ]; then

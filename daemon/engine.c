@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Policy engine: collect (refresh every VM), decide (the policy, a pure
+ * function), act (steer the backends). Safety rules that hold whatever the
+ * policy says live here, not in the policies.
+ */
+#include "engine.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "daemon.h"
+#include "host.h"
+#include "log.h"
+#include "policy.h"
+
+#define ENGINE_PARAMS_MAX 64
+#define DEAD_BAND_BYTES (2ull << 20) /* one huge frame */
+
+struct engine {
+	const struct ha_policy_ops *ops;
+	void *state;
+	void *dl; /* dlopen handle of an out-of-tree policy */
+	char name[128];
+	char params_json[4096];
+	double overcommit_ratio;
+	uint64_t reserve_bytes;
+	uint64_t tick_ms;
+	sd_event_source *timer;
+	uint64_t ticks;
+};
+
+/* ---- parameters: JSON object -> key/value text ---- */
+
+struct params {
+	struct ha_policy_param p[ENGINE_PARAMS_MAX]; /* key/value owned */
+	size_t n;
+};
+
+static void params_free(struct params *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		free((char *)ps->p[i].key);
+		free((char *)ps->p[i].value);
+	}
+	ps->n = 0;
+}
+
+static int params_parse(const char *json, struct params *ps,
+			struct ctl_error *err)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(json, 0, &jerr);
+	const char *key;
+	json_t *v;
+	int r = 0;
+
+	ps->n = 0;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		ctl_error_set(err, CTL_BAD_REQUEST, "params", json,
+			      "policy parameters must be a JSON object");
+		return -EINVAL;
+	}
+	json_object_foreach(o, key, v)
+	{
+		char *text = NULL, *k;
+
+		if (ps->n == ENGINE_PARAMS_MAX) {
+			ctl_error_set(err, CTL_UNPROCESSABLE, "params", "",
+				      "more than %d parameters",
+				      ENGINE_PARAMS_MAX);
+			r = -E2BIG;
+			break;
+		}
+		if (json_is_string(v)) {
+			text = strdup(json_string_value(v));
+		} else if (json_is_number(v) || json_is_boolean(v)) {
+			text = json_dumps(v, JSON_ENCODE_ANY);
+		} else {
+			ctl_error_set(err, CTL_UNPROCESSABLE, "params", key,
+				      "parameter %s must be a number, string "
+				      "or boolean",
+				      key);
+			r = -EINVAL;
+			break;
+		}
+		k = strdup(key);
+		if (!text || !k) {
+			free(text);
+			free(k);
+			r = -ENOMEM;
+			break;
+		}
+		ps->p[ps->n].key = k;
+		ps->p[ps->n].value = text;
+		ps->n++;
+	}
+	json_decref(o);
+	if (r < 0)
+		params_free(ps);
+	return r;
+}
+
+/* ---- loading a policy ---- */
+
+static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
+					       struct ctl_error *err)
+{
+	const struct ha_policy_ops *ops;
+	void *dl;
+
+	*ret_dl = NULL;
+	if (!strchr(name, '/')) {
+		ops = ha_policy_builtin(name);
+		if (!ops) {
+			char avail[256] = "";
+
+			for (size_t i = 0; ha_policy_builtins[i]; i++) {
+				strncat(avail, " ", sizeof(avail) - strlen(avail) - 1);
+				strncat(avail, ha_policy_builtins[i]->name,
+					sizeof(avail) - strlen(avail) - 1);
+			}
+			ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+				      "no such policy (built in:%s; or give "
+				      "the path of a plugin .so)",
+				      avail);
+		}
+		return ops;
+	}
+	dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+			      "cannot load plugin: %s", dlerror());
+		return NULL;
+	}
+	ops = dlsym(dl, HA_POLICY_SYMBOL);
+	if (!ops) {
+		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+			      "plugin has no symbol %s", HA_POLICY_SYMBOL);
+		dlclose(dl);
+		return NULL;
+	}
+	if (ops->abi_version != HA_POLICY_ABI_VERSION) {
+		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+			      "plugin ABI version %u, this daemon speaks %u",
+			      ops->abi_version, HA_POLICY_ABI_VERSION);
+		dlclose(dl);
+		return NULL;
+	}
+	if (!ops->name || !ops->init || !ops->decide || !ops->fini) {
+		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+			      "plugin leaves a required operation NULL");
+		dlclose(dl);
+		return NULL;
+	}
+	*ret_dl = dl;
+	return ops;
+}
+
+/* Build a ready policy (ops + state) without touching the running one. */
+static int policy_prepare(const char *name, const char *params_json,
+			  const struct ha_policy_ops **ret_ops,
+			  void **ret_state, void **ret_dl,
+			  struct ctl_error *err)
+{
+	struct params ps;
+	char msg[256] = "";
+	void *dl;
+	int r;
+
+	const struct ha_policy_ops *ops = policy_load(name, &dl, err);
+
+	if (!ops)
+		return -EINVAL;
+	r = params_parse(params_json, &ps, err);
+	if (r < 0)
+		goto fail;
+	r = ops->init(ps.p, ps.n, ret_state, msg, sizeof(msg));
+	params_free(&ps);
+	if (r < 0) {
+		ctl_error_set(err, CTL_UNPROCESSABLE, "params", params_json,
+			      "policy %s refused its parameters: %s", ops->name,
+			      msg[0] ? msg : strerror(-r));
+		goto fail;
+	}
+	*ret_ops = ops;
+	*ret_dl = dl;
+	return 0;
+fail:
+	if (dl)
+		dlclose(dl);
+	return r < 0 ? r : -EINVAL;
+}
+
+static void policy_release(struct engine *e)
+{
+	if (e->ops)
+		e->ops->fini(e->state);
+	if (e->dl)
+		dlclose(e->dl);
+	e->ops = NULL;
+	e->state = NULL;
+	e->dl = NULL;
+}
+
+/* ---- steering ---- */
+
+static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static bool steerable(const struct vm *vm)
+{
+	return vm->ops && vm->state != VM_STATE_QUARANTINED &&
+	       vm->state != VM_STATE_STOPPED &&
+	       vm->state != VM_STATE_MIGRATING;
+}
+
+void engine_steer(struct daemon *d, struct vm *vm)
+{
+	uint64_t want;
+	int r;
+
+	if (!steerable(vm) || !vm->ops->apply_target)
+		return;
+	want = vm->mem.target_source == VM_TARGET_MANUAL ? vm->manual_target :
+							   vm->policy_target;
+	if (want == 0)
+		want = vm->mem.max_bytes;
+	want = clamp_u64(want, vm->mem.min_bytes, vm->mem.max_bytes);
+	if (want != vm->mem.target_bytes) {
+		vm->mem.target_bytes = want;
+		event_vm(&d->bus, EV_TARGET_CHANGED, vm, "target %llu bytes (%s)",
+			 (unsigned long long)want,
+			 vm_target_source_to_string(vm->mem.target_source));
+	}
+	r = vm->ops->apply_target(vm, want);
+	if (r < 0) {
+		vm->counters.apply_errors++;
+		daemon_error(d, vm, "cannot steer %s to %llu bytes: %s", vm->id,
+			     (unsigned long long)want, strerror(-r));
+	}
+}
+
+/* ---- the tick ---- */
+
+static enum ha_policy_mech mech_of(const struct vm *vm)
+{
+	switch (vm->mechanism) {
+	case VM_MECH_SIM:
+		return HA_POLICY_MECH_SIM;
+	case VM_MECH_HYPERALLOC:
+		return HA_POLICY_MECH_HYPERALLOC;
+	case VM_MECH_BALLOON:
+		return HA_POLICY_MECH_BALLOON;
+	case VM_MECH_VIRTIO_MEM:
+		return HA_POLICY_MECH_VIRTIO_MEM;
+	case VM_MECH_NONE:
+		break;
+	}
+	return HA_POLICY_MECH_NONE;
+}
+
+static void tick(struct daemon *d)
+{
+	struct engine *e = d->engine;
+	struct ha_policy_vm *snap = NULL;
+	struct ha_policy_target *out = NULL;
+	struct vm **vms = NULL;
+	struct host_mem hm = { 0 };
+	size_t n = 0;
+
+	e->ticks++;
+	vm_foreach(vm, &d->vms)
+	{
+		if (vm->ops && vm->ops->refresh && vm->ops->refresh(vm) < 0)
+			log_debug("refresh of %s failed", vm->id);
+	}
+	if (d->vms.count == 0)
+		return;
+	snap = calloc(d->vms.count, sizeof(*snap));
+	out = calloc(d->vms.count, sizeof(*out));
+	vms = calloc(d->vms.count, sizeof(*vms));
+	if (!snap || !out || !vms)
+		goto cleanup;
+
+	host_read(&hm);
+	struct ha_policy_host host = {
+		.total_bytes = hm.total_bytes,
+		.available_bytes = hm.available_bytes,
+		.reserve_bytes = e->reserve_bytes,
+		.overcommit_ratio = e->overcommit_ratio,
+		.psi_some_avg10 = hm.psi_some_avg10,
+		.psi_full_avg10 = hm.psi_full_avg10,
+		.now_ms = now_usec() / 1000,
+		.tick_ms = e->tick_ms,
+	};
+
+	vm_foreach(vm, &d->vms)
+	{
+		if (!steerable(vm))
+			continue;
+		const struct vm_memory *m = &vm->mem;
+
+		snap[n] = (struct ha_policy_vm){
+			.id = vm->id,
+			.mechanism = mech_of(vm),
+			.can_soft_reclaim = vm->ops->reclaim_free != NULL,
+			.manual = m->target_source == VM_TARGET_MANUAL,
+			.max_bytes = m->max_bytes,
+			.min_bytes = m->min_bytes,
+			.shares = m->shares,
+			.target_bytes = m->target_bytes,
+			.current_bytes = m->current_bytes,
+			.host_resident_bytes = m->host_resident_bytes,
+			.guest_free_bytes = m->guest_free_bytes,
+			.guest_used_bytes = m->current_bytes > m->guest_free_bytes ?
+						    m->current_bytes -
+							    m->guest_free_bytes :
+						    0,
+			.soft_reclaimed_bytes = m->soft_reclaimed_bytes,
+			.installs = vm->counters.guest_installs,
+			.alloc_failures = vm->counters.alloc_failures,
+		};
+		out[n] = (struct ha_policy_target){
+			.target_bytes = m->target_bytes,
+			.auto_reclaim = m->auto_reclaim,
+		};
+		vms[n] = vm;
+		n++;
+	}
+	if (n)
+		e->ops->decide(e->state, &host, snap, n, out);
+
+	for (size_t i = 0; i < n; i++) {
+		struct vm *vm = vms[i];
+		uint64_t t = clamp_u64(out[i].target_bytes, vm->mem.min_bytes,
+				       vm->mem.max_bytes);
+		uint64_t cur = vm->policy_target ? vm->policy_target :
+						   vm->mem.max_bytes;
+		uint64_t diff = t > cur ? t - cur : cur - t;
+
+		if (diff >= DEAD_BAND_BYTES)
+			vm->policy_target = t;
+		if (vm->mem.target_source == VM_TARGET_POLICY)
+			engine_steer(d, vm);
+		if (vm->mem.auto_reclaim && vm->ops->reclaim_free)
+			vm->ops->reclaim_free(vm, out[i].keep_free_bytes);
+	}
+cleanup:
+	free(snap);
+	free(out);
+	free(vms);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	tick(d);
+	sd_event_source_set_time(s, usec + d->engine->tick_ms * 1000);
+	sd_event_source_set_enabled(s, SD_EVENT_ON);
+	return 0;
+}
+
+void engine_tick_now(struct daemon *d)
+{
+	if (d->engine)
+		tick(d);
+}
+
+int engine_start(struct daemon *d, struct ctl_error *err)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	const struct config *c = d->cfg;
+	int r;
+
+	if (!e)
+		return -ENOMEM;
+	r = policy_prepare(c->policy.name, c->policy.params_json, &e->ops,
+			   &e->state, &e->dl, err);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", c->policy.name);
+	snprintf(e->params_json, sizeof(e->params_json), "%s",
+		 c->policy.params_json);
+	e->overcommit_ratio = c->policy.overcommit_ratio;
+	e->reserve_bytes = c->policy.host_reserve_bytes;
+	e->tick_ms = c->policy.tick_ms;
+	r = sd_event_add_time_relative(d->loop, &e->timer, CLOCK_MONOTONIC,
+				       e->tick_ms * 1000, 1000, on_timer, d);
+	if (r < 0) {
+		policy_release(e);
+		free(e);
+		ctl_error_set(err, CTL_INTERNAL, "", "", "timer: %s",
+			      strerror(-r));
+		return r;
+	}
+	sd_event_source_set_enabled(e->timer, SD_EVENT_ON);
+	d->engine = e;
+	return 0;
+}
+
+void engine_stop(struct daemon *d)
+{
+	struct engine *e = d->engine;
+
+	if (!e)
+		return;
+	sd_event_source_disable_unref(e->timer);
+	policy_release(e);
+	free(e);
+	d->engine = NULL;
+}
+
+void engine_policy_get(struct daemon *d, struct ctl_policy *ret)
+{
+	struct engine *e = d->engine;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!e)
+		return;
+	snprintf(ret->name, sizeof(ret->name), "%s", e->name);
+	snprintf(ret->params_json, sizeof(ret->params_json), "%s",
+		 e->params_json);
+	ret->overcommit_ratio = e->overcommit_ratio;
+	ret->host_reserve_bytes = e->reserve_bytes;
+	ret->tick_ms = e->tick_ms;
+	for (size_t i = 0; ha_policy_builtins[i]; i++) {
+		if (i)
+			strncat(ret->available, " ",
+				sizeof(ret->available) - strlen(ret->available) - 1);
+		strncat(ret->available, ha_policy_builtins[i]->name,
+			sizeof(ret->available) - strlen(ret->available) - 1);
+	}
+}
+
+int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
+		      struct ctl_error *err)
+{
+	struct engine *e = d->engine;
+	const struct ha_policy_ops *ops = NULL;
+	void *state = NULL, *dl = NULL;
+	const char *name = u->has_name ? u->name : e->name;
+	const char *params = u->has_params ? u->params_json :
+			     u->has_name ? "{}" :
+					   e->params_json;
+	struct host_mem hm = { 0 };
+	int r;
+
+	if (u->has_ratio &&
+	    !(u->overcommit_ratio >= 0.1 && u->overcommit_ratio <= 100)) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%g", u->overcommit_ratio);
+		ctl_error_set(err, CTL_UNPROCESSABLE, "overcommit_ratio", v,
+			      "must be between 0.1 and 100");
+		return -EINVAL;
+	}
+	if (u->has_tick && (u->tick_ms < 100 || u->tick_ms > 3600000)) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)u->tick_ms);
+		ctl_error_set(err, CTL_UNPROCESSABLE, "tick_ms", v,
+			      "must be between 100 and 3600000");
+		return -EINVAL;
+	}
+	if (u->has_reserve && host_read(&hm) == 0 &&
+	    u->host_reserve_bytes >= hm.total_bytes) {
+		char v[32];
+
+		snprintf(v, sizeof(v), "%llu",
+			 (unsigned long long)u->host_reserve_bytes);
+		ctl_error_set(err, CTL_UNPROCESSABLE, "host_reserve_bytes", v,
+			      "must be below the host's memory (%llu bytes)",
+			      (unsigned long long)hm.total_bytes);
+		return -EINVAL;
+	}
+	if (u->has_name || u->has_params) {
+		r = policy_prepare(name, params, &ops, &state, &dl, err);
+		if (r < 0)
+			return r;
+		policy_release(e);
+		e->ops = ops;
+		e->state = state;
+		e->dl = dl;
+		snprintf(e->name, sizeof(e->name), "%s", name);
+		snprintf(e->params_json, sizeof(e->params_json), "%s", params);
+	}
+	if (u->has_ratio)
+		e->overcommit_ratio = u->overcommit_ratio;
+	if (u->has_reserve)
+		e->reserve_bytes = u->host_reserve_bytes;
+	if (u->has_tick) {
+		e->tick_ms = u->tick_ms;
+		sd_event_source_set_time_relative(e->timer, e->tick_ms * 1000);
+	}
+	struct event ev = { .type = EV_POLICY_CHANGED };
+
+	snprintf(ev.message, sizeof(ev.message),
+		 "policy %.64s, overcommit %.2f, reserve %llu, tick %llu ms",
+		 e->name, e->overcommit_ratio,
+		 (unsigned long long)e->reserve_bytes,
+		 (unsigned long long)e->tick_ms);
+	event_publish(&d->bus, &ev);
+	log_info("%s, params %s", ev.message, e->params_json);
+	tick(d);
+	return 0;
+}

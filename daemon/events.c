@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "events.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const type_names[EV_TYPE_COUNT] = {
+	[EV_VM_ADDED] = "vm_added",
+	[EV_VM_REMOVED] = "vm_removed",
+	[EV_TARGET_CHANGED] = "target_changed",
+	[EV_RECLAIM_DONE] = "reclaim_done",
+	[EV_VM_QUARANTINED] = "vm_quarantined",
+	[EV_VM_STUCK] = "vm_stuck",
+	[EV_POLICY_CHANGED] = "policy_changed",
+	[EV_CONFIG_RELOADED] = "config_reloaded",
+	[EV_ERROR] = "error",
+};
+
+const char *event_type_to_string(enum event_type t)
+{
+	if ((unsigned)t >= EV_TYPE_COUNT)
+		return "unknown";
+	return type_names[t];
+}
+
+void event_bus_init(struct event_bus *bus)
+{
+	memset(bus, 0, sizeof(*bus));
+	bus->next_seq = 1;
+}
+
+void event_publish(struct event_bus *bus, struct event *ev)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ev->seq = bus->next_seq++;
+	ev->time_usec = (uint64_t)ts.tv_sec * 1000000 +
+			(uint64_t)ts.tv_nsec / 1000;
+	bus->ring[ev->seq % EVENT_RING] = *ev;
+	for (int i = 0; i < EVENT_SUBSCRIBERS_MAX; i++)
+		if (bus->subs[i].fn)
+			bus->subs[i].fn(ev, bus->subs[i].userdata);
+}
+
+int event_subscribe(struct event_bus *bus, event_fn fn, void *userdata)
+{
+	for (int i = 0; i < EVENT_SUBSCRIBERS_MAX; i++) {
+		if (!bus->subs[i].fn) {
+			bus->subs[i].fn = fn;
+			bus->subs[i].userdata = userdata;
+			return i;
+		}
+	}
+	return -ENOSPC;
+}
+
+void event_unsubscribe(struct event_bus *bus, int handle)
+{
+	if (handle >= 0 && handle < EVENT_SUBSCRIBERS_MAX) {
+		bus->subs[handle].fn = NULL;
+		bus->subs[handle].userdata = NULL;
+	}
+}
+
+const struct event *event_get(const struct event_bus *bus, uint64_t seq)
+{
+	const struct event *ev;
+
+	if (seq == 0 || seq >= bus->next_seq)
+		return NULL;
+	ev = &bus->ring[seq % EVENT_RING];
+	return ev->seq == seq ? ev : NULL;
+}
+
+void event_vm(struct event_bus *bus, enum event_type t, const struct vm *vm,
+	      const char *fmt, ...)
+{
+	struct event ev = { .type = t };
+	va_list ap;
+
+	if (vm) {
+		snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
+		ev.target_bytes = vm->mem.target_bytes;
+		ev.current_bytes = vm->mem.current_bytes;
+		snprintf(ev.source, sizeof(ev.source), "%s",
+			 vm_target_source_to_string(vm->mem.target_source));
+	}
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(ev.message, sizeof(ev.message), fmt, ap);
+		va_end(ap);
+	}
+	event_publish(bus, &ev);
+}

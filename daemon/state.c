@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATE_VERSION 1
+
+struct state_store {
+	char *path;
+	json_t *vms; /* object: id -> settings */
+};
+
+static json_t *saved_to_json(const struct vm_saved *v)
+{
+	json_t *o = json_object();
+
+	if (!o)
+		return NULL;
+	if (v->has_target)
+		json_object_set_new(o, "target_bytes",
+				    json_integer((json_int_t)v->target_bytes));
+	if (v->has_min)
+		json_object_set_new(o, "min_bytes",
+				    json_integer((json_int_t)v->min_bytes));
+	if (v->has_max)
+		json_object_set_new(o, "max_bytes",
+				    json_integer((json_int_t)v->max_bytes));
+	if (v->has_shares)
+		json_object_set_new(o, "shares", json_integer(v->shares));
+	if (v->has_auto)
+		json_object_set_new(o, "auto_reclaim",
+				    json_boolean(v->auto_reclaim));
+	return o;
+}
+
+static bool get_u64(json_t *o, const char *key, uint64_t *ret)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return false;
+	*ret = (uint64_t)json_integer_value(v);
+	return true;
+}
+
+int state_lookup(struct state_store *s, const char *id, struct vm_saved *ret)
+{
+	json_t *o = json_object_get(s->vms, id);
+	uint64_t u;
+
+	if (!json_is_object(o))
+		return -ENOENT;
+	*ret = (struct vm_saved){ 0 };
+	ret->has_target = get_u64(o, "target_bytes", &ret->target_bytes);
+	ret->has_min = get_u64(o, "min_bytes", &ret->min_bytes);
+	ret->has_max = get_u64(o, "max_bytes", &ret->max_bytes);
+	if (get_u64(o, "shares", &u) && u >= 1 && u <= 100000) {
+		ret->has_shares = true;
+		ret->shares = (uint32_t)u;
+	}
+	json_t *a = json_object_get(o, "auto_reclaim");
+
+	if (json_is_boolean(a)) {
+		ret->has_auto = true;
+		ret->auto_reclaim = json_is_true(a);
+	}
+	return 0;
+}
+
+static int write_file(struct state_store *s)
+{
+	char *tmp = NULL, *dir = NULL, *text = NULL;
+	json_t *root = NULL;
+	int fd = -1, dfd = -1;
+	int r;
+
+	if (!s->path)
+		return 0;
+	root = json_pack("{s:i, s:O}", "version", STATE_VERSION, "vms",
+			 s->vms);
+	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	if (!text || asprintf(&tmp, "%s.tmp", s->path) < 0) {
+		tmp = NULL;
+		r = -ENOMEM;
+		goto cleanup;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto cleanup;
+	}
+	size_t len = strlen(text), off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto cleanup;
+		}
+		off += (size_t)n;
+	}
+	if (write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+		r = -errno;
+		goto cleanup;
+	}
+	if (rename(tmp, s->path) < 0) {
+		r = -errno;
+		goto cleanup;
+	}
+	/* Make the rename itself durable. */
+	dir = strdup(s->path);
+	if (dir) {
+		dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0)
+			fsync(dfd);
+	}
+	r = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	if (r < 0 && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(dir);
+	free(text);
+	json_decref(root);
+	return r;
+}
+
+int state_save(struct state_store *s, const char *id,
+	       const struct vm_saved *v)
+{
+	json_t *o = saved_to_json(v);
+
+	if (!o || json_object_set_new(s->vms, id, o) < 0)
+		return -ENOMEM;
+	return write_file(s);
+}
+
+int state_open(const char *path, struct state_store **ret,
+	       char *ret_warning, size_t warning_len)
+{
+	struct state_store *s = calloc(1, sizeof(*s));
+	json_error_t jerr;
+	json_t *root;
+
+	ret_warning[0] = '\0';
+	if (!s)
+		return -ENOMEM;
+	s->vms = json_object();
+	if (!s->vms || (path && !(s->path = strdup(path)))) {
+		state_close(s);
+		return -ENOMEM;
+	}
+	if (!path) {
+		*ret = s;
+		return 0;
+	}
+	root = json_load_file(path, 0, &jerr);
+	if (!root) {
+		if (access(path, F_OK) == 0) {
+			char aside[4096];
+
+			snprintf(aside, sizeof(aside), "%s.corrupt", path);
+			rename(path, aside);
+			snprintf(ret_warning, warning_len,
+				 "state file %s is unreadable (%s, line %d); "
+				 "moved it to %s and started empty",
+				 path, jerr.text, jerr.line, aside);
+		}
+		*ret = s;
+		return 0;
+	}
+	json_t *vms = json_object_get(root, "vms");
+
+	if (json_is_object(vms)) {
+		json_object_update(s->vms, vms);
+	} else {
+		snprintf(ret_warning, warning_len,
+			 "state file %s has no \"vms\" object; ignored", path);
+	}
+	json_decref(root);
+	*ret = s;
+	return 0;
+}
+
+void state_close(struct state_store *s)
+{
+	if (!s)
+		return;
+	json_decref(s->vms);
+	free(s->path);
+	free(s);
+}

@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""hyperallocd end to end: the real daemon, real simulated guests (memfd
+RAM, canaries), real HTTP over TCP and the unix socket."""
+
+import os
+import signal
+import time
+import unittest
+
+from harness import (MIB, Daemon, SimGuest, SSE, wait_for, main)
+
+
+class DaemonWithGuests(unittest.TestCase):
+    """One daemon, guests started by the test."""
+
+    def setUp(self):
+        self.d = Daemon().start()
+        self.guests = []
+
+    def tearDown(self):
+        for g in self.guests:
+            g.stop()
+        self.d.cleanup()
+
+    def guest(self, name, **kw):
+        g = SimGuest(self.d, name, **kw)
+        self.guests.append(g)
+        wait_for(lambda: name in self.d.vms(), timeout=20,
+                 what="%s to register" % name)
+        return g
+
+    def test_list_vms(self):
+        self.guest("alpha", memory="128M")
+        self.guest("beta", memory="96M")
+        vms = self.d.vms()
+        self.assertEqual(set(vms), {"alpha", "beta"})
+        a = vms["alpha"]
+        self.assertEqual(a["mechanism"], "sim")
+        self.assertEqual(a["state"], "running")
+        self.assertEqual(a["memory"]["max_bytes"], 128 * MIB)
+        self.assertEqual(a["memory"]["target_source"], "policy")
+        # by uuid too
+        r = self.d.get("/vms/%s/memory" % a["uuid"])
+        self.assertEqual(r.status, 200, r)
+
+    def test_shrink_releases_memory_and_grow_brings_it_back(self):
+        # steady trace: the guest holds a constant part of its RAM and
+        # churns it, so its frames turn over all the time.
+        g = self.guest("shrinky", memory="256M", trace="steady",
+                       time_scale=5)
+        # Let it fault in its working set and settle.
+        time.sleep(2)
+        before = self.d.memory("shrinky")
+        blocks_before = g.memfd_blocks_bytes()
+        self.assertGreater(blocks_before, 32 * MIB)
+
+        target = before["max_bytes"] - 96 * MIB
+        r = self.d.put("/vms/shrinky/memory", {"target_bytes": target})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["target_bytes"], target)
+        self.assertEqual(r.json()["target_source"], "manual")
+
+        m = wait_for(lambda: (lambda m: m if m["reclaimed_bytes"] >= 96 * MIB
+                              else None)(self.d.memory("shrinky")),
+                     timeout=20, what="96 MiB to be reclaimed")
+        self.assertEqual(m["current_bytes"], m["max_bytes"] - 96 * MIB)
+        reclaimed = m["reclaimed_bytes"]
+        # The daemon's figure and the kernel's own accounting of the memfd
+        # (st_blocks through /proc/PID/fd) both show the memory gone.
+        blocks_after = g.memfd_blocks_bytes()
+        self.assertLessEqual(m["host_resident_bytes"],
+                             before["host_resident_bytes"] - reclaimed
+                             + 16 * MIB)
+        self.assertLessEqual(blocks_after, blocks_before - reclaimed
+                             + 16 * MIB)
+        self.assertLess(abs(blocks_after - m["host_resident_bytes"]),
+                        32 * MIB)
+
+        # Grow back: the VM's logical size returns at once, memory comes
+        # back when the guest uses it (installs).
+        r = self.d.put("/vms/shrinky/memory",
+                       {"target_bytes": before["max_bytes"]})
+        self.assertEqual(r.status, 200, r)
+        m = wait_for(lambda: (lambda m: m if m["reclaimed_bytes"] == 0
+                              else None)(self.d.memory("shrinky")),
+                     timeout=20, what="the memory to be returned")
+        self.assertEqual(m["current_bytes"], m["max_bytes"])
+        detail = self.d.get("/vms/shrinky").json()
+        self.assertEqual(detail["counters"]["canary_mismatches"], 0)
+
+        # The guest verifies every canary on exit: 0 = no data lost.
+        self.assertEqual(g.stop(), 0, g.read_log())
+
+    def test_release_hands_target_back(self):
+        self.guest("rel", memory="128M")
+        r = self.d.put("/vms/rel/memory", {"target_bytes": 100 * MIB})
+        self.assertEqual(r.status, 200, r)
+        r = self.d.request("DELETE", "/vms/rel/memory/target",
+                           token=self.d.token)
+        self.assertEqual(r.status, 200, r)
+        m = r.json()
+        self.assertEqual(m["target_source"], "policy")
+        self.assertEqual(m["target_bytes"], m["max_bytes"])
+
+    def test_hostile_requests_get_4xx_and_daemon_keeps_serving(self):
+        self.guest("victim", memory="128M")
+        tok = self.d.token
+        cases = [
+            ("bad json", "PUT", "/vms/victim/memory", b"{not json", tok, 400),
+            ("string size", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": "1G"}', tok, 400),
+            ("negative", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": -1}', tok, 400),
+            ("overflow", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 18446744073709551616}', tok, 400),
+            ("float", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 1.5}', tok, 400),
+            ("unknown field", "PUT", "/vms/victim/memory",
+             b'{"target_byte": 1}', tok, 400),
+            ("below min", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 1048576}', tok, 422),
+            ("above max", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 137438953472}', tok, 422),
+            ("min above max", "PUT", "/vms/victim/memory",
+             b'{"min_bytes": 134217728, "max_bytes": 67108864}', tok, 422),
+            ("unknown vm", "PUT", "/vms/nosuch/memory",
+             b'{"target_bytes": 1}', tok, 404),
+            ("unknown vm get", "GET", "/vms/nosuch/memory", None, None, 404),
+            ("no token", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 100000000}', None, 401),
+            ("wrong token", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 100000000}', "0" * 64, 403),
+            ("huge body", "PUT", "/vms/victim/memory",
+             b'{"target_bytes": 1' + b" " * (1 << 20) + b"}", tok, 413),
+        ]
+        for name, method, path, body, token, status in cases:
+            with self.subTest(name):
+                r = self.d.request(method, path, body=body, token=token)
+                self.assertEqual(r.status, status, r)
+                if status >= 400:
+                    self.assertTrue(r.headers.get("Content-Type", "")
+                                    .startswith("application/problem+json"),
+                                    r.headers)
+                    p = r.json()
+                    self.assertEqual(p["status"], status)
+                    self.assertTrue(p.get("detail"))
+        # A field-level error names the field and value.
+        r = self.d.request("PUT", "/vms/victim/memory",
+                           body=b'{"target_bytes": 1048576}', token=tok)
+        self.assertEqual(r.json().get("field"), "target_bytes")
+        self.assertEqual(r.json().get("value"), "1048576")
+        # Nothing changed, and the daemon still serves.
+        self.assertEqual(self.d.memory("victim")["target_source"], "policy")
+        self.assertEqual(self.d.get("/healthz").status, 200)
+
+    def test_unix_socket_uses_peer_credentials(self):
+        self.guest("unixvm", memory="128M")
+        r = self.d.request("PUT", "/vms/unixvm/memory",
+                           body={"target_bytes": 100 * MIB}, unix=True)
+        # The test runs as root: allowed without a token.
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["target_bytes"], 100 * MIB)
+
+    def test_killed_guest_leaves_with_event(self):
+        sse = SSE(self.d)
+        try:
+            g = self.guest("doomed", memory="96M")
+            sse.wait(lambda e: e.get("type") == "vm_added"
+                     and e.get("vm") == "doomed")
+            g.proc.send_signal(signal.SIGKILL)
+            g.proc.wait()
+            sse.wait(lambda e: e.get("type") == "vm_removed"
+                     and e.get("vm") == "doomed")
+            self.assertNotIn("doomed", self.d.vms())
+        finally:
+            sse.close()
+
+    def test_target_change_and_reclaim_events(self):
+        self.guest("evvm", memory="128M")
+        sse = SSE(self.d)
+        try:
+            r = self.d.put("/vms/evvm/memory", {"target_bytes": 96 * MIB})
+            self.assertEqual(r.status, 200, r)
+            ev = sse.wait(lambda e: e.get("type") == "target_changed"
+                          and e.get("vm") == "evvm")
+            self.assertEqual(ev["target_bytes"], 96 * MIB)
+            self.assertEqual(ev["source"], "manual")
+            sse.wait(lambda e: e.get("type") == "reclaim_done"
+                     and e.get("vm") == "evvm")
+        finally:
+            sse.close()
+
+    def test_metrics(self):
+        self.guest("metvm", memory="96M")
+        r = self.d.get("/metrics")
+        self.assertEqual(r.status, 200)
+        text = r.body.decode()
+        self.assertIn('hyperalloc_vm_max_bytes{vm="metvm"} %d' % (96 * MIB),
+                      text)
+        self.assertIn("hyperalloc_up 1", text)
+        self.assertIn("# TYPE hyperalloc_vm_reclaimed_frames_total counter",
+                      text)
+
+
+class RestartKeepsManualTargets(unittest.TestCase):
+    def test_restart(self):
+        guests = [{"name": "persist", "memory": "128M", "trace": "idle",
+                   "vcpus": 1, "time_scale": 1}]
+        d = Daemon(guests=guests).start()
+        try:
+            wait_for(lambda: "persist" in d.vms(), timeout=20,
+                     what="spawned guest")
+            r = d.put("/vms/persist/memory",
+                      {"target_bytes": 80 * MIB, "shares": 1234})
+            self.assertEqual(r.status, 200, r)
+            wait_for(lambda: d.memory("persist")["current_bytes"]
+                     == 80 * MIB, timeout=20, what="shrink")
+            self.assertEqual(d.stop(), 0, d.read_log())
+
+            d2 = Daemon(guests=guests, workdir=d.dir)
+            d2.port, d2.config = d.port, d.config
+            d2.start()
+            try:
+                m = wait_for(lambda: d2.vms().get("persist"), timeout=20,
+                             what="guest after restart")["memory"]
+                self.assertEqual(m["target_source"], "manual")
+                self.assertEqual(m["target_bytes"], 80 * MIB)
+                self.assertEqual(m["shares"], 1234)
+                wait_for(lambda: d2.memory("persist")["current_bytes"]
+                         == 80 * MIB, timeout=20, what="shrink again")
+            finally:
+                d2.stop()
+        finally:
+            d.cleanup()
+
+
+if __name__ == "__main__":
+    main()
