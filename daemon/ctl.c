@@ -72,7 +72,7 @@ const char *ctl_status_title(enum ctl_status s)
 	return "Internal Server Error";
 }
 
-static bool authorised(const struct ctl_caller *c, struct ctl_error *err)
+bool ctl_authorize(const struct ctl_caller *c, struct ctl_error *err)
 {
 	if (c->authenticated)
 		return true;
@@ -145,7 +145,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	char v[32], w[32];
 	struct vm *vm;
 
-	if (!authorised(caller, err))
+	if (!ctl_authorize(caller, err))
 		return -EPERM;
 	vm = find_vm(d, id, err);
 	if (!vm)
@@ -232,7 +232,7 @@ int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
 {
 	struct vm *vm;
 
-	if (!authorised(caller, err))
+	if (!ctl_authorize(caller, err))
 		return -EPERM;
 	vm = find_vm(d, id, err);
 	if (!vm)
@@ -284,7 +284,7 @@ void ctl_policy_get(struct daemon *d, struct ctl_policy *ret)
 int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
 		   const struct ctl_policy_update *u, struct ctl_error *err)
 {
-	if (!authorised(caller, err))
+	if (!ctl_authorize(caller, err))
 		return -EPERM;
 	int r = engine_policy_set(d, u, err);
 

@@ -84,6 +84,11 @@ void ctl_error_set(struct ctl_error *err, enum ctl_status status,
 		   const char *field, const char *value, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* May @caller change settings? true, or false with 401/403 in *err.
+ * Transports call it before parsing a mutation's body, so an
+ * unauthenticated caller learns nothing about its request. */
+bool ctl_authorize(const struct ctl_caller *caller, struct ctl_error *err);
+
 /* Look up a VM by name or uuid. NULL + CTL_NOT_FOUND in *err. */
 const struct vm *ctl_vm_get(struct daemon *d, const char *id,
 			    struct ctl_error *err);

@@ -349,8 +349,9 @@ static void tick(struct daemon *d)
 
 		if (diff >= DEAD_BAND_BYTES)
 			vm->policy_target = t;
-		if (vm->mem.target_source == VM_TARGET_POLICY)
-			engine_steer(d, vm);
+		/* Steer every VM, manual ones too: a target the guest could
+		 * not reach yet (its memory was in use) is retried. */
+		engine_steer(d, vm);
 		if (vm->mem.auto_reclaim && vm->ops->reclaim_free)
 			vm->ops->reclaim_free(vm, out[i].keep_free_bytes);
 	}

@@ -25,18 +25,21 @@ struct http_server;
  * activation are used when there are any for us (LISTEN_FDNAMES "http"
  * is the TCP listener, "http-unix" the unix one; an unnamed fd is unix if
  * it is AF_UNIX, TCP otherwise; fds with other names are left alone for
- * other servers); otherwise d->cfg->api.tcp ("host:port", "[v6]:port")
- * and d->cfg->api.unix_path are opened (a stale socket file is replaced,
- * mode 0660, group api.unix_group if set).
+ * other servers). A kind of listener systemd did not pass is opened from
+ * the configuration: d->cfg->api.tcp ("host:port", "[v6]:port", ":port")
+ * and d->cfg->api.unix_path (a stale socket file is replaced; mode 0660,
+ * group api.unix_group if set).
  * Returns 0 and *ret, or -errno after logging what failed: -EINVAL (bad
  * address, unknown group), -EADDRINUSE (a live daemon owns the unix
- * socket), -ENOENT (nothing to listen on), or a socket error.
+ * socket), -EEXIST (the unix path is not a socket), -ENOENT (nothing to
+ * listen on), or a socket error.
  */
 int http_server_start(struct daemon *d, struct http_server **ret);
 
 /* End SSE streams (each gets the end of its chunked body), close every
  * connection and listener, remove the unix socket file we created, free.
- * Runs MHD for at most ~0.5 s to flush the streams. Accepts NULL. */
+ * Runs MHD for at most 0.5 s per listener to flush the streams. Accepts
+ * NULL. */
 void http_server_stop(struct http_server *s);
 
 /* The port of the first TCP listener (to find an ephemeral port), or 0. */

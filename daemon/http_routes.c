@@ -127,7 +127,8 @@ static int set_memory(struct http_request *req, struct http_response *resp)
 	struct ctl_memory_update u;
 	struct ctl_error err = { 0 };
 
-	if (json_parse_memory_update(req->body, req->body_len, &u, &err) < 0 ||
+	if (!ctl_authorize(&req->caller, &err) ||
+	    json_parse_memory_update(req->body, req->body_len, &u, &err) < 0 ||
 	    ctl_vm_set_memory(req->d, &req->caller, id, &u, &err) < 0)
 		return http_reply_ctl_error(resp, &err);
 	return reply_memory(req, resp, id);
@@ -178,6 +179,10 @@ static int put_policy(struct http_request *req, struct http_response *resp)
 
 	if (!u)
 		return -ENOMEM;
+	if (!ctl_authorize(&req->caller, &err)) {
+		r = http_reply_ctl_error(resp, &err);
+		goto cleanup;
+	}
 	r = json_parse_policy_update(req->body, req->body_len, u, &err);
 	if (r == -ENOMEM)
 		goto cleanup;

@@ -469,7 +469,8 @@ static json_t *load_object(const char *body, size_t len,
 	json_t *o;
 
 	if (!body || len == 0) {
-		bad(err, "", "", "request body is empty; expected a JSON object");
+		bad(err, "", "",
+		    "request body is empty; expected a JSON object");
 		return NULL;
 	}
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);

@@ -145,14 +145,15 @@ static void reload(struct daemon *d)
 {
 	struct config *fresh = NULL;
 	struct config_error err;
-	const char *path = d->cfg->path;
+	char path[4096];
 	int r;
 
-	if (!path) {
+	if (!d->cfg->path) {
 		log_notice("reload: running on built-in defaults, nothing to "
 			   "reload");
 		return;
 	}
+	snprintf(path, sizeof(path), "%s", d->cfg->path);
 	sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
 	r = config_load(path, &fresh, &err);
 	if (r < 0) {
@@ -199,13 +200,11 @@ static void reload(struct daemon *d)
 				     cerr.reason);
 	}
 	sim_backend_reconfigure(d);
-	/* Components may still point into the old config's strings that
-	 * only matter at shutdown (socket paths); keep it alive. */
 	config_free(old);
 
 	struct event ev = { .type = EV_CONFIG_RELOADED };
 
-	snprintf(ev.message, sizeof(ev.message), "configuration reloaded from %s",
+	snprintf(ev.message, sizeof(ev.message), "configuration reloaded from %.200s",
 		 path);
 	event_publish(&d->bus, &ev);
 	log_info("%s", ev.message);
@@ -352,6 +351,7 @@ int main(int argc, char **argv)
 		r = config_load(path, &d->cfg, &cerr);
 		if (r < 0) {
 			print_config_error(path, &cerr);
+			free(d);
 			return 1;
 		}
 	}
@@ -367,6 +367,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hyperallocd: --log-level: \"%s\" is not one of "
 				"err, warning, notice, info, debug\n",
 			level_arg);
+		config_free(d->cfg);
+		free(d);
 		return 2;
 	}
 	log_setup(level, false);

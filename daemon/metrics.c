@@ -181,7 +181,9 @@ static void render_vms(FILE *f, struct daemon *d)
 	family(f, "hyperalloc_vm_discard_seconds_total", "counter",
 	       "Time spent discarding the VM's backing memory.");
 	vm_foreach(vm, &d->vms) {
-		fprintf(f, "hyperalloc_vm_discard_seconds_total{vm=\"%s\"} %.9f\n",
+		fprintf(f,
+			"hyperalloc_vm_discard_seconds_total{vm=\"%s\"} "
+			"%.9f\n",
 			metrics_escape_label(vm->id, id, sizeof(id)),
 			(double)vm->counters.discard_ns / 1e9);
 	}
@@ -242,7 +244,8 @@ static void render_daemon(FILE *f, struct daemon *d)
 			      0;
 	uint64_t next = event_next_seq(&d->bus);
 
-	family(f, "hyperalloc_up", "gauge", "The daemon is serving (always 1).");
+	family(f, "hyperalloc_up", "gauge",
+	       "The daemon is serving (always 1).");
 	fprintf(f, "hyperalloc_up 1\n");
 	family(f, "hyperalloc_uptime_seconds", "gauge",
 	       "Seconds since the daemon started.");

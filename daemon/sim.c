@@ -195,11 +195,14 @@ static int on_work(sd_event_source *s, void *userdata)
 	 * free huge frame outside its reserved trees): stop until the next
 	 * steer. */
 	sd_event_source_set_enabled(c->work, SD_EVENT_OFF);
-	if (c->op_start_usec) {
+	uint64_t moved = hc.hard_now > c->op_from_hard ?
+				 hc.hard_now - c->op_from_hard :
+				 c->op_from_hard - hc.hard_now;
+
+	/* Report when the target is reached, or when a slice of progress
+	 * ends short of it; a retry that moves nothing stays quiet. */
+	if (c->op_start_usec && (moved || hc.hard_now == c->want_hard)) {
 		struct event ev = { .type = EV_RECLAIM_DONE };
-		uint64_t moved = hc.hard_now > c->op_from_hard ?
-					 hc.hard_now - c->op_from_hard :
-					 c->op_from_hard - hc.hard_now;
 
 		sim_refresh(c->vm);
 		snprintf(ev.vm, sizeof(ev.vm), "%s", c->vm->id);
@@ -235,17 +238,16 @@ static int sim_apply_target(struct vm *vm, uint64_t target_bytes)
 	if (want > c->host.layout.children)
 		want = c->host.layout.children;
 	ha_host_counters(&c->host, &hc);
-	if (want != c->want_hard || hc.hard_now != want) {
-		if (want != c->want_hard || !c->op_start_usec) {
-			c->op_start_usec = now_usec();
-			c->op_from_hard = hc.hard_now;
-		}
-		c->want_hard = want;
-		if (hc.hard_now != want)
-			sd_event_source_set_enabled(c->work, SD_EVENT_ON);
-		else
-			c->op_start_usec = 0;
+	if (want != c->want_hard || (hc.hard_now != want && !c->op_start_usec)) {
+		/* A new target, or a retry of one not reached yet. */
+		c->op_start_usec = now_usec();
+		c->op_from_hard = hc.hard_now;
 	}
+	c->want_hard = want;
+	if (hc.hard_now != want)
+		sd_event_source_set_enabled(c->work, SD_EVENT_ON);
+	else
+		c->op_start_usec = 0;
 	return 0;
 }
 
@@ -406,6 +408,8 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 	}
 	/* The region starts at its base frame inside the memfd. */
 	c->env.base_offset = c->host.base_frame * HA_FRAME_SIZE;
+	if (c->thp && madvise(c->ram, c->ram_bytes, MADV_HUGEPAGE) == 0)
+		memfd_env_use_mapping(&c->env, c->ram);
 
 	vm = vm_new(h->name, h->uuid, VM_MECH_SIM);
 	if (!vm)
@@ -749,6 +753,9 @@ int sim_backend_start(struct daemon *d)
 	if (!d->cfg->sim.socket)
 		return 0;
 
+	sb->socket_path = strdup(d->cfg->sim.socket);
+	if (!sb->socket_path)
+		return -ENOMEM;
 	sb->listen_fd = activated_fd();
 	if (sb->listen_fd < 0) {
 		r = listen_socket(d->cfg->sim.socket, &sb->listen_fd);
@@ -780,7 +787,8 @@ void sim_backend_stop(struct daemon *d)
 	if (sb->listen_fd >= 0)
 		close(sb->listen_fd);
 	if (sb->listen_fd_owned)
-		unlink(d->cfg->sim.socket);
+		unlink(sb->socket_path);
+	free(sb->socket_path);
 	free(sb);
 	d->sim = NULL;
 }

@@ -30,6 +30,7 @@ struct sim_backend {
 	struct daemon *d;
 	int listen_fd;
 	bool listen_fd_owned; /* we created (and unlink) the socket */
+	char *socket_path; /* copy: the config may be reloaded */
 	sd_event_source *listen_src;
 	struct sim_child *children;
 	struct sim_conn *conns;

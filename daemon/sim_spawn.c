@@ -114,7 +114,7 @@ static int spawn(struct sim_backend *sb, struct sim_child *ch)
 	argv[argc++] = "--time-scale";
 	argv[argc++] = scale;
 	argv[argc++] = "--socket";
-	argv[argc++] = c->sim.socket;
+	argv[argc++] = sb->socket_path;
 	argv[argc++] = "--trace-dir";
 	argv[argc++] = c->sim.trace_dir;
 	argv[argc++] = "--quiet";

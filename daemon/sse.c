@@ -109,7 +109,8 @@ static bool stream_fill(struct sse_stream *s)
 	}
 	if (s->next_seq < oldest) {
 		/* The client fell behind the ring: say so, then go on. */
-		n = snprintf(line, sizeof(line), ": %" PRIu64 " events lost\n\n",
+		n = snprintf(line, sizeof(line),
+			     ": %" PRIu64 " events lost\n\n",
 			     oldest - s->next_seq);
 		if (!stream_append(s, line, (size_t)n))
 			return false;
@@ -243,9 +244,9 @@ static int on_keepalive(sd_event_source *src, uint64_t usec, void *userdata)
 		s->keepalive_due = true;
 		stream_wake(s);
 	}
-	if (sd_event_source_set_time(src, usec + h->keepalive_usec) < 0 ||
-	    sd_event_source_set_enabled(src, SD_EVENT_ONESHOT) < 0)
-		return 0; /* no more keepalives; streams still work */
+	/* On failure there are no more keepalives; streams still work. */
+	if (sd_event_source_set_time(src, usec + h->keepalive_usec) >= 0)
+		(void)sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
 	return 0;
 }
 

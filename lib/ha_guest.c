@@ -132,16 +132,19 @@ static void write_fresh(struct ha_guest *g, uint64_t base_frame, bool free)
 	for (uint64_t t = 0; t < l->trees; t++)
 		g->trees[t] = ha_tree_make(free ? ha_tree_capacity(l, t) : 0,
 					   false, HA_KIND_FIXED);
+	/* Allocated children are huge frames (with clear bitfields), so that
+	 * a booting kernel may free them whole, as order-10 pairs or in
+	 * pieces of any order (the first piece splits the child). */
 	for (uint64_t c = 0; c < l->trees * HA_TREE_CHILDREN; c++) {
 		if (c >= l->children)
 			g->children[c] = HA_CHILD_PADDING;
 		else
 			g->children[c] = ha_child_make(
-				free ? HA_CHILD_FRAMES : 0, false, false);
+				free ? HA_CHILD_FRAMES : 0, !free, false);
 	}
 	for (uint64_t c = 0; c < l->children; c++)
 		for (unsigned r = 0; r < HA_BITFIELD_ROWS; r++)
-			g->bitfields[c].rows[r] = free ? 0 : ~0ull;
+			g->bitfields[c].rows[r] = 0;
 }
 
 /* After a restart: trees are the sums of their children, nothing is
@@ -311,9 +314,26 @@ static bool reserve_new(struct ha_guest *g, struct ha_local *lc,
 	return false;
 }
 
+/* Clear reservation @slot if it and the frames freed into its tree since
+ * add up to @n. Returns the old reservation word, or 0. */
+static uint64_t res_take(struct ha_guest *g, uint64_t *slot, unsigned n)
+{
+	uint64_t r = ha_load(slot);
+
+	do {
+		if (!res_present(r) ||
+		    res_free(r) + ha_tree_free(ha_load(&g->trees[res_tree(r)])) <
+			    n)
+			return 0;
+	} while (!ha_cas(slot, &r, 0));
+	return r;
+}
+
 /* Take over a reservation of any CPU (our own other kinds included) that
- * has at least @n frames. Stealing across kinds keeps frames reachable
- * when every tree is reserved by some CPU for some kind. */
+ * has at least @n frames, counting those freed into its tree: only the
+ * owner of a reservation syncs them, and it may never ask again. Stealing
+ * across kinds keeps frames reachable when every tree is reserved by
+ * some CPU for some kind. */
 static bool steal_reservation(struct ha_guest *g, unsigned core,
 			      unsigned kind, unsigned n)
 {
@@ -322,17 +342,17 @@ static bool steal_reservation(struct ha_guest *g, unsigned core,
 
 		for (unsigned j = 0; j < HA_KIND_COUNT; j++) {
 			unsigned k = (kind + j) % HA_KIND_COUNT;
-			uint64_t r = ha_load(&other->reserved[k]);
+			uint64_t r;
 
 			if (i == 0 && k == kind)
 				continue;
-			do {
-				if (!res_present(r) || res_free(r) < n)
-					break;
-			} while (!ha_cas(&other->reserved[k], &r, 0));
-			if (res_present(r) && res_free(r) >= n) {
-				install_reservation(g, &g->locals[core], kind,
-						    res_tree(r), res_free(r));
+			r = res_take(g, &other->reserved[k], n);
+			if (r) {
+				uint64_t t = res_tree(r);
+
+				install_reservation(
+					g, &g->locals[core], kind, t,
+					res_free(r) + tree_take_global(g, t));
 				return true;
 			}
 		}

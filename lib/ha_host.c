@@ -3,21 +3,23 @@
  * Host operations on a guest's (untrusted) allocator state.
  *
  * Every operation runs under the embedder's per-region lock, in batches of
- * at most HA_BATCH frames so that install requests get the lock between
- * batches. Within a batch: compare-and-swap the guest words, update the
+ * at most HA_BATCH frames (and HA_SCAN_TREES trees visited) so that
+ * install requests get the lock between batches. Within a batch: compare-and-swap the guest words, update the
  * host state, then discard the backing of the batch (contiguous frames
  * merged into one call) before the lock is dropped.
  */
 #include "ha_host.h"
 #include "ha_atomic.h"
 
-#define HA_BATCH 64u
+#define HA_BATCH 16u /* 32 MiB: ~8 ms of discard on 4 KiB shmem pages */
+#define HA_SCAN_TREES 512u /* trees looked at per lock hold */
+#define HA_SCAN_CHILDREN 4096u /* children looked at per lock hold */
 
 /* ---- host-private state: 2 bits per huge frame, 4 per byte ---- */
 
 static enum ha_hstate state_get(const struct ha_host *h, uint64_t c)
 {
-	uint8_t b = ha_load_relaxed(&h->state[c / 4]);
+	unsigned b = ha_load_relaxed(&h->state[c / 4]);
 
 	return (enum ha_hstate)((b >> ((c % 4) * 2)) & 3u);
 }
@@ -29,6 +31,17 @@ static void state_set(struct ha_host *h, uint64_t c, enum ha_hstate s)
 
 	b = (uint8_t)((b & ~(3u << shift)) | ((unsigned)s << shift));
 	ha_store_relaxed(&h->state[c / 4], b);
+}
+
+/* The hard mark in row 0 of a hard child's bitfield (see ha_layout.h). */
+static void hard_mark(struct ha_host *h, uint64_t c, bool on)
+{
+	ha_store(&h->bitfields[c].rows[0], on ? HA_HARD_MARK : 0);
+}
+
+static bool hard_marked(const struct ha_host *h, uint64_t c)
+{
+	return ha_load(&h->bitfields[c].rows[0]) == HA_HARD_MARK;
 }
 
 /* Counters are written under the lock but read from anywhere. */
@@ -113,6 +126,9 @@ static void unhard_child(struct ha_host *h, uint64_t c)
 	ha_child_word want = HA_CHILD_HUGE | HA_CHILD_RECLAIMED;
 	uint64_t t = c / HA_TREE_CHILDREN;
 
+	if (ha_load(&h->children[c]) != want)
+		return;
+	hard_mark(h, c, false);
 	if (!ha_cas(&h->children[c], &want, (ha_child_word)HA_CHILD_FRAMES))
 		return;
 	ha_tree_word tw = ha_load(&h->trees[t]);
@@ -242,6 +258,7 @@ int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,
 	h->base_frame = base;
 	h->trees = (ha_tree_word *)(void *)(m + l.trees_offset);
 	h->children = (ha_child_word *)(void *)(m + l.children_offset);
+	h->bitfields = (struct ha_bitfield *)(void *)(m + l.bitfields_offset);
 	h->state = state;
 
 	for (uint64_t t = 0; t < l.trees; t++) {
@@ -261,10 +278,13 @@ int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,
 			*ret_bad = (struct ha_bad){ HA_BAD_CHILD, c, w };
 			return HA_EBADMSG;
 		}
+		/* A reclaimed huge child without the mark is a huge
+		 * allocation of a soft child waiting for its install. */
 		if (ha_child_reclaimed(w))
 			set_state_counted(h, c,
-					  ha_child_huge(w) ? HA_HS_HARD :
-							     HA_HS_SOFT);
+					  ha_child_huge(w) && hard_marked(h, c) ?
+						  HA_HS_HARD :
+						  HA_HS_SOFT);
 	}
 	return HA_OK;
 }
@@ -340,6 +360,7 @@ static int hard_in_tree(struct ha_host *h, uint64_t t, struct batch *b,
 
 		enum ha_hstate s = state_get(h, c);
 
+		hard_mark(h, c, true);
 		set_state_counted(h, c, HA_HS_HARD);
 		COUNT(h, reclaimed_hard, 1);
 		b->taken++;
@@ -419,7 +440,9 @@ static int64_t reclaim_pass(struct ha_host *h, uint64_t n, uint64_t *cursor,
 			h->env.unlock(h->env.ctx);
 			return HA_EPERM;
 		}
-		while (b.taken < want && visited < trees) {
+		for (unsigned looked = 0; b.taken < want && visited < trees &&
+					  looked < HA_SCAN_TREES;
+		     looked++) {
 			ret = step(h, *cursor, &b, want);
 			if (ret < 0)
 				break;
@@ -462,7 +485,12 @@ static int return_child(struct ha_host *h, uint64_t c)
 	uint64_t t = c / HA_TREE_CHILDREN;
 
 	/* A guest cannot legally touch a hard child: anything but the exact
-	 * word we wrote is corruption. */
+	 * word we wrote is corruption. The mark goes first: a crash in
+	 * between leaves a child that looks allocated, never a free child
+	 * with a marked bitfield. */
+	if (ha_load(&h->children[c]) != w)
+		return corrupt(h, HA_BAD_STATE, c, ha_load(&h->children[c]));
+	hard_mark(h, c, false);
 	if (!ha_cas(&h->children[c], &w,
 		    (ha_child_word)(HA_CHILD_FRAMES | HA_CHILD_RECLAIMED)))
 		return corrupt(h, HA_BAD_STATE, c, w);
@@ -498,8 +526,11 @@ int64_t ha_host_return(struct ha_host *h, uint64_t n)
 		}
 		if (ha_load_relaxed(&h->c.hard_now) == 0)
 			scanned = children;
-		while (done + taken < n && taken < HA_BATCH &&
-		       scanned < children) {
+		for (unsigned looked = 0; done + taken < n &&
+					  taken < HA_BATCH &&
+					  scanned < children &&
+					  looked < HA_SCAN_CHILDREN;
+		     looked++) {
 			uint64_t c = h->cursor_return;
 
 			if (state_get(h, c) == HA_HS_HARD) {

@@ -56,6 +56,7 @@ struct ha_host {
 	struct ha_host_env env;
 	ha_tree_word *trees;
 	ha_child_word *children;
+	struct ha_bitfield *bitfields;
 	struct ha_layout layout;
 	uint64_t base_frame;
 	uint8_t *state; /* 2 bits per huge frame, caller-owned */
@@ -85,8 +86,8 @@ uint64_t ha_host_state_size(uint64_t max_frames);
  * frame @meta_frame), then checks every tree and child word once.
  * @state must hold ha_host_state_size(@ram_frames) bytes.
  * Host states start from the child words, so a restarted host process
- * picks up where it left: reclaimed+huge -> HARD, reclaimed -> SOFT,
- * otherwise INSTALLED.
+ * picks up where it left: reclaimed+huge with the hard mark in its
+ * bitfield -> HARD, other reclaimed children -> SOFT, otherwise INSTALLED.
  * Returns HA_OK, HA_EINVAL (bad arguments) or HA_EBADMSG (see *ret_bad).
  */
 int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,

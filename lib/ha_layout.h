@@ -129,6 +129,14 @@ static inline ha_tree_word ha_tree_make(unsigned free, bool reserved,
 
 /* ---- bitfield (512 bits per child: 1 = 4 KiB frame allocated) ---- */
 #define HA_BITFIELD_ROWS 8u
+/*
+ * Row 0 of a hard-reclaimed child holds this mark (the guest never uses
+ * the bitfield of a child allocated as huge, and a hard child belongs to
+ * the host). It tells a hard child from a huge allocation of a soft child
+ * whose install is pending, whose words are otherwise identical, when a
+ * restarted host rebuilds its state from guest memory.
+ */
+#define HA_HARD_MARK 0x48415244484152ffull
 struct ha_bitfield {
 	uint64_t rows[HA_BITFIELD_ROWS];
 };

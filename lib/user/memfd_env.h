@@ -16,6 +16,7 @@
 struct memfd_env {
 	int fd; /* guest RAM file, not owned */
 	uint64_t base_offset; /* file offset of the region's base frame */
+	char *map; /* optional: the file mapped shared from offset 0 */
 	pthread_mutex_t lock;
 	struct ha_host_env env;
 };
@@ -23,6 +24,15 @@ struct memfd_env {
 /* Fill @m for guest RAM @fd whose managed range begins at byte
  * @base_offset of the file. Returns 0 or -errno. */
 int memfd_env_init(struct memfd_env *m, int fd, uint64_t base_offset);
+
+/*
+ * Populate through @map (the whole file mapped MAP_SHARED with
+ * MADV_HUGEPAGE) instead of fallocate: with shmem transparent huge pages
+ * in "advise" mode only a faulting access through an advised mapping gets
+ * huge pages back, and fallocate would bring the range back as 4 KiB pages.
+ * The daemon's own page-table entries are dropped again afterwards.
+ */
+void memfd_env_use_mapping(struct memfd_env *m, void *map);
 
 void memfd_env_destroy(struct memfd_env *m);
 

@@ -190,10 +190,17 @@ class Daemon:
             self.log.close()
         return self.proc.returncode if self.proc else None
 
-    def cleanup(self):
-        self.stop()
+    def cleanup(self, check=True):
+        """Stop (SIGTERM) and remove the work directory. A daemon that
+        does not exit 0 — a crash, a sanitizer report at exit — fails the
+        test that owns it."""
+        rc = self.stop()
+        log = self.read_log()
         if self.own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if check and rc not in (0, None):
+            raise AssertionError("hyperallocd exited with %s; log:\n%s"
+                                 % (rc, log))
 
 
 class SimGuest:

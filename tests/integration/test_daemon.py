@@ -18,9 +18,15 @@ class DaemonWithGuests(unittest.TestCase):
         self.guests = []
 
     def tearDown(self):
+        bad = []
         for g in self.guests:
-            g.stop()
+            rc = g.stop()
+            # 0: clean exit with every canary intact; -9: the test
+            # killed it on purpose.
+            if rc not in (0, -signal.SIGKILL):
+                bad.append("%s exited %s:\n%s" % (g.name, rc, g.read_log()))
         self.d.cleanup()
+        self.assertEqual(bad, [])
 
     def guest(self, name, **kw):
         g = SimGuest(self.d, name, **kw)
@@ -46,8 +52,10 @@ class DaemonWithGuests(unittest.TestCase):
     def test_shrink_releases_memory_and_grow_brings_it_back(self):
         # steady trace: the guest holds a constant part of its RAM and
         # churns it, so its frames turn over all the time.
-        g = self.guest("shrinky", memory="256M", trace="steady",
-                       time_scale=5)
+        # --prefault: like a VM whose page cache has touched all of its
+        # RAM, so every reclaimed frame was resident.
+        g = self.guest("shrinky", memory="384M", trace="steady",
+                       time_scale=5, vcpus=1, extra=["--prefault"])
         # Let it fault in its working set and settle.
         time.sleep(2)
         before = self.d.memory("shrinky")
@@ -219,8 +227,9 @@ class RestartKeepsManualTargets(unittest.TestCase):
 
             d2 = Daemon(guests=guests, workdir=d.dir)
             d2.port, d2.config = d.port, d.config
-            d2.start()
+            d2.write_config()
             try:
+                d2.start()
                 m = wait_for(lambda: d2.vms().get("persist"), timeout=20,
                              what="guest after restart")["memory"]
                 self.assertEqual(m["target_source"], "manual")

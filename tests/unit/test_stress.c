@@ -12,10 +12,17 @@
  * orders, have the host install every reclaimed huge frame they are given
  * (through a request queue served by an install-server thread, waiting for
  * the answer), write a canary into the first and last 8 bytes of every
- * 4 KiB frame they hold, and verify it right before each free. One host
- * thread meanwhile hard-reclaims, returns and soft-reclaims with real
- * fallocate(PUNCH_HOLE) discards. A lost canary means the host discarded
+ * 4 KiB frame they hold, and verify it right before each free (a huge
+ * allocation is now and then freed in pieces, as a kernel frees a split
+ * page). They also check that the host state of every huge frame they hold
+ * is INSTALLED and its reclaimed bit clear. One host thread meanwhile
+ * hard-reclaims, returns and soft-reclaims with real fallocate(PUNCH_HOLE)
+ * discards. A lost canary means the host discarded
  * memory a guest was using (or two guests were given the same frame).
+ * The host's callbacks are memfd_env's with random delays injected (up to
+ * 1 ms before a discard), which widens every window a misplaced lock or a
+ * missing install could slip through; the discard callback also checks
+ * that every frame it is asked to discard is still marked reclaimed.
  *
  * At the end (reclaimer stopped, everything hard returned, everything held
  * verified and freed) the test checks the guest's free count, the host's
@@ -24,7 +31,7 @@
  *
  * Environment:
  *   HA_STRESS_OPS   total guest allocations over all threads (default
- *                   DEFAULT_OPS, a quarter of that under a sanitizer).
+ *                   DEFAULT_OPS: 80000, 40000 under a sanitizer).
  *                   Setting it (soak mode) also disables the Check timeout:
  *                   HA_STRESS_OPS=2000000 build/tests/unit/test_stress
  *   HA_STRESS_SEED  seed of the random choices (default: from the clock);
@@ -125,6 +132,9 @@ struct stress {
 	struct ha_local *locals;
 	struct ha_guest g;
 	struct memfd_env menv;
+	struct ha_host_env env; /* menv.env with delays injected */
+	uint64_t env_rnd; /* used under the host lock only */
+	atomic_uint_fast64_t discarded;
 	uint8_t *hstate;
 	struct ha_host h;
 
@@ -165,6 +175,62 @@ stress_error(struct stress *s, const char *fmt, ...)
 	pthread_mutex_unlock(&s->msg_lock);
 }
 
+/*
+ * The host callbacks: memfd_env's, but now and then late. A discard or
+ * populate that takes a while widens every window in which a host that
+ * dropped its lock too early, or a guest that used memory before its
+ * install, would lose a canary. Called with the host lock held.
+ */
+static void env_delay(struct stress *s, unsigned max_us)
+{
+	unsigned x = rnd_below(&s->env_rnd, 16);
+
+	if (x < 8)
+		usleep(1 + rnd_below(&s->env_rnd, max_us));
+	else if (x < 12)
+		sched_yield();
+}
+
+static int delayed_discard(void *ctx, ha_huge_t first, uint64_t count)
+{
+	struct stress *s = ctx;
+
+	env_delay(s, 1000);
+	/* Under the host lock, nobody can have installed what the host
+	 * reclaimed and is about to discard. */
+	for (uint64_t c = first.v; c < first.v + count; c++)
+		if (!ha_guest_is_reclaimed(&s->g, ha_huge(c)))
+			stress_error(s,
+				     "discard of huge frame %" PRIu64
+				     " whose reclaimed bit is clear",
+				     c);
+	atomic_fetch_add(&s->discarded, count);
+	return s->menv.env.discard(s->menv.env.ctx, first, count);
+}
+
+static int delayed_populate(void *ctx, ha_huge_t first, uint64_t count)
+{
+	struct stress *s = ctx;
+	int r = s->menv.env.populate(s->menv.env.ctx, first, count);
+
+	env_delay(s, 50);
+	return r;
+}
+
+static void env_lock(void *ctx)
+{
+	struct stress *s = ctx;
+
+	s->menv.env.lock(s->menv.env.ctx);
+}
+
+static void env_unlock(void *ctx)
+{
+	struct stress *s = ctx;
+
+	s->menv.env.unlock(s->menv.env.ctx);
+}
+
 static void stress_setup(struct stress *s)
 {
 	struct ha_bad bad;
@@ -189,8 +255,16 @@ static void stress_setup(struct stress *s)
 	ck_assert_msg(r == 0, "memfd_env_init: %s", strerror(-r));
 	s->hstate = calloc(1, ha_host_state_size(RAM_FRAMES));
 	ck_assert_ptr_nonnull(s->hstate);
-	r = ha_host_attach(&s->h, s->ram, META_AREA, 0, RAM_FRAMES,
-			   &s->menv.env, s->hstate, &bad);
+	s->env = (struct ha_host_env){
+		.ctx = s,
+		.discard = delayed_discard,
+		.populate = delayed_populate,
+		.lock = env_lock,
+		.unlock = env_unlock,
+	};
+	s->env_rnd = 0x2545f4914f6cdd1dull;
+	r = ha_host_attach(&s->h, s->ram, META_AREA, 0, RAM_FRAMES, &s->env,
+			   s->hstate, &bad);
 	ck_assert_msg(r == HA_OK, "ha_host_attach: %s (%s)", ha_strerror(r),
 		      ha_bad_str(bad.reason));
 	ck_assert_uint_eq(s->h.layout.children, CHILDREN);
@@ -448,9 +522,9 @@ static void *guest_main(void *arg)
 		}
 		if (reclaimed) {
 			uint64_t first = f.v / HA_CHILD_FRAMES;
+			uint64_t end = first + alloc_huge_count(&a);
 
-			for (uint64_t c = first; c < first + alloc_huge_count(&a);
-			     c++) {
+			for (uint64_t c = first; c < end; c++) {
 				r = request_install(s, c);
 				if (r != HA_OK)
 					stress_error(s,
@@ -469,9 +543,19 @@ static void *guest_main(void *arg)
 
 /* ---- host reclaimer ---- */
 
+static void host_result(struct stress *s, const char *what, int64_t r,
+			atomic_uint_fast64_t *calls)
+{
+	atomic_fetch_add(calls, 1);
+	if (r < 0)
+		stress_error(s, "%s: %s (%s)", what, ha_strerror((int)r),
+			     ha_bad_str(ha_host_bad(&s->h)->reason));
+}
+
 static void *reclaimer_main(void *arg)
 {
 	struct stress *s = arg;
+	uint64_t *rnd = &s->reclaimer_rnd;
 	struct ha_host_counters c;
 	int64_t r;
 
@@ -480,28 +564,16 @@ static void *reclaimer_main(void *arg)
 		/* Keep at least half of the guest: a guest with no memory
 		 * only tests ENOMEM. */
 		if (c.hard_now < CHILDREN / 2) {
-			r = ha_host_reclaim_hard(
-				&s->h, rnd_below(&s->reclaimer_rnd,
-						 RECLAIM_MAX + 1));
-			atomic_fetch_add(&s->hard_calls, 1);
-			if (r < 0)
-				stress_error(s, "ha_host_reclaim_hard: %s (%s)",
-					     ha_strerror((int)r),
-					     ha_bad_str(ha_host_bad(&s->h)->reason));
+			uint64_t n = rnd_below(rnd, RECLAIM_MAX + 1);
+
+			r = ha_host_reclaim_hard(&s->h, n);
+			host_result(s, "ha_host_reclaim_hard", r,
+				    &s->hard_calls);
 		}
-		r = ha_host_return(&s->h,
-				   rnd_below(&s->reclaimer_rnd, RECLAIM_MAX + 1));
-		atomic_fetch_add(&s->return_calls, 1);
-		if (r < 0)
-			stress_error(s, "ha_host_return: %s (%s)",
-				     ha_strerror((int)r),
-				     ha_bad_str(ha_host_bad(&s->h)->reason));
+		r = ha_host_return(&s->h, rnd_below(rnd, RECLAIM_MAX + 1));
+		host_result(s, "ha_host_return", r, &s->return_calls);
 		r = ha_host_reclaim_soft(&s->h, 0);
-		atomic_fetch_add(&s->soft_calls, 1);
-		if (r < 0)
-			stress_error(s, "ha_host_reclaim_soft: %s (%s)",
-				     ha_strerror((int)r),
-				     ha_bad_str(ha_host_bad(&s->h)->reason));
+		host_result(s, "ha_host_reclaim_soft", r, &s->soft_calls);
 
 		/* Only this thread reclaims and returns, so the hard-side
 		 * counters are stable here. */
@@ -532,6 +604,8 @@ static void check_quiescent(struct stress *s)
 	ck_assert_uint_eq(c.reclaimed_hard, c.returned + c.hard_now);
 	ck_assert_uint_eq(c.reclaimed_hard, c.returned);
 	ck_assert_uint_le(c.installed, c.reclaimed_soft + c.returned);
+	ck_assert_uint_eq(atomic_load(&s->installs_served),
+			  atomic_load(&s->installs_requested));
 	ck_assert_uint_le(c.installed, atomic_load(&s->installs_requested));
 
 	ck_assert_uint_eq(ha_guest_free_frames(&s->g), FRAMES);
@@ -572,11 +646,11 @@ static void check_quiescent(struct stress *s)
 	ck_assert_uint_eq(state_soft, c.soft_now);
 
 	int64_t resident = memfd_resident_bytes(s->fd);
+	uint64_t limit = META_AREA + (CHILDREN - c.soft_now) * HA_HUGE_SIZE;
 
 	ck_assert_msg(resident >= 0, "memfd_resident_bytes: %s",
 		      strerror((int)-resident));
-	ck_assert_msg((uint64_t)resident <=
-			      META_AREA + (CHILDREN - c.soft_now) * HA_HUGE_SIZE,
+	ck_assert_msg((uint64_t)resident <= limit,
 		      "memfd has %" PRId64 " bytes resident, but %" PRIu64
 		      " of %llu huge frames are soft-reclaimed",
 		      resident, c.soft_now, CHILDREN);
@@ -653,25 +727,28 @@ START_TEST(test_stress_concurrent)
 	struct ha_host_counters c;
 
 	ha_host_counters(&s->h, &c);
+	uint64_t mismatches = atomic_load(&s->mismatches);
+	uint64_t errors = atomic_load(&s->errors);
+
 	printf("test_stress: ops=%" PRIu64 " installs=%" PRIu64
 	       " reclaimed_hard=%" PRIu64 " reclaimed_soft=%" PRIu64
 	       " returned=%" PRIu64 " mismatches=%" PRIu64 " errors=%" PRIu64
-	       " enomem=%" PRIu64 " install_requests=%" PRIu64
-	       " soft_now=%" PRIu64 " host_loops=%" PRIu64
+	       " discarded=%" PRIu64 " install_requests=%" PRIu64
+	       " enomem=%" PRIu64 " soft_now=%" PRIu64 " host_loops=%" PRIu64
 	       " seconds=%.1f seed=%" PRIu64 "\n",
 	       ops, c.installed, c.reclaimed_hard, c.reclaimed_soft, c.returned,
-	       (uint64_t)atomic_load(&s->mismatches),
-	       (uint64_t)atomic_load(&s->errors),
-	       (uint64_t)atomic_load(&s->enomem),
-	       (uint64_t)atomic_load(&s->installs_requested), c.soft_now,
+	       mismatches, errors, (uint64_t)atomic_load(&s->discarded),
+	       (uint64_t)atomic_load(&s->installs_requested),
+	       (uint64_t)atomic_load(&s->enomem), c.soft_now,
 	       (uint64_t)atomic_load(&s->soft_calls),
 	       (double)(memfd_env_now_ns() - t0) / 1e9, seed);
 	fflush(stdout);
 
-	ck_assert_msg(atomic_load(&s->errors) == 0,
-		      "%" PRIu64 " unexpected results, first: %s",
-		      (uint64_t)atomic_load(&s->errors), s->first_error);
-	ck_assert_uint_eq(atomic_load(&s->mismatches), 0);
+	ck_assert_msg(errors == 0 && mismatches == 0,
+		      "%" PRIu64 " frames lost their canary, %" PRIu64
+		      " unexpected results%s%s (seed %" PRIu64 ")",
+		      mismatches, errors, errors ? ", first: " : "",
+		      s->first_error, seed);
 	ck_assert_msg(!ha_host_quarantined(&s->h), "region quarantined: %s",
 		      ha_bad_str(ha_host_bad(&s->h)->reason));
 	/* The run must have exercised what it claims to test. */

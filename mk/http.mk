@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The HTTP API: hactl, the OpenAPI document embedded in the daemon, and
+# the unit suites of daemon/{http,http_routes,json,sse,metrics} and hactl.
+
+HACTL := $(BUILD)/tools/hactl
+
+HACTL_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+
+$(HACTL): $(BUILD)/tools/hactl.o $(BUILD)/tools/http_client.o $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(HACTL_LIBS) $(LDLIBS)
+
+all: $(HACTL)
+
+# http_routes.c embeds docs/openapi.yaml with .incbin (path relative to the
+# top directory, where make runs the compiler); -MMD cannot see that.
+$(BUILD)/daemon/http_routes.o: docs/openapi.yaml
+
+# ctl is stubbed (tests/unit/stub_ctl.c); the registry and the event bus
+# are the real ones.
+HTTP_TEST_BASE := daemon/json daemon/log daemon/vm daemon/events
+HTTP_TEST_API := daemon/http_routes daemon/sse daemon/metrics \
+	tests/unit/stub_ctl $(HTTP_TEST_BASE)
+
+test_json_DEPS := $(HTTP_TEST_BASE)
+test_routes_DEPS := $(HTTP_TEST_API)
+test_metrics_DEPS := daemon/metrics tests/unit/stub_ctl $(HTTP_TEST_BASE)
+test_http_DEPS := tests/unit/http_fixture daemon/http $(HTTP_TEST_API)
+test_hactl_DEPS := $(test_http_DEPS)
+
+# test_hactl runs the hactl of the same build.
+$(BUILD)/tests/unit/test_hactl.o: CFLAGS += -DHACTL_BIN='"$(CURDIR)/$(HACTL)"'
+$(BUILD)/tests/unit/test_hactl: | $(HACTL)

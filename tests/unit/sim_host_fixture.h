@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Test fixture for test_simguest: a host played by the test, doing what
+ * hyperallocd's sim backend does, for the real ha-simguest binary.
+ *
+ * sh_spawn() creates a SOCK_SEQPACKET socket in a fresh directory and
+ * starts ha-simguest on it (stdout and stderr into files there).
+ * sh_accept() takes its connection: HELLO with the memfd over
+ * SCM_RIGHTS, mmap, ha_host_attach() with memfd_env (discard = a real
+ * fallocate(PUNCH_HOLE)), WELCOME; then a server thread answers INSTALL
+ * (ha_host_install), REPORT (checks each frame is held by the guest and
+ * punches it) and records STATUS and BYE. With sh.auto_soft set it also
+ * soft-reclaims every free frame every 20 ms. sh_disconnect() plays a
+ * daemon that goes away; sh_accept() again plays its restart (the host
+ * state is rebuilt from the guest's words).
+ *
+ * The fixture's state is one global, sh; the fields after `lock` are
+ * written by the server thread and read under sh.lock.
+ */
+#ifndef HA_TEST_SIM_HOST_FIXTURE_H
+#define HA_TEST_SIM_HOST_FIXTURE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ha_host.h"
+#include "sim_proto.h"
+#include "user/memfd_env.h"
+
+#ifndef SIMGUEST_BIN
+#define SIMGUEST_BIN "build/tools/ha-simguest"
+#endif
+
+#define MIB	  (1024ull * 1024)
+#define GUEST_RAM "128M" /* every guest the fixture starts */
+#define WAIT_S	  20	 /* longest wait for anything: only catches hangs */
+
+struct sim_host {
+	char dir[64], sock[128], trace[128], out[128], err[128];
+	int listen_fd, conn;
+	pid_t pid;
+	ino_t memfd_ino;
+
+	/* the guest's RAM, as the host sees it */
+	int memfd;
+	uint8_t *ram;
+	uint64_t ram_bytes, meta_len, base_offset;
+	struct sim_hello hello;
+	struct memfd_env menv;
+	uint8_t *hstate;
+	struct ha_host h;
+
+	pthread_t server;
+	bool server_running;
+	atomic_bool auto_soft; /* soft-reclaim everything free, always */
+
+	pthread_mutex_t lock; /* everything below */
+	pthread_cond_t cond;
+	struct sim_status status; /* the last one */
+	uint64_t statuses;
+	uint64_t installs, installs_refused, reports, reported_frames;
+	uint64_t report_freed; /* resident bytes REPORT discards freed */
+	uint64_t soft_auto;
+	bool bye, eof;
+	uint64_t errors; /* protocol violations the host saw */
+	char first_error[256];
+	int64_t peak_resident;
+	uint64_t started_ms;
+};
+
+extern struct sim_host sh;
+
+/* A condition on sh, evaluated with sh.lock held. */
+typedef bool (*sh_pred_fn)(void);
+
+/* Start ha-simguest on a fresh socket with --socket, --trace (a file
+ * holding @trace_text), --memory GUEST_RAM, --status-interval 100,
+ * --connect-timeout 5 and then @extra (NULL-terminated). */
+void sh_spawn(const char *trace_text, const char *const *extra);
+
+/* Accept a connection and receive HELLO; returns the memfd it carried. */
+int sh_accept_hello(struct sim_hello *hello);
+
+/* Accept the guest, map and attach its RAM, WELCOME, start serving. */
+void sh_accept(void);
+
+/* The daemon goes away: cut the connection, stop serving. */
+void sh_disconnect(void);
+
+void sh_send_welcome(const char *id);
+void sh_reply(const void *msg, size_t len);
+void sh_hdr_init(struct sim_hdr *h, uint16_t type);
+
+/* Wait until @pred holds (false on timeout), tracking peak_resident. */
+bool sh_wait_for_ms(sh_pred_fn pred, uint64_t timeout_ms);
+bool sh_wait_for(sh_pred_fn pred);
+
+/* Signal the guest, wait for its exit (and for the server to see the
+ * connection close); returns the exit status, -1 if killed. */
+int sh_stop_guest(int sig);
+
+/* Copy the guest's stderr and stdout into the test log. */
+void sh_dump_output(void);
+
+/* Read up to @len - 1 bytes of @path into @buf (empty if missing). */
+void sh_read_file(const char *path, char *buf, size_t len);
+
+/* Kill the guest if it still runs, unmap, close, remove the files. */
+void sh_cleanup(void);
+
+uint64_t sh_now_ms(void);
+uint64_t sh_managed_bytes(void);
+ha_child_word sh_child_word(uint64_t i);
+/* Bytes of the guest's memfd resident on the host (st_blocks). */
+int64_t sh_resident(void);
+
+#endif

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "vcpu.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "canary.h"
+#include "fpr.h"
+#include "link.h"
+#include "log.h"
+#include "ram.h"
+
+#define BATCH		256 /* allocator calls between looks at the clock */
+#define IDLE_NS		5000000ull   /* nap: at the target, no churn due */
+#define BACKOFF_NS	2000000ull   /* after ENOMEM or a failed install */
+#define SAMPLE_EVERY_NS 100000000ull /* periodic canary sample */
+#define SAMPLE_ALLOCS	8
+#define PUT_RETRIES	1000u
+#define LOG_MISMATCHES	20 /* allocations with lost data described */
+#define MAX_BLOCK	((uint64_t)HA_FRAME_SIZE << HA_MAX_ORDER)
+
+/*
+ * Share of the allocated bytes per order, as a kernel under a build-like
+ * load sees it: 4 KiB pages, some small multi-page allocations, a fair
+ * share of transparent huge pages, rarely a 4 MiB block.
+ */
+static const double order_bytes_share[HA_MAX_ORDER + 1] = {
+    [0] = 0.30,	 [1] = 0.025, [2] = 0.025, [3] = 0.025,
+    [4] = 0.025, [5] = 0.025, [6] = 0.025, [7] = 0.025,
+    [8] = 0.025, [9] = 0.45,  [10] = 0.05,
+};
+
+static atomic_uint_fast64_t mismatches_logged, install_warnings;
+
+/* Log the first problems of a kind, then every 1000th. */
+static bool worth_logging(atomic_uint_fast64_t *count)
+{
+	uint64_t n = atomic_fetch_add(count, 1);
+
+	return n < 20 || n % 1000 == 0;
+}
+
+uint64_t vcpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void nap(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
+			      .tv_nsec = (long)(ns % 1000000000ull)};
+
+	nanosleep(&ts, NULL);
+}
+
+static void stat_add(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static void stat_sub(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_sub_explicit(c, n, memory_order_relaxed);
+}
+
+/* ---- random numbers: xorshift64* ---- */
+
+static uint64_t rnd_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static size_t rnd_below(uint64_t *s, size_t n)
+{
+	return (size_t)((rnd_next(s) >> 11) % n);
+}
+
+/* Uniform in [0, 1). */
+static double rnd_unit(uint64_t *s)
+{
+	return (double)(rnd_next(s) >> 11) / 9007199254740992.0;
+}
+
+static unsigned pick_order(uint64_t *s)
+{
+	double w[HA_MAX_ORDER + 1], sum = 0, x;
+
+	/* Count weight = byte share / size. */
+	for (unsigned o = 0; o <= HA_MAX_ORDER; o++) {
+		w[o] = order_bytes_share[o] / (double)(1u << o);
+		sum += w[o];
+	}
+	x = rnd_unit(s) * sum;
+	for (unsigned o = 0; o <= HA_MAX_ORDER; o++) {
+		if (x < w[o])
+			return o;
+		x -= w[o];
+	}
+	return 0;
+}
+
+/* ---- targets ---- */
+
+uint64_t workload_target(const struct workload *wl, uint64_t now_ns,
+			 double *ret_pos_s, bool *ret_done)
+{
+	double pos = trace_clock_pos(&wl->clock, now_ns, ret_done);
+	struct trace_sample s = trace_at(wl->clock.trace, pos);
+	double managed = (double)(wl->ram->geo.frames << HA_FRAME_SHIFT);
+
+	*ret_pos_s = pos;
+	return (uint64_t)(s.fraction * managed);
+}
+
+static uint64_t alloc_bytes(unsigned order)
+{
+	return (uint64_t)HA_FRAME_SIZE << order;
+}
+
+static unsigned alloc_children(unsigned order)
+{
+	return order == HA_MAX_ORDER ? 2 : 1;
+}
+
+/* ---- canaries ---- */
+
+static void write_canaries(struct vcpu *v, const struct vcpu_alloc *a)
+{
+	struct ram *ram = v->wl->ram;
+
+	for (uint64_t f = a->frame; f < a->frame + (1ull << a->order); f++)
+		canary_write(ram_frame(ram, f), a->tag, f);
+}
+
+/*
+ * Check every frame of @a; returns the frames whose canary is gone. An
+ * allocation found damaged is counted (and logged) once, not again at
+ * each later check.
+ */
+static uint64_t check_canaries(struct vcpu *v, struct vcpu_alloc *a,
+			       const char *when)
+{
+	struct ram *ram = v->wl->ram;
+	uint64_t n = 1ull << a->order, bad = 0, first = 0, found = 0, want = 0;
+
+	for (uint64_t f = a->frame; f < a->frame + n; f++) {
+		uint64_t fo, wo;
+
+		if (canary_check(ram_frame(ram, f), a->tag, f, &fo, &wo))
+			continue;
+		if (!bad++) {
+			first = f;
+			found = fo;
+			want = wo;
+		}
+	}
+	stat_add(&v->stats.canary_checks, n);
+	if (!bad || a->damaged)
+		return bad;
+	a->damaged = true;
+	stat_add(&v->stats.canary_mismatches, bad);
+	if (atomic_fetch_add(&mismatches_logged, 1) < LOG_MISMATCHES)
+		sg_err("canary mismatch (%s): vCPU %u, order-%u allocation "
+		       "at frame %" PRIu64 ": %" PRIu64 " of %" PRIu64
+		       " frames lost, first frame %" PRIu64
+		       " (huge frame %" PRIu64 ", memfd offset 0x%" PRIx64
+		       "): found %016" PRIx64 ", want %016" PRIx64
+		       ": the host destroyed guest data",
+		       when, v->index, a->order, a->frame, bad, n, first,
+		       first >> HA_HUGE_ORDER,
+		       (ram->geo.base_frame + first) << HA_FRAME_SHIFT, found,
+		       want);
+	return bad;
+}
+
+/* ---- allocator calls ---- */
+
+static int put(struct vcpu *v, uint64_t frame, unsigned order)
+{
+	int r = HA_EAGAIN;
+
+	for (unsigned i = 0; i < PUT_RETRIES && r == HA_EAGAIN; i++) {
+		r = ha_guest_put(&v->wl->ram->guest, v->index, ha_frame(frame),
+				 order);
+		if (r == HA_EAGAIN)
+			sched_yield();
+	}
+	if (r < 0) {
+		stat_add(&v->stats.errors, 1);
+		sg_err("vCPU %u: freeing order-%u frame %" PRIu64 ": %s",
+		       v->index, order, frame, ha_strerror(r));
+		return r;
+	}
+	stat_add(&v->stats.ops, 1);
+	return 0;
+}
+
+/*
+ * Have the host install every huge frame under the fresh allocation @a.
+ * Returns 0 when all are installed. Otherwise the allocation was never
+ * touched and is undone here: huge frames the host answered HA_EPROTO
+ * for now belong to the host and are dropped without freeing; the rest
+ * goes back to the allocator. Returns the first error.
+ */
+static int install(struct vcpu *v, const struct vcpu_alloc *a)
+{
+	unsigned n = alloc_children(a->order);
+	uint64_t first = a->frame >> HA_HUGE_ORDER;
+	int status[2], r = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t t0 = vcpu_now_ns();
+
+		status[i] = link_install(v->wl->link, first + i);
+		if (status[i] != -ECANCELED) {
+			stat_add(&v->stats.installs, 1);
+			stat_add(&v->stats.install_ns, vcpu_now_ns() - t0);
+		}
+		if (status[i] < 0 && !r)
+			r = status[i];
+	}
+	if (!r)
+		return 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (status[i] == HA_EPROTO) {
+			stat_add(&v->stats.dropped, 1);
+			sg_warn("vCPU %u: the host owns huge frame %" PRIu64
+				" now (install refused: %s); dropping it",
+				v->index, first + i, ha_strerror(status[i]));
+		} else if (status[i] < 0 && status[i] != -ECANCELED &&
+			   status[i] != -ETIMEDOUT) {
+			stat_add(&v->stats.install_errors, 1);
+			if (worth_logging(&install_warnings))
+				sg_warn(
+				    "vCPU %u: install of huge frame %" PRIu64
+				    ": %s",
+				    v->index, first + i,
+				    status[i] == -ENOTCONN
+					? "connection lost"
+					: ha_strerror(status[i]));
+		}
+	}
+	if (a->order < HA_MAX_ORDER) {
+		if (status[0] != HA_EPROTO)
+			put(v, a->frame, a->order);
+	} else {
+		for (unsigned i = 0; i < n; i++)
+			if (status[i] != HA_EPROTO)
+				put(v,
+				    a->frame + ((uint64_t)i << HA_HUGE_ORDER),
+				    HA_HUGE_ORDER);
+	}
+	return r;
+}
+
+static int hold(struct vcpu *v, const struct vcpu_alloc *a)
+{
+	if (v->nheld == v->cap) {
+		size_t ncap = v->cap ? v->cap * 2 : 1024;
+		struct vcpu_alloc *n = realloc(v->held, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		v->held = n;
+		v->cap = ncap;
+	}
+	v->held[v->nheld++] = *a;
+	v->held_bytes += alloc_bytes(a->order);
+	stat_add(&v->stats.allocated_bytes, alloc_bytes(a->order));
+	return 0;
+}
+
+/*
+ * Allocate one block. Returns 0, HA_ENOMEM (also after falling back to
+ * 4 KiB, as a kernel falls back from THP), or another negative error.
+ */
+static int alloc_one(struct vcpu *v)
+{
+	struct ram *ram = v->wl->ram;
+	unsigned order = pick_order(&v->rnd);
+	unsigned flags = rnd_below(&v->rnd, 10) < 7 ? HA_GET_MOVABLE : 0;
+	struct vcpu_alloc a;
+	ha_frame_t frame;
+	bool reclaimed = false;
+	int r;
+
+	r = ha_guest_get(&ram->guest, v->index, order, flags, &frame,
+			 &reclaimed);
+	if (r == HA_ENOMEM && order > 0) {
+		stat_add(&v->stats.alloc_failures, 1);
+		order = 0;
+		r = ha_guest_get(&ram->guest, v->index, order, flags, &frame,
+				 &reclaimed);
+	}
+	if (r == HA_ENOMEM) {
+		stat_add(&v->stats.alloc_failures, 1);
+		return r;
+	}
+	if (r < 0) {
+		stat_add(&v->stats.errors, 1);
+		sg_err("vCPU %u: ha_guest_get(order %u): %s", v->index, order,
+		       ha_strerror(r));
+		return r;
+	}
+	stat_add(&v->stats.ops, 1);
+	a = (struct vcpu_alloc){
+	    .frame = frame.v,
+	    .order = order,
+	    .tag = canary_mix(v->wl->seed) ^ ((uint64_t)(v->index + 1) << 48) ^
+		   v->seq++,
+	};
+	fpr_note_alloc(v->wl->fpr, frame.v >> HA_HUGE_ORDER,
+		       alloc_children(order));
+	if (reclaimed) {
+		r = install(v, &a);
+		if (r < 0)
+			return r;
+	}
+	write_canaries(v, &a);
+	r = hold(v, &a);
+	if (r < 0) {
+		/* Out of process memory for the bookkeeping: give it back. */
+		check_canaries(v, &a, "before free");
+		put(v, a.frame, a.order);
+		return r;
+	}
+	return 0;
+}
+
+/* Verify and free a random allocation; returns its size. */
+static uint64_t free_random(struct vcpu *v)
+{
+	size_t i = rnd_below(&v->rnd, v->nheld);
+	struct vcpu_alloc a = v->held[i];
+	uint64_t bytes = alloc_bytes(a.order);
+
+	v->held[i] = v->held[--v->nheld];
+	v->held_bytes -= bytes;
+	stat_sub(&v->stats.allocated_bytes, bytes);
+	check_canaries(v, &a, "before free");
+	put(v, a.frame, a.order);
+	return bytes;
+}
+
+static void sample(struct vcpu *v)
+{
+	for (unsigned i = 0; i < SAMPLE_ALLOCS && v->nheld; i++)
+		check_canaries(v, &v->held[rnd_below(&v->rnd, v->nheld)],
+			       "sample");
+}
+
+/* ---- the vCPU thread ---- */
+
+static void *vcpu_main(void *arg)
+{
+	struct vcpu *v = arg;
+	const struct workload *wl = v->wl;
+	uint64_t last = vcpu_now_ns(), next_sample = last + SAMPLE_EVERY_NS;
+
+	while (!atomic_load(wl->stop)) {
+		uint64_t now = vcpu_now_ns();
+		bool done;
+		double pos, dt;
+		uint64_t target =
+		    workload_target(wl, now, &pos, &done) / wl->vcpus;
+		struct trace_sample s = trace_at(wl->clock.trace, pos);
+		unsigned work = 0;
+		bool backoff = false;
+
+		/* Churn: the share of held memory to turn over, in real
+		 * time scaled to trace time. */
+		dt = (double)(now - last) / 1e9 * wl->clock.scale;
+		last = now;
+		v->churn_debt += (double)v->held_bytes * s.churn * dt;
+		if (v->churn_debt > (double)v->held_bytes)
+			v->churn_debt = (double)v->held_bytes;
+
+		/* Allocate up to the target and free only beyond one block
+		 * above it: clipping sizes to the room left would turn the
+		 * size mix into 4 KiB pages over time. */
+		while (work < BATCH && v->nheld &&
+		       v->held_bytes > target + MAX_BLOCK) {
+			free_random(v);
+			work++;
+		}
+		/* Turn memory over only once the target is reached (the
+		 * target comes first when the vCPU cannot keep up), at most
+		 * half a batch at a time. */
+		while (work < BATCH / 2 && v->nheld && v->churn_debt > 0 &&
+		       v->held_bytes >= target) {
+			v->churn_debt -= (double)free_random(v);
+			work++;
+		}
+		while (work < BATCH && v->held_bytes < target &&
+		       !atomic_load(wl->stop)) {
+			int r = alloc_one(v);
+
+			work++;
+			/* Out of memory, or the host failed an install:
+			 * back off. A refused install (the frame is the
+			 * host's now) just means allocating again. */
+			if (r < 0 && r != HA_EPROTO) {
+				backoff = true;
+				break;
+			}
+		}
+		if (now >= next_sample) {
+			sample(v);
+			next_sample = now + SAMPLE_EVERY_NS;
+		}
+		if (backoff)
+			nap(BACKOFF_NS);
+		else if (!work)
+			nap(IDLE_NS);
+	}
+	return NULL;
+}
+
+int vcpu_start(struct vcpu *v, const struct workload *wl, unsigned index)
+{
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	v->wl = wl;
+	v->index = index;
+	v->rnd = canary_mix(wl->seed + index + 1) | 1;
+	r = pthread_create(&v->thread, NULL, vcpu_main, v);
+	if (r)
+		return -r;
+	v->started = true;
+	return 0;
+}
+
+void vcpu_join(struct vcpu *v)
+{
+	if (v->started)
+		pthread_join(v->thread, NULL);
+	v->started = false;
+}
+
+uint64_t vcpu_verify_all(struct vcpu *v)
+{
+	uint64_t bad = 0;
+
+	for (size_t i = 0; i < v->nheld; i++)
+		bad += check_canaries(v, &v->held[i], "at exit");
+	return bad;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	if (!v)
+		return;
+	free(v->held);
+	v->held = NULL;
+	v->nheld = v->cap = 0;
+}

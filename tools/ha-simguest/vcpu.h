@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The workload: N vCPU threads that hold, between them, the share of the
+ * guest's allocatable memory the trace asks for at each moment.
+ *
+ * vCPU i allocates on allocator core i. Sizes follow a kernel's mix:
+ * mostly 4 KiB pages, some orders 1-8, a fair share of order 9 (THP) and
+ * rarely order 10. Besides following the target, a vCPU frees and
+ * allocates again the trace's churn share of its memory per trace second.
+ * It has the host install every huge frame of an allocation that comes
+ * back reclaimed before touching it, writes a canary into every 4 KiB
+ * frame it holds, and checks the canaries before freeing and in a
+ * periodic sample. A lost canary is data the host destroyed.
+ */
+#ifndef SG_VCPU_H
+#define SG_VCPU_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trace.h"
+
+struct ram;
+struct link;
+struct fpr;
+
+/* What every vCPU shares; read-only while they run. */
+struct workload {
+	struct ram *ram;
+	struct link *link;
+	struct fpr *fpr; /* NULL without free page reporting */
+	struct trace_clock clock;
+	unsigned vcpus;
+	uint64_t seed;
+	const atomic_bool *stop;
+};
+
+/* Counters of one vCPU; anyone may read them at any time. */
+struct vcpu_stats {
+	atomic_uint_fast64_t ops;	      /* successful gets and puts */
+	atomic_uint_fast64_t allocated_bytes; /* held now */
+	atomic_uint_fast64_t installs;	      /* INSTALL requests sent */
+	atomic_uint_fast64_t install_ns;      /* waiting for INSTALLED */
+	atomic_uint_fast64_t install_errors;  /* status < 0 but EPROTO */
+	atomic_uint_fast64_t dropped;	      /* huge frames lost to the host */
+	atomic_uint_fast64_t canary_checks;   /* 4 KiB frames verified */
+	atomic_uint_fast64_t canary_mismatches; /* 4 KiB frames lost */
+	atomic_uint_fast64_t alloc_failures;	/* gets that said HA_ENOMEM */
+	atomic_uint_fast64_t errors; /* allocator calls that failed otherwise */
+};
+
+struct vcpu_alloc {
+	uint64_t frame; /* relative to the region's base frame */
+	uint64_t tag;	/* unique per allocation: part of its canaries */
+	unsigned order;
+	bool damaged; /* canaries found lost (counted once) */
+};
+
+struct vcpu {
+	const struct workload *wl;
+	unsigned index; /* also its allocator core */
+	pthread_t thread;
+	bool started;
+	uint64_t rnd;
+	uint64_t seq; /* allocations made */
+	struct vcpu_alloc *held;
+	size_t nheld, cap;
+	uint64_t held_bytes;
+	double churn_debt; /* bytes still to turn over */
+	struct vcpu_stats stats;
+} __attribute__((aligned(64)));
+
+/* Memory the trace asks the whole workload to hold at @now_ns, with the
+ * trace position in *ret_pos_s and whether it is over in *ret_done. */
+uint64_t workload_target(const struct workload *wl, uint64_t now_ns,
+			 double *ret_pos_s, bool *ret_done);
+
+/* Start vCPU @index. Returns 0 or -errno. */
+int vcpu_start(struct vcpu *v, const struct workload *wl, unsigned index);
+
+/* Wait for the thread to end (after *stop was set). */
+void vcpu_join(struct vcpu *v);
+
+/*
+ * Check the canary of every frame @v holds (after vcpu_join()). Returns
+ * the number of mismatching 4 KiB frames; damage not seen before is
+ * counted and logged.
+ */
+uint64_t vcpu_verify_all(struct vcpu *v);
+
+/* Free what vcpu_start() allocated (NULL allowed). */
+void vcpu_destroy(struct vcpu *v);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t vcpu_now_ns(void);
+
+#endif
