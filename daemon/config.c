@@ -408,6 +408,14 @@ static int parse_policy(struct parser *ps, json_t *o, struct config *c)
 				       &c->policy.overcommit_ratio);
 		} else if (strcmp(key, "host_reserve") == 0) {
 			r = get_size(ps, v, &c->policy.host_reserve_bytes);
+		} else if (strcmp(key, "max_step") == 0) {
+			r = get_size(ps, v, &c->policy.max_step_bytes);
+		} else if (strcmp(key, "stuck_after_ms") == 0) {
+			r = get_uint(ps, v, 0, 86400000,
+				     &c->policy.stuck_after_ms);
+		} else if (strcmp(key, "stuck_holdoff_ms") == 0) {
+			r = get_uint(ps, v, 0, 86400000,
+				     &c->policy.stuck_holdoff_ms);
 		} else {
 			r = unknown_key(ps, "policy", key);
 		}
@@ -527,6 +535,9 @@ struct config *config_new_default(void)
 	c->policy.tick_ms = 1000;
 	c->policy.overcommit_ratio = 1.0;
 	c->policy.host_reserve_bytes = 1ull << 30;
+	c->policy.max_step_bytes = 1ull << 30;
+	c->policy.stuck_after_ms = 10000;
+	c->policy.stuck_holdoff_ms = 60000;
 	c->defaults.min_bytes = 256ull << 20;
 	c->defaults.shares = 1000;
 	if (!c->state_file || !c->runtime_dir || !c->api.tcp ||

@@ -66,6 +66,9 @@ struct config {
 		uint64_t tick_ms;
 		double overcommit_ratio; /* sum of max over host memory */
 		uint64_t host_reserve_bytes;
+		uint64_t max_step_bytes; /* per VM per tick, 0 = unlimited */
+		uint64_t stuck_after_ms; /* no progress this long: stuck */
+		uint64_t stuck_holdoff_ms; /* then left alone this long */
 	} policy;
 
 	struct {

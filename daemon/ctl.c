@@ -221,6 +221,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		 u->has_max ? " max" : "", u->has_shares ? " shares" : "",
 		 u->has_auto ? " auto_reclaim" : "");
 	persist(d, vm);
+	engine_unstick(d, vm);
 	engine_steer(d, vm);
 	if (vm->ops->refresh)
 		vm->ops->refresh(vm);
@@ -243,6 +244,7 @@ int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
 		log_info("%s: %s released the manual target", vm->id,
 			 caller->who);
 		persist(d, vm);
+		engine_unstick(d, vm);
 		engine_steer(d, vm);
 	}
 	if (vm->ops && vm->ops->refresh)

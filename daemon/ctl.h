@@ -69,6 +69,10 @@ struct ctl_policy {
 	uint64_t host_reserve_bytes;
 	uint64_t tick_ms;
 	char available[512]; /* space-separated built-in names */
+	/* engine health (read-only) */
+	uint64_t ticks;
+	uint64_t last_tick_us; /* duration of the last tick */
+	uint64_t max_tick_us;
 };
 
 struct ctl_policy_update {

@@ -18,6 +18,7 @@
 #include "host.h"
 #include "log.h"
 #include "policy.h"
+#include "safety.h"
 
 #define ENGINE_PARAMS_MAX 64
 #define DEAD_BAND_BYTES (2ull << 20) /* one huge frame */
@@ -33,6 +34,8 @@ struct engine {
 	uint64_t tick_ms;
 	sd_event_source *timer;
 	uint64_t ticks;
+	uint64_t last_tick_us; /* how long the last tick took */
+	uint64_t max_tick_us;
 };
 
 /* ---- parameters: JSON object -> key/value text ---- */
@@ -249,6 +252,18 @@ void engine_steer(struct daemon *d, struct vm *vm)
 	}
 }
 
+void engine_unstick(struct daemon *d, struct vm *vm)
+{
+	(void)d;
+	vm->safety.stuck_until_ms = 0;
+	vm->safety.progress_ms = 0;
+	if (vm->state == VM_STATE_STUCK) {
+		vm->state = VM_STATE_RUNNING;
+		vm->state_reason[0] = '\0';
+		log_info("%s: settings changed, no longer stuck", vm->id);
+	}
+}
+
 /* ---- the tick ---- */
 
 static enum ha_policy_mech mech_of(const struct vm *vm)
@@ -268,13 +283,38 @@ static enum ha_policy_mech mech_of(const struct vm *vm)
 	return HA_POLICY_MECH_NONE;
 }
 
+/* Stuck or not stuck any more: state, event, log. */
+static void stuck_change(struct daemon *d, struct vm *vm,
+			 const struct safety_vm *sv, uint64_t holdoff_ms)
+{
+	if (sv->became_stuck) {
+		vm->state = VM_STATE_STUCK;
+		vm->counters.stuck_total++;
+		snprintf(vm->state_reason, sizeof(vm->state_reason),
+			 "no progress toward target %llu bytes (now %llu); "
+			 "left alone for %llu s",
+			 (unsigned long long)vm->mem.target_bytes,
+			 (unsigned long long)vm->mem.current_bytes,
+			 (unsigned long long)(holdoff_ms / 1000));
+		log_warn("%s: stuck: %s", vm->id, vm->state_reason);
+		event_vm(&d->bus, EV_VM_STUCK, vm, "%s", vm->state_reason);
+	} else if (sv->became_unstuck && vm->state == VM_STATE_STUCK) {
+		vm->state = VM_STATE_RUNNING;
+		vm->state_reason[0] = '\0';
+		log_info("%s: retrying its target", vm->id);
+	}
+}
+
 static void tick(struct daemon *d)
 {
 	struct engine *e = d->engine;
+	const struct config *c = d->cfg;
 	struct ha_policy_vm *snap = NULL;
 	struct ha_policy_target *out = NULL;
+	struct safety_vm *sv = NULL;
 	struct vm **vms = NULL;
 	struct host_mem hm = { 0 };
+	uint64_t t0 = now_usec();
 	size_t n = 0;
 
 	e->ticks++;
@@ -284,11 +324,12 @@ static void tick(struct daemon *d)
 			log_debug("refresh of %s failed", vm->id);
 	}
 	if (d->vms.count == 0)
-		return;
+		goto cleanup;
 	snap = calloc(d->vms.count, sizeof(*snap));
 	out = calloc(d->vms.count, sizeof(*out));
+	sv = calloc(d->vms.count, sizeof(*sv));
 	vms = calloc(d->vms.count, sizeof(*vms));
-	if (!snap || !out || !vms)
+	if (!snap || !out || !sv || !vms)
 		goto cleanup;
 
 	host_read(&hm);
@@ -299,7 +340,7 @@ static void tick(struct daemon *d)
 		.overcommit_ratio = e->overcommit_ratio,
 		.psi_some_avg10 = hm.psi_some_avg10,
 		.psi_full_avg10 = hm.psi_full_avg10,
-		.now_ms = now_usec() / 1000,
+		.now_ms = t0 / 1000,
 		.tick_ms = e->tick_ms,
 	};
 
@@ -325,13 +366,16 @@ static void tick(struct daemon *d)
 						    m->current_bytes -
 							    m->guest_free_bytes :
 						    0,
+			.free_huge_installed_bytes =
+				vm->free_huge_installed_bytes,
 			.soft_reclaimed_bytes = m->soft_reclaimed_bytes,
 			.installs = vm->counters.guest_installs,
 			.alloc_failures = vm->counters.alloc_failures,
 		};
 		out[n] = (struct ha_policy_target){
-			.target_bytes = m->target_bytes,
-			.auto_reclaim = m->auto_reclaim,
+			.target_bytes = vm->policy_target ? vm->policy_target :
+							    m->max_bytes,
+			.auto_reclaim = false,
 		};
 		vms[n] = vm;
 		n++;
@@ -339,26 +383,66 @@ static void tick(struct daemon *d)
 	if (n)
 		e->ops->decide(e->state, &host, snap, n, out);
 
+	uint64_t reserve = e->reserve_bytes;
+	struct safety_params sp = {
+		.dead_band = DEAD_BAND_BYTES,
+		.max_step = c->policy.max_step_bytes,
+		.usable_bytes = hm.total_bytes > reserve ?
+					hm.total_bytes - reserve :
+					0,
+		.grow_budget = hm.available_bytes > reserve ?
+				       hm.available_bytes - reserve :
+				       0,
+		.now_ms = t0 / 1000,
+		.stuck_after_ms = c->policy.stuck_after_ms,
+		.stuck_holdoff_ms = c->policy.stuck_holdoff_ms,
+	};
+
 	for (size_t i = 0; i < n; i++) {
 		struct vm *vm = vms[i];
-		uint64_t t = clamp_u64(out[i].target_bytes, vm->mem.min_bytes,
-				       vm->mem.max_bytes);
-		uint64_t cur = vm->policy_target ? vm->policy_target :
-						   vm->mem.max_bytes;
-		uint64_t diff = t > cur ? t - cur : cur - t;
+		bool manual = vm->mem.target_source == VM_TARGET_MANUAL;
 
-		if (diff >= DEAD_BAND_BYTES)
-			vm->policy_target = t;
+		sv[i] = (struct safety_vm){
+			.min = vm->mem.min_bytes,
+			.max = vm->mem.max_bytes,
+			.target = vm->mem.target_bytes,
+			.current = vm->mem.current_bytes,
+			.want = manual ? vm->manual_target :
+					 out[i].target_bytes,
+			.manual = manual,
+			.last_gap = vm->safety.last_gap,
+			.progress_ms = vm->safety.progress_ms,
+			.stuck_until_ms = vm->safety.stuck_until_ms,
+		};
+	}
+	safety_apply(&sp, sv, n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct vm *vm = vms[i];
+
+		vm->safety.last_gap = sv[i].last_gap;
+		vm->safety.progress_ms = sv[i].progress_ms;
+		vm->safety.stuck_until_ms = sv[i].stuck_until_ms;
+		if (!sv[i].manual)
+			vm->policy_target = sv[i].target;
+		stuck_change(d, vm, &sv[i], sp.stuck_holdoff_ms);
+		if (safety_stuck(&sv[i]))
+			continue;
 		/* Steer every VM, manual ones too: a target the guest could
 		 * not reach yet (its memory was in use) is retried. */
 		engine_steer(d, vm);
-		if (vm->mem.auto_reclaim && vm->ops->reclaim_free)
+		if ((out[i].auto_reclaim || vm->mem.auto_reclaim) &&
+		    vm->ops && vm->ops->reclaim_free)
 			vm->ops->reclaim_free(vm, out[i].keep_free_bytes);
 	}
 cleanup:
 	free(snap);
 	free(out);
+	free(sv);
 	free(vms);
+	e->last_tick_us = now_usec() - t0;
+	if (e->last_tick_us > e->max_tick_us)
+		e->max_tick_us = e->last_tick_us;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -436,6 +520,9 @@ void engine_policy_get(struct daemon *d, struct ctl_policy *ret)
 	ret->overcommit_ratio = e->overcommit_ratio;
 	ret->host_reserve_bytes = e->reserve_bytes;
 	ret->tick_ms = e->tick_ms;
+	ret->ticks = e->ticks;
+	ret->last_tick_us = e->last_tick_us;
+	ret->max_tick_us = e->max_tick_us;
 	for (size_t i = 0; ha_policy_builtins[i]; i++) {
 		if (i)
 			strncat(ret->available, " ",

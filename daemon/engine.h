@@ -8,6 +8,8 @@
 #ifndef HA_ENGINE_H
 #define HA_ENGINE_H
 
+#include <stdint.h>
+
 #include "ctl.h"
 
 struct daemon;
@@ -22,6 +24,10 @@ void engine_stop(struct daemon *d);
  * else the policy's; clamped to [min, max]. */
 void engine_steer(struct daemon *d, struct vm *vm);
 
+/* An operator changed @vm's settings: if it was stuck, it is not any
+ * more; the stuck clock starts again. */
+void engine_unstick(struct daemon *d, struct vm *vm);
+
 /* Policy resource (GET|PUT /policy). set validates everything first and
  * keeps the running policy on any error. */
 void engine_policy_get(struct daemon *d, struct ctl_policy *ret);
@@ -30,5 +36,6 @@ int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
 
 /* Run one tick now (tests, SIGHUP). */
 void engine_tick_now(struct daemon *d);
+
 
 #endif

@@ -94,6 +94,10 @@ static const struct vm_counter vm_counters[] = {
 	  CNT(canary_mismatches) },
 	{ "hyperalloc_vm_apply_errors_total",
 	  "Failed attempts to steer the VM.", CNT(apply_errors) },
+	{ "hyperalloc_vm_stuck_total",
+	  "Times the VM made no progress toward its target and was left "
+	  "alone for a while.",
+	  CNT(stuck_total) },
 };
 
 static uint64_t field_u64(const void *base, size_t offset)
@@ -233,6 +237,17 @@ static void render_host(FILE *f, struct daemon *d)
 	       "Period of the policy engine.");
 	fprintf(f, "hyperalloc_policy_tick_seconds %.3f\n",
 		(double)p->tick_ms / 1e3);
+	family(f, "hyperalloc_policy_ticks_total", "counter",
+	       "Policy engine ticks run.");
+	fprintf(f, "hyperalloc_policy_ticks_total %" PRIu64 "\n", p->ticks);
+	family(f, "hyperalloc_policy_tick_duration_seconds", "gauge",
+	       "How long the last policy tick took (refresh, decide, act).");
+	fprintf(f, "hyperalloc_policy_tick_duration_seconds %.6f\n",
+		(double)p->last_tick_us / 1e6);
+	family(f, "hyperalloc_policy_tick_duration_max_seconds", "gauge",
+	       "The longest policy tick since start.");
+	fprintf(f, "hyperalloc_policy_tick_duration_max_seconds %.6f\n",
+		(double)p->max_tick_us / 1e6);
 	free(p);
 }
 

@@ -138,17 +138,22 @@ static int sim_refresh(struct vm *vm)
 	int64_t resident;
 	int r;
 
-	r = ha_host_scan(&c->host, &s);
-	if (r < 0) {
+	/* A quarantined region is not read any more (its words may be
+	 * anything); the host's own counters and the kernel's account of
+	 * the memfd still are. */
+	r = ha_host_quarantined(&c->host) ? HA_EPERM : ha_host_scan(&c->host, &s);
+	if (r == HA_EBADMSG)
 		quarantine(c);
-		return -EBADMSG;
-	}
 	ha_host_counters(&c->host, &hc);
 	resident = memfd_resident_bytes(c->memfd);
 
 	vm->mem.current_bytes = c->ram_bytes - hc.hard_now * HA_HUGE_SIZE;
 	vm->mem.host_resident_bytes = resident > 0 ? (uint64_t)resident : 0;
-	vm->mem.guest_free_bytes = s.free_frames * HA_FRAME_SIZE;
+	if (r == HA_OK) {
+		vm->mem.guest_free_bytes = s.free_frames * HA_FRAME_SIZE;
+		vm->free_huge_installed_bytes =
+			s.free_huge_installed * HA_HUGE_SIZE;
+	}
 	vm->mem.reclaimed_bytes = hc.hard_now * HA_HUGE_SIZE;
 	vm->mem.soft_reclaimed_bytes = hc.soft_now * HA_HUGE_SIZE;
 	vm->mem.updated_at_usec = realtime_usec();
@@ -157,7 +162,7 @@ static int sim_refresh(struct vm *vm)
 	vm->counters.returned_frames = hc.returned;
 	vm->counters.installed_frames = hc.installed;
 	vm->counters.discard_ns = hc.discard_ns;
-	return 0;
+	return r == HA_OK ? 0 : -EBADMSG;
 }
 
 /* One slice of reclaim or return toward want_hard. */

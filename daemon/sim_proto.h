@@ -135,4 +135,20 @@ struct sim_status {
 	uint32_t pad;
 };
 
+/* The wire layout is fixed: other implementations (tests in Python,
+ * future guests) rely on these sizes and offsets. */
+_Static_assert(sizeof(struct sim_hdr) == 8, "sim_hdr");
+_Static_assert(sizeof(struct sim_hello) == 216, "sim_hello");
+_Static_assert(__builtin_offsetof(struct sim_hello, vcpus) == 176,
+	       "sim_hello.vcpus");
+_Static_assert(__builtin_offsetof(struct sim_hello, ram_bytes) == 184,
+	       "sim_hello.ram_bytes");
+_Static_assert(sizeof(struct sim_welcome) == 72, "sim_welcome");
+_Static_assert(sizeof(struct sim_error) == 268, "sim_error");
+_Static_assert(sizeof(struct sim_install) == 24, "sim_install");
+_Static_assert(sizeof(struct sim_installed) == 24, "sim_installed");
+_Static_assert(sizeof(struct sim_report) == 4120, "sim_report");
+_Static_assert(sizeof(struct sim_reported) == 24, "sim_reported");
+_Static_assert(sizeof(struct sim_status) == 104, "sim_status");
+
 #endif /* HA_SIM_PROTO_H */

@@ -61,6 +61,7 @@ struct vm_counters {
 	uint64_t installed_frames;
 	uint64_t discard_ns;
 	uint64_t apply_errors;
+	uint64_t stuck_total; /* times marked stuck */
 	/* from the simulated guest's STATUS messages */
 	uint64_t guest_ops;
 	uint64_t guest_installs;
@@ -87,6 +88,12 @@ struct vm {
 
 	struct vm_memory mem;
 	struct vm_counters counters;
+	uint64_t free_huge_installed_bytes; /* free 2 MiB frames with backing */
+
+	/* engine bookkeeping for the stuck rule (daemon/safety.h) */
+	struct {
+		uint64_t last_gap, progress_ms, stuck_until_ms;
+	} safety;
 
 	uint64_t added_usec; /* CLOCK_MONOTONIC when registered */
 	struct vm *next;

@@ -98,9 +98,11 @@ struct ha_policy_ops {
 	int (*init)(const struct ha_policy_param *params, size_t n_params,
 		    void **ret_state, char *err, size_t err_len);
 	/*
-	 * Decide a target for each of the @n VMs. targets[i] is
-	 * pre-filled with the VM's current target and settings; leave it to
-	 * keep them. Must not block or do I/O.
+	 * Decide a target for each of the @n VMs. targets[i] comes
+	 * pre-filled with what this policy decided last time (max_bytes for
+	 * a VM it has not seen, auto_reclaim off); leave it to keep that.
+	 * The engine then applies its safety rules (daemon/safety.h).
+	 * Must not block or do I/O.
 	 */
 	void (*decide)(void *state, const struct ha_policy_host *host,
 		       const struct ha_policy_vm *vms, size_t n,

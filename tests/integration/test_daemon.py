@@ -210,6 +210,43 @@ class DaemonWithGuests(unittest.TestCase):
                       text)
 
 
+class StuckVMs(unittest.TestCase):
+    def test_unreachable_target_marks_stuck(self):
+        d = Daemon(policy={"name": "static", "tick_ms": 200,
+                           "host_reserve": "256M", "stuck_after_ms": 1500,
+                           "stuck_holdoff_ms": 60000}).start()
+        g = SimGuest(d, "busy", memory="128M", trace="steady",
+                     time_scale=1, vcpus=1)
+        sse = None
+        try:
+            wait_for(lambda: "busy" in d.vms(), timeout=20, what="guest")
+            time.sleep(1)  # let it allocate half of its memory
+            sse = SSE(d)
+            # the guest holds ~64 MiB: 20 MiB cannot be reached
+            r = d.put("/vms/busy/memory", {"min_bytes": 16 * MIB,
+                                           "target_bytes": 20 * MIB})
+            self.assertEqual(r.status, 200, r)
+            ev = sse.wait(lambda e: e.get("type") == "vm_stuck"
+                          and e.get("vm") == "busy", timeout=20)
+            self.assertIn("no progress", ev["message"])
+            vm = d.get("/vms/busy").json()
+            self.assertEqual(vm["state"], "stuck")
+            self.assertGreater(vm["memory"]["current_bytes"], 20 * MIB)
+            text = d.get("/metrics").body.decode()
+            self.assertIn('hyperalloc_vm_stuck_total{vm="busy"} 1', text)
+            # a new target releases it at once
+            r = d.put("/vms/busy/memory",
+                      {"target_bytes": vm["memory"]["max_bytes"]})
+            self.assertEqual(r.status, 200, r)
+            wait_for(lambda: d.vms()["busy"]["state"] == "running",
+                     timeout=10, what="state running again")
+        finally:
+            if sse:
+                sse.close()
+            self.assertEqual(g.stop(), 0, g.read_log())
+            d.cleanup()
+
+
 class RestartKeepsManualTargets(unittest.TestCase):
     def test_restart(self):
         guests = [{"name": "persist", "memory": "128M", "trace": "idle",
