@@ -14,6 +14,7 @@
  * "kicks" its listener: the timer is set to fire at once.
  */
 #include "http.h"
+#include "listen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -485,171 +486,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- listeners ---- */
 
-/* Split "host:port", "[v6]:port" or ":port". -EINVAL if malformed. */
-static int split_host_port(const char *spec, char *host, size_t hlen,
-			   char *port, size_t plen)
-{
-	const char *colon;
-	size_t n;
-
-	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-
-		if (!close || close[1] != ':')
-			return -EINVAL;
-		n = (size_t)(close - spec - 1);
-		colon = close + 1;
-		if (n >= hlen)
-			return -EINVAL;
-		memcpy(host, spec + 1, n);
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon)
-			return -EINVAL;
-		n = (size_t)(colon - spec);
-		if (n >= hlen || memchr(spec, ':', n))
-			return -EINVAL; /* bare IPv6 needs brackets */
-		memcpy(host, spec, n);
-	}
-	host[n] = '\0';
-	if (!colon[1] || strlen(colon + 1) >= plen ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-	    strtoul(colon + 1, NULL, 10) > 65535)
-		return -EINVAL;
-	snprintf(port, plen, "%s", colon + 1);
-	return 0;
-}
-
-static int tcp_listen(const char *spec, int *ret_fd)
-{
-	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res = NULL;
-	char host[256], port[8];
-	int fd = -1, r;
-
-	r = split_host_port(spec, host, sizeof(host), port, sizeof(port));
-	if (r < 0) {
-		log_err("http: api.tcp \"%s\" is not host:port", spec);
-		return r;
-	}
-	r = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-	if (r != 0) {
-		log_err("http: api.tcp \"%s\": %s", spec, gai_strerror(r));
-		return -EINVAL;
-	}
-	r = -EADDRNOTAVAIL;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int one = 1;
-
-		fd = socket(ai->ai_family,
-			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			r = -errno;
-			continue;
-		}
-		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-				 sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, SOMAXCONN) == 0)
-			break;
-		r = -errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		log_err("http: cannot listen on %s: %s", spec, strerror(-r));
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
-/* A socket file at @path: remove it if nobody answers on it. */
-static int remove_stale_socket(const char *path,
-			       const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int fd, r;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_err("http: %s exists and is not a socket", path);
-		return -EEXIST;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	close(fd);
-	if (r == 0) {
-		log_err("http: %s is in use by a running daemon", path);
-		return -EADDRINUSE;
-	}
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	return 0;
-}
-
-static int unix_listen(const char *path, const char *group, int *ret_fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = -1, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("http: api.unix_path %s is too long", path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	r = remove_stale_socket(path, &sa);
-	if (r < 0)
-		return r;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		log_err("http: cannot bind %s: %s", path, strerror(-r));
-		goto cleanup;
-	}
-	/* Before listen(): nobody can connect yet. */
-	if (chmod(path, 0660) < 0) {
-		r = -errno;
-		goto cleanup;
-	}
-	if (group && *group) {
-		struct group grbuf, *gr = NULL;
-		char buf[16384];
-
-		if (getgrnam_r(group, &grbuf, buf, sizeof(buf), &gr) != 0 ||
-		    !gr) {
-			log_err("http: api.unix_group %s does not exist",
-				group);
-			r = -EINVAL;
-			goto cleanup;
-		}
-		if (chown(path, (uid_t)-1, gr->gr_gid) < 0) {
-			r = -errno;
-			log_err("http: cannot give %s to group %s: %s", path,
-				group, strerror(-r));
-			goto cleanup;
-		}
-	}
-	if (listen(fd, SOMAXCONN) < 0) {
-		r = -errno;
-		goto cleanup;
-	}
-	*ret_fd = fd;
-	return 0;
-cleanup:
-	close(fd);
-	unlink(path);
-	return r;
-}
-
 static void listener_free(struct http_listener *l)
 {
 	if (!l)
@@ -842,7 +678,7 @@ int http_server_start(struct daemon *d, struct http_server **ret)
 		goto cleanup;
 	/* What systemd did not pass, we open ourselves. */
 	if (!have_tcp && cfg && cfg->api.tcp && *cfg->api.tcp) {
-		r = tcp_listen(cfg->api.tcp, &fd);
+		r = listen_tcp("api.tcp", cfg->api.tcp, &fd);
 		if (r < 0)
 			goto cleanup;
 		r = listener_add(s, fd, false, false, NULL);
@@ -850,7 +686,8 @@ int http_server_start(struct daemon *d, struct http_server **ret)
 			goto cleanup;
 	}
 	if (!have_unix && cfg && cfg->api.unix_path && *cfg->api.unix_path) {
-		r = unix_listen(cfg->api.unix_path, cfg->api.unix_group, &fd);
+		r = listen_unix("api.unix", cfg->api.unix_path,
+				cfg->api.unix_group, SOCK_STREAM, &fd);
 		if (r < 0)
 			goto cleanup;
 		r = listener_add(s, fd, true, false, cfg->api.unix_path);

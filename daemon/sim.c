@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "ha_host.h"
+#include "listen.h"
 #include "log.h"
 #include "sim.h"
 #include "sim_internal.h"
@@ -704,28 +705,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 
 /* ---- listener ---- */
 
-static int listen_socket(const char *path, int *ret_fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, 64) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
 /* A socket systemd passed us with FileDescriptorName=sim. */
 static int activated_fd(void)
 {
@@ -763,12 +742,10 @@ int sim_backend_start(struct daemon *d)
 		return -ENOMEM;
 	sb->listen_fd = activated_fd();
 	if (sb->listen_fd < 0) {
-		r = listen_socket(d->cfg->sim.socket, &sb->listen_fd);
-		if (r < 0) {
-			log_err("sim: cannot listen on %s: %s",
-				d->cfg->sim.socket, strerror(-r));
+		r = listen_unix("sim.socket", d->cfg->sim.socket, NULL,
+				SOCK_SEQPACKET, &sb->listen_fd);
+		if (r < 0)
 			return r;
-		}
 		sb->listen_fd_owned = true;
 	}
 	r = sd_event_add_io(d->loop, &sb->listen_src, sb->listen_fd, EPOLLIN,
