@@ -181,6 +181,6 @@ clean:
 
 .PHONY: all check run bench deps clean format freestanding install
 .DELETE_ON_ERROR:
-.SECONDARY:
+.PRECIOUS: $(BUILD)/%.o
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -30,6 +30,11 @@ struct backend_ops {
 	int64_t (*reclaim_free)(struct vm *vm, uint64_t keep_free_bytes);
 	/* The VM is leaving the registry: release backend resources. */
 	void (*detach)(struct vm *vm);
+	/* An operator changed min/max/shares: store them with the VM where
+	 * it lives (libvirt: the domain's metadata). 0 when saved (or queued
+	 * until the VM's manager is reachable again), -errno. NULL: the state
+	 * file is the only store. */
+	int (*save_limits)(const struct vm *vm);
 };
 
 #endif

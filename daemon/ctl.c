@@ -130,6 +130,12 @@ static void persist(struct daemon *d, const struct vm *vm)
 	};
 	int r;
 
+	if (vm->ops && vm->ops->save_limits) {
+		r = vm->ops->save_limits(vm);
+		if (r < 0)
+			daemon_error(d, vm, "%s: cannot store the limits with "
+				     "the VM: %s", vm->id, strerror(-r));
+	}
 	if (!d->state)
 		return;
 	r = state_save(d->state, vm->id, &s);

@@ -17,7 +17,7 @@ struct http_server;
 struct sim_backend;
 struct engine;
 struct state_store;
-struct grpc_server;
+struct grpcd;
 
 struct daemon {
 	sd_event *loop;
@@ -31,7 +31,7 @@ struct daemon {
 	struct sim_backend *sim;
 	struct engine *engine;
 	struct state_store *state;
-	struct grpc_server *grpc;
+	struct grpcd *grpc;
 
 	uint64_t started_usec; /* CLOCK_MONOTONIC */
 	uint64_t errors_total; /* errors logged since start (metrics) */

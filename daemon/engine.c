@@ -538,10 +538,14 @@ int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
 	struct engine *e = d->engine;
 	const struct ha_policy_ops *ops = NULL;
 	void *state = NULL, *dl = NULL;
-	const char *name = u->has_name ? u->name : e->name;
-	const char *params = u->has_params ? u->params_json :
-			     u->has_name ? "{}" :
-					   e->params_json;
+	/* Copies: the running policy's own strings are overwritten below. */
+	char name[sizeof(e->name)], params[sizeof(e->params_json)];
+
+	snprintf(name, sizeof(name), "%s", u->has_name ? u->name : e->name);
+	snprintf(params, sizeof(params), "%s",
+		 u->has_params ? u->params_json :
+		 u->has_name   ? "{}" :
+				 e->params_json);
 	struct host_mem hm = { 0 };
 	int r;
 

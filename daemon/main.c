@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "daemon.h"
 #include "engine.h"
+#include "grpc_server.h" /* grpcd_start, grpcd_stop */
 #include "http.h" /* http_server_start, http_server_stop */
 #include "log.h"
 #include "sim.h"
@@ -265,6 +266,9 @@ static int setup(struct daemon *d)
 	r = http_server_start(d, &d->http);
 	if (r < 0)
 		return r;
+	r = grpcd_start(d, &d->grpc);
+	if (r < 0)
+		return r;
 	r = sim_backend_start(d);
 	if (r < 0)
 		return r;
@@ -284,6 +288,8 @@ static void teardown(struct daemon *d)
 		daemon_vm_remove(d, d->vms.head, "daemon shutting down");
 	http_server_stop(d->http);
 	d->http = NULL;
+	grpcd_stop(d->grpc);
+	d->grpc = NULL;
 	engine_stop(d);
 	state_close(d->state);
 	d->state = NULL;

@@ -29,6 +29,7 @@
 #include "sim.h"
 #include "sim_internal.h"
 #include "sim_proto.h"
+#include "user/ident.h"
 #include "user/memfd_env.h"
 
 /* Huge frames per slice of reclaim/return work on the loop. */
@@ -311,20 +312,6 @@ static bool str_terminated(const char *s, size_t len)
 	return memchr(s, '\0', len) != NULL;
 }
 
-static bool uuid_valid(const char *u)
-{
-	static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-	if (strlen(u) != 36)
-		return false;
-	for (size_t i = 0; i < 36; i++) {
-		if (pattern[i] == '-' ? u[i] != '-' :
-					!strchr("0123456789abcdefABCDEF", u[i]))
-			return false;
-	}
-	return true;
-}
-
 static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 			int memfd)
 {
@@ -349,7 +336,10 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 			   "name: use 1-63 characters of A-Z a-z 0-9 . _ -");
 		return -EINVAL;
 	}
-	if (!str_terminated(h->uuid, sizeof(h->uuid)) || !uuid_valid(h->uuid)) {
+	char uuid[IDENT_UUID_LEN + 1];
+
+	if (!str_terminated(h->uuid, sizeof(h->uuid)) ||
+	    ident_uuid_parse(h->uuid, uuid) < 0) {
 		send_error(c, -EINVAL, "uuid: not a canonical UUID");
 		return -EINVAL;
 	}
@@ -417,7 +407,7 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 	if (c->thp && madvise(c->ram, c->ram_bytes, MADV_HUGEPAGE) == 0)
 		memfd_env_use_mapping(&c->env, c->ram);
 
-	vm = vm_new(h->name, h->uuid, VM_MECH_SIM);
+	vm = vm_new(h->name, uuid, VM_MECH_SIM);
 	if (!vm)
 		return -ENOMEM;
 	vm->ops = &sim_ops;

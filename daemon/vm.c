@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "user/ident.h"
+
 struct vm *vm_new(const char *id, const char *uuid,
 		  enum vm_mechanism mechanism)
 {
@@ -113,17 +115,5 @@ const char *vm_target_source_to_string(enum vm_target_source s)
 
 bool vm_id_valid(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n >= VM_ID_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
+	return ident_name_valid(name);
 }

@@ -29,8 +29,7 @@ all: $(SIMGUEST)
 # the binary (built first) against a host played by the test, and checks
 # the guest's pure helpers directly.
 test_trace_DEPS := tools/simguest-obj/trace
-test_simguest_DEPS := tests/unit/sim_host_fixture tools/simguest-obj/ram \
-	tools/simguest-obj/ident
+test_simguest_DEPS := tests/unit/sim_host_fixture tools/simguest-obj/ram
 $(BUILD)/tests/unit/test_trace.o: \
 	CFLAGS += -DSIMGUEST_TRACE_DIR='"$(SIMGUEST_TRACE_DIR)"'
 $(BUILD)/tests/unit/test_simguest.o $(BUILD)/tests/unit/sim_host_fixture.o: \

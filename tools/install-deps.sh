@@ -12,7 +12,10 @@ check
 libsystemd-dev systemd
 libmicrohttpd-dev libjansson-dev
 libprotobuf-c-dev protobuf-c-compiler libgrpc-dev python3 python3-grpcio
+python3-protobuf
 curl wrk procps util-linux
+libvirt-dev libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu
+libvirt-clients qemu-system-x86 busybox-static cpio
 "
 
 missing=""

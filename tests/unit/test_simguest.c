@@ -27,7 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ha-simguest/ident.h"
+#include "user/ident.h"
 #include "ha-simguest/ram.h"
 #include "sim_host_fixture.h"
 

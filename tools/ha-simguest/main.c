@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "fpr.h"
-#include "ident.h"
+#include "user/ident.h"
 #include "link.h"
 #include "log.h"
 #include "options.h"

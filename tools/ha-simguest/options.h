@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "fpr.h"
-#include "ident.h"
+#include "user/ident.h"
 
 #define SG_DEFAULT_SOCKET "/run/hyperalloc/sim.sock"
 #define SG_SOCKET_ENV	  "HA_SIM_SOCKET"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Names and uuids of simulated guests. Pure, except ident_uuid_random(). */
-#ifndef SG_IDENT_H
-#define SG_IDENT_H
+/* Names and uuids of VMs. Pure, except ident_uuid_random(). */
+#ifndef HA_IDENT_H
+#define HA_IDENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
