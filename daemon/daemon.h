@@ -18,6 +18,7 @@ struct sim_backend;
 struct engine;
 struct state_store;
 struct grpcd;
+struct libvirt_tracker;
 
 struct daemon {
 	sd_event *loop;
@@ -32,6 +33,7 @@ struct daemon {
 	struct engine *engine;
 	struct state_store *state;
 	struct grpcd *grpc;
+	struct libvirt_tracker *libvirt;
 
 	uint64_t started_usec; /* CLOCK_MONOTONIC */
 	uint64_t errors_total; /* errors logged since start (metrics) */

@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "grpc_server.h" /* grpcd_start, grpcd_stop */
 #include "http.h" /* http_server_start, http_server_stop */
+#include "libvirt.h"
 #include "log.h"
 #include "sim.h"
 #include "state.h"
@@ -272,6 +273,11 @@ static int setup(struct daemon *d)
 	r = sim_backend_start(d);
 	if (r < 0)
 		return r;
+	if (d->cfg->libvirt.enabled) {
+		r = libvirt_tracker_start(d);
+		if (r < 0)
+			return r;
+	}
 	r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC, 5000000,
 				       1000000, on_status_timer, d);
 	if (r < 0)
@@ -284,6 +290,7 @@ static int setup(struct daemon *d)
 static void teardown(struct daemon *d)
 {
 	sim_backend_stop(d);
+	libvirt_tracker_stop(d);
 	while (d->vms.head)
 		daemon_vm_remove(d, d->vms.head, "daemon shutting down");
 	http_server_stop(d->http);

@@ -1,0 +1,739 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The libvirt tracker against libvirt's test driver, on a real sd-event
+ * loop: libvirt's event implementation, discovery, lifecycle events,
+ * mechanism detection, limits in the metadata (read, written through the
+ * control API, changed from outside), balloon steering to completion,
+ * refusals, the engine's stuck state, resynchronisation after a reconnect,
+ * and
+ * direct access to a memfd-backed "guest RAM".
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "daemon.h"
+#include "engine.h"
+#include "libvirt.h"
+#include "libvirt_internal.h"
+#include "libvirt_loop.h"
+#include "log.h"
+
+#define MiB	    (1ull << 20)
+#define FIXTURE_URI "test://" LV_FIXTURES "/libvirt-node.xml"
+#define EVENTS_MAX  512
+
+static struct {
+	struct daemon d;
+	struct event evs[EVENTS_MAX];
+	size_t n_evs;
+} H;
+
+static void on_event(const struct event *ev, void *userdata)
+{
+	(void)userdata;
+	if (H.n_evs < EVENTS_MAX)
+		H.evs[H.n_evs++] = *ev;
+}
+
+static void start(const char *uri)
+{
+	log_set_level(LOG_LEVEL_NOTICE);
+	event_bus_init(&H.d.bus);
+	ck_assert_int_ge(sd_event_new(&H.d.loop), 0);
+	H.d.cfg = config_new_default();
+	ck_assert_ptr_nonnull(H.d.cfg);
+	free(H.d.cfg->libvirt.uri);
+	H.d.cfg->libvirt.uri = strdup(uri);
+	H.d.cfg->libvirt.enabled = true;
+	H.d.cfg->defaults.min_bytes = 64 * MiB;
+	ck_assert_int_ge(event_subscribe(&H.d.bus, on_event, NULL), 0);
+	ck_assert_int_eq(libvirt_tracker_start(&H.d), 0);
+}
+
+static void stop(void)
+{
+	libvirt_tracker_stop(&H.d);
+	ck_assert_ptr_null(H.d.libvirt);
+	ck_assert_uint_eq(H.d.vms.count, 0);
+	/* Every watch and timer libvirt made is gone with the connection. */
+	ck_assert_uint_eq(libvirt_loop_watches(), 0);
+	ck_assert_uint_eq(libvirt_loop_timers(), 0);
+	sd_event_unref(H.d.loop);
+	config_free(H.d.cfg);
+}
+
+static void run_for(uint64_t usec)
+{
+	uint64_t end = now_usec() + usec;
+
+	while (now_usec() < end)
+		sd_event_run(H.d.loop, end - now_usec());
+}
+
+/* Run the loop until event @t for @vm arrives after index @from. */
+static const struct event *wait_event(enum event_type t, const char *vm,
+				      size_t from, uint64_t usec)
+{
+	uint64_t end = now_usec() + usec;
+
+	for (;;) {
+		for (size_t i = from; i < H.n_evs; i++) {
+			if (H.evs[i].type == t &&
+			    (!vm || strcmp(H.evs[i].vm, vm) == 0))
+				return &H.evs[i];
+		}
+		if (now_usec() >= end)
+			return NULL;
+		sd_event_run(H.d.loop, 50000);
+	}
+}
+
+static struct vm *vm_get(const char *id)
+{
+	return vm_registry_find(&H.d.vms, id);
+}
+
+static virConnectPtr conn(void)
+{
+	return H.d.libvirt->conn;
+}
+
+static const struct ctl_caller root = {
+	.authenticated = true,
+	.credentials_given = true,
+	.who = "test",
+};
+
+/* ---- libvirt's event loop on sd-event ---- */
+
+static int fired[4];
+static int freed[4];
+
+static void timer_cb(int timer, void *opaque)
+{
+	(void)timer;
+	fired[(intptr_t)opaque]++;
+}
+
+static void free_cb(void *opaque)
+{
+	freed[(intptr_t)opaque]++;
+}
+
+static void handle_cb(int watch, int fd, int events, void *opaque)
+{
+	char c;
+
+	(void)watch;
+	if (events & VIR_EVENT_HANDLE_READABLE)
+		ck_assert_int_eq(read(fd, &c, 1), 1);
+	fired[(intptr_t)opaque]++;
+}
+
+START_TEST(test_loop_timers)
+{
+	int a, b;
+
+	ck_assert_int_ge(sd_event_new(&H.d.loop), 0);
+	ck_assert_int_eq(libvirt_loop_register(H.d.loop), 0);
+	a = virEventAddTimeout(20, timer_cb, (void *)0, free_cb);
+	b = virEventAddTimeout(-1, timer_cb, (void *)1, free_cb);
+	ck_assert_int_gt(a, 0);
+	ck_assert_int_gt(b, 0);
+	ck_assert_uint_eq(libvirt_loop_timers(), 2);
+	run_for(210000);
+	/* Periodic: about 10 in 210 ms; a disabled one never fires. */
+	ck_assert_int_ge(fired[0], 5);
+	ck_assert_int_le(fired[0], 11);
+	ck_assert_int_eq(fired[1], 0);
+
+	/* 0: on every iteration; -1: off again. */
+	virEventUpdateTimeout(b, 0);
+	for (int i = 0; i < 5; i++)
+		sd_event_run(H.d.loop, 0);
+	ck_assert_int_ge(fired[1], 3);
+	virEventUpdateTimeout(b, -1);
+	int seen = fired[1];
+
+	run_for(50000);
+	ck_assert_int_eq(fired[1], seen);
+
+	/* Removal stops at once; the free callback comes from the loop. */
+	ck_assert_int_eq(virEventRemoveTimeout(a), 0);
+	ck_assert_int_eq(virEventRemoveTimeout(b), 0);
+	ck_assert_int_eq(freed[0], 0);
+	seen = fired[0];
+	run_for(60000);
+	ck_assert_int_eq(fired[0], seen);
+	ck_assert_int_eq(freed[0], 1);
+	ck_assert_int_eq(freed[1], 1);
+	ck_assert_uint_eq(libvirt_loop_timers(), 0);
+	ck_assert_int_eq(virEventRemoveTimeout(a), -1);
+	libvirt_loop_flush();
+	sd_event_unref(H.d.loop);
+}
+END_TEST
+
+START_TEST(test_loop_handles)
+{
+	int p[2], r1, r2, w;
+
+	ck_assert_int_ge(sd_event_new(&H.d.loop), 0);
+	ck_assert_int_eq(libvirt_loop_register(H.d.loop), 0);
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	r1 = virEventAddHandle(p[0], VIR_EVENT_HANDLE_READABLE, handle_cb,
+			       (void *)0, free_cb);
+	ck_assert_int_gt(r1, 0);
+	/* The same fd twice (libvirt allows disjoint event sets). */
+	r2 = virEventAddHandle(p[0], 0, handle_cb, (void *)1, free_cb);
+	ck_assert_int_gt(r2, 0);
+	w = virEventAddHandle(p[1], VIR_EVENT_HANDLE_WRITABLE, handle_cb,
+			      (void *)2, free_cb);
+	ck_assert_int_gt(w, 0);
+	ck_assert_uint_eq(libvirt_loop_watches(), 3);
+
+	run_for(20000);
+	ck_assert_int_eq(fired[0], 0); /* nothing to read yet */
+	ck_assert_int_ge(fired[2], 1); /* a pipe is writable */
+	virEventUpdateHandle(w, 0);
+	int seen = fired[2];
+
+	ck_assert_int_eq(write(p[1], "xy", 2), 2);
+	run_for(20000);
+	ck_assert_int_eq(fired[2], seen); /* no events asked: no callback */
+	ck_assert_int_ge(fired[0], 1);
+	ck_assert_int_eq(fired[1], 0);
+
+	/* Hand reading over to the second watch. */
+	virEventUpdateHandle(r1, 0);
+	virEventUpdateHandle(r2, VIR_EVENT_HANDLE_READABLE);
+	ck_assert_int_eq(write(p[1], "z", 1), 1);
+	run_for(20000);
+	ck_assert_int_ge(fired[1], 1);
+
+	ck_assert_int_eq(virEventRemoveHandle(r1), 0);
+	ck_assert_int_eq(virEventRemoveHandle(r2), 0);
+	ck_assert_int_eq(virEventRemoveHandle(w), 0);
+	ck_assert_int_eq(virEventRemoveHandle(w), -1);
+	ck_assert_int_eq(freed[0] + freed[1] + freed[2], 0);
+	sd_event_run(H.d.loop, 0);
+	ck_assert_int_eq(freed[0] + freed[1] + freed[2], 3);
+	ck_assert_uint_eq(libvirt_loop_watches(), 0);
+	libvirt_loop_flush();
+	close(p[0]);
+	close(p[1]);
+	sd_event_unref(H.d.loop);
+}
+END_TEST
+
+/* ---- discovery and mechanisms ---- */
+
+START_TEST(test_discover_default)
+{
+	struct vm *vm;
+
+	start("test:///default");
+	ck_assert_uint_eq(H.d.libvirt->connects, 1);
+	vm = vm_get("test");
+	ck_assert_ptr_nonnull(vm);
+	ck_assert_str_eq(vm->uuid, "6695eb01-f6a4-8304-79aa-97f2502e193f");
+	ck_assert_int_eq(vm->mechanism, VM_MECH_BALLOON);
+	ck_assert_int_eq(vm->state, VM_STATE_RUNNING);
+	ck_assert_uint_eq(vm->ram_bytes, 8192 * MiB);
+	ck_assert_uint_eq(vm->mem.max_bytes, 8192 * MiB);
+	ck_assert_uint_eq(vm->mem.current_bytes, 2048 * MiB);
+	ck_assert_ptr_nonnull(vm->ops->apply_target);
+	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "test", 0, 0));
+	/* The stats poll reads the size (here: the driver's fallback). */
+	run_for(1300000);
+	ck_assert(((struct lv_domain *)vm->backend)->st.has_current);
+	stop();
+}
+END_TEST
+
+START_TEST(test_discover_fixture)
+{
+	struct vm *bal, *vmem, *none, *off;
+
+	start(FIXTURE_URI);
+	ck_assert_uint_eq(H.d.vms.count, 4);
+	bal = vm_get("ha-bal");
+	vmem = vm_get("ha-vmem");
+	none = vm_get("ha-none");
+	off = vm_get("ha-off");
+	ck_assert(bal && vmem && none && off);
+
+	ck_assert_int_eq(bal->mechanism, VM_MECH_BALLOON);
+	ck_assert(((struct lv_domain *)bal->backend)->x.free_page_reporting);
+	ck_assert_uint_eq(bal->ram_bytes, 512 * MiB);
+	ck_assert_uint_eq(bal->mem.current_bytes, 384 * MiB);
+	/* Limits from <hyperalloc:memory min='128M' max=… shares='500'/> */
+	ck_assert_uint_eq(bal->mem.min_bytes, 128 * MiB);
+	ck_assert_uint_eq(bal->mem.max_bytes, 384 * MiB);
+	ck_assert_uint_eq(bal->mem.shares, 500);
+
+	/* virtio-mem: 256 MiB boot RAM + a 768 MiB device. */
+	ck_assert_int_eq(vmem->mechanism, VM_MECH_VIRTIO_MEM);
+	ck_assert_uint_eq(vmem->ram_bytes, 1024 * MiB);
+	ck_assert_uint_eq(vmem->mem.max_bytes, 1024 * MiB);
+	ck_assert_uint_eq(vmem->mem.min_bytes, 256 * MiB);
+	ck_assert_uint_ge(vmem->mem.current_bytes, 256 * MiB);
+
+	ck_assert_int_eq(none->mechanism, VM_MECH_NONE);
+	ck_assert_ptr_null(none->ops->apply_target);
+	ck_assert_int_eq(none->state, VM_STATE_RUNNING);
+
+	ck_assert_int_eq(off->mechanism, VM_MECH_BALLOON);
+	ck_assert_int_eq(off->state, VM_STATE_STOPPED);
+	stop();
+}
+END_TEST
+
+START_TEST(test_none_is_read_only)
+{
+	struct ctl_memory_update u = {.has_target = true,
+				      .target_bytes = 200 * MiB};
+	struct ctl_error err;
+
+	start(FIXTURE_URI);
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-none", &u, &err),
+			 -EOPNOTSUPP);
+	ck_assert_int_eq(err.status, CTL_CONFLICT);
+	ck_assert_int_eq(ctl_status_http(err.status), 409);
+	ck_assert_ptr_nonnull(strstr(err.reason, "none"));
+	stop();
+}
+END_TEST
+
+/* ---- lifecycle ---- */
+
+static const char new_domain[] =
+	"<domain type='test'><name>ha-new</name>"
+	"<memory unit='MiB'>300</memory><vcpu>1</vcpu>"
+	"<os><type arch='x86_64'>hvm</type></os>"
+	"<devices><memballoon model='virtio'/></devices></domain>";
+
+START_TEST(test_lifecycle)
+{
+	virConnectPtr other = virConnectOpen("test:///default");
+	virDomainPtr dom;
+	struct vm *vm;
+	size_t mark;
+
+	start("test:///default");
+	ck_assert_ptr_nonnull(other);
+
+	/* Defined through another connection: tracked, stopped. */
+	dom = virDomainDefineXML(other, new_domain);
+	ck_assert_ptr_nonnull(dom);
+	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "ha-new", 0, 2000000));
+	vm = vm_get("ha-new");
+	ck_assert_int_eq(vm->state, VM_STATE_STOPPED);
+	ck_assert_int_eq(vm->mechanism, VM_MECH_BALLOON);
+
+	ck_assert_int_eq(virDomainCreate(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_RUNNING);
+	ck_assert_int_eq(virDomainSuspend(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_PAUSED);
+	ck_assert_int_eq(virDomainResume(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_RUNNING);
+	/* A persistent domain that stops stays, as stopped. */
+	ck_assert_int_eq(virDomainDestroy(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_STOPPED);
+	ck_assert_ptr_null(wait_event(EV_VM_REMOVED, "ha-new", 0, 0));
+	/* Undefined: it leaves. */
+	mark = H.n_evs;
+	ck_assert_int_eq(virDomainUndefine(dom), 0);
+	ck_assert_ptr_nonnull(
+	    wait_event(EV_VM_REMOVED, "ha-new", mark, 2000000));
+	ck_assert_ptr_null(vm_get("ha-new"));
+	virDomainFree(dom);
+
+	/* A transient domain leaves when it stops. */
+	dom = virDomainCreateXML(other, new_domain, 0);
+	ck_assert_ptr_nonnull(dom);
+	mark = H.n_evs;
+	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "ha-new", mark, 2000000));
+	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_RUNNING);
+	ck_assert_int_eq(virDomainDestroy(dom), 0);
+	const struct event *ev =
+	    wait_event(EV_VM_REMOVED, "ha-new", mark, 2000000);
+
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_ptr_nonnull(strstr(ev->message, "destroyed"));
+	ck_assert_ptr_null(vm_get("ha-new"));
+	virDomainFree(dom);
+	virConnectClose(other);
+	stop();
+}
+END_TEST
+
+/* ---- limits in the metadata ---- */
+
+static char *metadata(virDomainPtr dom, unsigned flags)
+{
+	return virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+				    LV_META_NS, flags);
+}
+
+START_TEST(test_metadata_written_through_api)
+{
+	struct ctl_memory_update u = {.has_min = true,
+				      .min_bytes = 160 * MiB,
+				      .has_max = true,
+				      .max_bytes = 448 * MiB,
+				      .has_shares = true,
+				      .shares = 2000};
+	struct ctl_error err;
+	virDomainPtr dom;
+	char *live, *config;
+
+	start(FIXTURE_URI);
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
+	dom = virDomainLookupByName(conn(), "ha-bal");
+	live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
+	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
+	ck_assert_ptr_nonnull(live);
+	ck_assert_ptr_nonnull(config);
+	ck_assert_str_eq(live, "<memory min=\"167772160\" max=\"469762048\" "
+			       "shares=\"2000\"/>");
+	ck_assert_str_eq(config, live);
+	free(live);
+	free(config);
+
+	/* A stopped persistent domain: written to its definition. */
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-off", &u, &err), 0);
+	virDomainFree(dom);
+	dom = virDomainLookupByName(conn(), "ha-off");
+	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
+	ck_assert_ptr_nonnull(config);
+	ck_assert_ptr_nonnull(strstr(config, "shares=\"2000\""));
+	free(config);
+	virDomainFree(dom);
+	stop();
+}
+END_TEST
+
+START_TEST(test_metadata_changed_outside)
+{
+	virDomainPtr dom;
+	struct vm *vm;
+
+	start(FIXTURE_URI);
+	dom = virDomainLookupByName(conn(), "ha-bal");
+	ck_assert_int_eq(virDomainSetMetadata(
+			     dom, VIR_DOMAIN_METADATA_ELEMENT,
+			     "<memory shares='42' max='300M'/>", LV_META_PREFIX,
+			     LV_META_NS, VIR_DOMAIN_AFFECT_LIVE),
+			 0);
+	run_for(200000);
+	vm = vm_get("ha-bal");
+	ck_assert_uint_eq(vm->mem.shares, 42);
+	ck_assert_uint_eq(vm->mem.max_bytes, 300 * MiB);
+	/* Nonsense is ignored, the limits stay. */
+	ck_assert_int_eq(virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+					      "<memory shares='0'/>",
+					      LV_META_PREFIX, LV_META_NS,
+					      VIR_DOMAIN_AFFECT_LIVE),
+			 0);
+	run_for(200000);
+	ck_assert_uint_eq(vm_get("ha-bal")->mem.shares, 42);
+	virDomainFree(dom);
+	stop();
+}
+END_TEST
+
+/* ---- steering ---- */
+
+START_TEST(test_balloon_target_reached)
+{
+	struct ctl_memory_update u = {.has_target = true,
+				      .target_bytes = 256 * MiB};
+	const struct event *ev;
+	struct ctl_error err;
+	virDomainInfo info;
+	virDomainPtr dom;
+
+	start(FIXTURE_URI);
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
+	ev = wait_event(EV_RECLAIM_DONE, "ha-bal", 0, 3000000);
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_uint_eq(ev->target_bytes, 256 * MiB);
+	ck_assert_uint_eq(ev->bytes, 128 * MiB);
+	ck_assert_uint_eq(vm_get("ha-bal")->mem.current_bytes, 256 * MiB);
+	ck_assert_uint_eq(vm_get("ha-bal")->mem.reclaimed_bytes, 256 * MiB);
+	dom = virDomainLookupByName(conn(), "ha-bal");
+	ck_assert_int_eq(virDomainGetInfo(dom, &info), 0);
+	ck_assert_uint_eq(info.memory, 256 * 1024);
+	virDomainFree(dom);
+	stop();
+}
+END_TEST
+
+START_TEST(test_refused_target_not_retried_every_tick)
+{
+	struct ctl_memory_update u = {.has_target = true,
+				      .target_bytes = 512 * MiB};
+	struct ctl_error err;
+	struct vm *vm;
+
+	uint64_t errors;
+	size_t mark;
+
+	start(FIXTURE_URI);
+	vm = vm_get("ha-vmem");
+	errors = vm->counters.apply_errors;
+	mark = H.n_evs;
+	/* The test driver cannot resize memory devices: refused. */
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-vmem", &u, &err),
+			 0);
+	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
+	ck_assert_ptr_nonnull(wait_event(EV_ERROR, "ha-vmem", mark, 0));
+	/* The engine asks every tick; libvirt is not asked again yet. */
+	engine_steer(&H.d, vm);
+	engine_steer(&H.d, vm);
+	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
+	stop();
+}
+END_TEST
+
+/* "Stuck" is the engine's verdict (daemon/safety.h): lifecycle events
+ * must not wipe it, and it goes when the engine lets go. */
+START_TEST(test_engine_stuck_kept)
+{
+	virDomainPtr dom;
+	struct vm *vm;
+
+	start(FIXTURE_URI);
+	vm = vm_get("ha-bal");
+	dom = virDomainLookupByName(conn(), "ha-bal");
+	vm->state = VM_STATE_STUCK;
+	vm->safety.stuck_until_ms = now_usec() / 1000 + 60000;
+	snprintf(vm->state_reason, sizeof(vm->state_reason), "no progress");
+
+	ck_assert_int_eq(virDomainSuspend(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm->state, VM_STATE_PAUSED);
+	ck_assert_int_eq(virDomainResume(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm->state, VM_STATE_STUCK);
+	ck_assert_str_eq(vm->state_reason, "no progress");
+
+	engine_unstick(&H.d, vm);
+	ck_assert_int_eq(vm->state, VM_STATE_RUNNING);
+	ck_assert_int_eq(virDomainSuspend(dom), 0);
+	ck_assert_int_eq(virDomainResume(dom), 0);
+	run_for(100000);
+	ck_assert_int_eq(vm->state, VM_STATE_RUNNING);
+	ck_assert_str_eq(vm->state_reason, "");
+	virDomainFree(dom);
+	stop();
+}
+END_TEST
+
+/* ---- reconnect ---- */
+
+START_TEST(test_reconnect_resync)
+{
+	struct libvirt_tracker *t;
+	virDomainPtr dom;
+	size_t mark;
+
+	/* Every open of a test:///FILE URI is a fresh host from the file:
+	 * a reconnect finds the file's domains, not what we changed. */
+	start(FIXTURE_URI);
+	t = H.d.libvirt;
+	dom = virDomainCreateXML(conn(), new_domain, 0);
+	ck_assert_ptr_nonnull(dom);
+	virDomainFree(dom);
+	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "ha-new", 0, 2000000));
+	ck_assert_uint_eq(H.d.vms.count, 5);
+
+	mark = H.n_evs;
+	sd_event_source_set_enabled(t->lost, SD_EVENT_ONESHOT);
+	sd_event_run(H.d.loop, 0);
+	ck_assert_ptr_null(t->conn);
+	/* The VMs stay while disconnected; steering waits. */
+	ck_assert_uint_eq(H.d.vms.count, 5);
+	ck_assert_int_eq(
+	    vm_get("ha-bal")->ops->apply_target(vm_get("ha-bal"), 300 * MiB),
+	    0);
+
+	const struct event *ev =
+	    wait_event(EV_VM_REMOVED, "ha-new", mark, 3000000);
+
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_ptr_nonnull(strstr(ev->message, "unreachable"));
+	ck_assert_uint_eq(t->connects, 2);
+	ck_assert_uint_eq(H.d.vms.count, 4);
+	ck_assert_ptr_null(wait_event(EV_VM_REMOVED, "ha-bal", mark, 0));
+	ck_assert_ptr_null(wait_event(EV_VM_ADDED, "ha-bal", mark, 0));
+	/* The target asked for while away reached libvirt. */
+	ck_assert_ptr_nonnull(
+	    wait_event(EV_RECLAIM_DONE, "ha-bal", mark, 3000000));
+	stop();
+}
+END_TEST
+
+START_TEST(test_unreachable_retries)
+{
+	struct libvirt_tracker *t;
+
+	/* libvirtd not there at start: not an error, retried with backoff */
+	start("qemu+unix:///system?socket=/nonexistent/ha-test/libvirt-sock");
+	t = H.d.libvirt;
+	ck_assert_ptr_null(t->conn);
+	ck_assert_uint_eq(t->connects, 0);
+	ck_assert_uint_eq(t->backoff_ms, LV_BACKOFF_MIN_MS);
+	run_for((LV_BACKOFF_MIN_MS + 300) * 1000ull);
+	ck_assert_ptr_null(t->conn);
+	ck_assert_uint_eq(t->backoff_ms, 2 * LV_BACKOFF_MIN_MS);
+	ck_assert_uint_eq(H.d.vms.count, 0);
+	stop();
+}
+END_TEST
+
+/* ---- direct access to guest RAM ---- */
+
+START_TEST(test_find_qemu)
+{
+	char dir[] = "/tmp/ha-lvproc-XXXXXX", path[256];
+	static const char cmdline[] =
+	    "qemu-system-x86_64\0-name\0guest=g\0-uuid\0"
+	    "6b7c1a4e-0001-4d3e-9a51-000000000001\0-m\0512";
+	pid_t pid = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/4242", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/4242/cmdline", dir);
+	f = fopen(path, "w");
+	fwrite(cmdline, 1, sizeof(cmdline), f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/77", dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+
+	/* By scanning the processes. */
+	ck_assert_int_eq(
+	    lv_mem_find_qemu(dir, NULL, "g",
+			     "6B7C1A4E-0001-4d3e-9a51-000000000001", &pid),
+	    0);
+	ck_assert_int_eq(pid, 4242);
+	ck_assert_int_eq(
+	    lv_mem_find_qemu(dir, NULL, "g",
+			     "6b7c1a4e-0009-4d3e-9a51-000000000001", &pid),
+	    -ENOENT);
+	/* A pid file naming a process that is not the guest is ignored. */
+	snprintf(path, sizeof(path), "%s/g.pid", dir);
+	f = fopen(path, "w");
+	fputs("77\n", f);
+	fclose(f);
+	pid = 0;
+	ck_assert_int_eq(
+	    lv_mem_find_qemu(dir, dir, "g",
+			     "6b7c1a4e-0001-4d3e-9a51-000000000001", &pid),
+	    0);
+	ck_assert_int_eq(pid, 4242);
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
+START_TEST(test_mem_attach)
+{
+	const uint64_t size = 8 * MiB;
+	int ram = memfd_create("memory-backend-memfd", MFD_CLOEXEC);
+	int other = memfd_create("something-else", MFD_CLOEXEC);
+	struct lv_mem m;
+	char *p;
+
+	ck_assert_int_ge(ram, 0);
+	ck_assert_int_eq(ftruncate(ram, (off_t)size), 0);
+	ck_assert_int_eq(ftruncate(other, (off_t)size), 0);
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, ram, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	memset(p + MiB, 0xa5, 2 * MiB);
+	memset(p + 4 * MiB, 0x5a, 1);
+
+	ck_assert_int_eq(lv_mem_attach(&m, "/proc", getpid(), size), 0);
+	ck_assert_uint_eq(m.n, 1); /* only QEMU's memory backend */
+	ck_assert_uint_eq(m.ram_bytes, size);
+	/* The mapping shows the guest's bytes, and is read-only. */
+	ck_assert_uint_eq(((const unsigned char *)m.ram)[MiB + 5], 0xa5);
+	ck_assert_uint_eq(((const unsigned char *)m.ram)[4 * MiB], 0x5a);
+	ck_assert_int_ge(lv_mem_resident(&m), (int64_t)(2 * MiB));
+	ck_assert_int_le(lv_mem_resident(&m), (int64_t)(4 * MiB));
+	/* Discarding shows at once. */
+	ck_assert_int_eq(fallocate(ram,
+				   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				   0, (off_t)(4 * MiB)),
+			 0);
+	ck_assert_int_le(lv_mem_resident(&m), (int64_t)MiB);
+	lv_mem_detach(&m);
+	ck_assert_uint_eq(m.n, 0);
+	lv_mem_detach(&m);
+	lv_mem_detach(NULL);
+	munmap(p, size);
+	close(ram);
+	close(other);
+
+	/* A process without shared guest RAM. */
+	ck_assert_int_eq(lv_mem_attach(&m, "/proc", getpid(), size), -ENOENT);
+}
+END_TEST
+
+static Suite *libvirt_suite(void)
+{
+	Suite *s = suite_create("libvirt");
+	TCase *loop = tcase_create("loop");
+	TCase *tracker = tcase_create("tracker");
+	TCase *mem = tcase_create("mem");
+
+	tcase_add_test(loop, test_loop_timers);
+	tcase_add_test(loop, test_loop_handles);
+	suite_add_tcase(s, loop);
+
+	tcase_set_timeout(tracker, 20);
+	tcase_add_test(tracker, test_discover_default);
+	tcase_add_test(tracker, test_discover_fixture);
+	tcase_add_test(tracker, test_none_is_read_only);
+	tcase_add_test(tracker, test_lifecycle);
+	tcase_add_test(tracker, test_metadata_written_through_api);
+	tcase_add_test(tracker, test_metadata_changed_outside);
+	tcase_add_test(tracker, test_balloon_target_reached);
+	tcase_add_test(tracker, test_refused_target_not_retried_every_tick);
+	tcase_add_test(tracker, test_engine_stuck_kept);
+	tcase_add_test(tracker, test_reconnect_resync);
+	tcase_add_test(tracker, test_unreachable_retries);
+	suite_add_tcase(s, tracker);
+
+	tcase_add_test(mem, test_find_qemu);
+	tcase_add_test(mem, test_mem_attach);
+	suite_add_tcase(s, mem);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(libvirt_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
