@@ -414,6 +414,10 @@ static void tick(struct daemon *d)
 			.progress_ms = vm->safety.progress_ms,
 			.stuck_until_ms = vm->safety.stuck_until_ms,
 		};
+		/* A VM that just arrived (a guest still booting its balloon
+		 * or virtio-mem driver) gets one stuck period of grace. */
+		if ((t0 - vm->added_usec) / 1000 < c->policy.stuck_after_ms)
+			sv[i].progress_ms = t0 / 1000;
 	}
 	safety_apply(&sp, sv, n);
 
