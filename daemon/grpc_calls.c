@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "grpc_auth.h"
+#include "auth.h"
 #include "grpc_internal.h"
 #include "log.h"
 #include "sse.h" /* sse_first_seq: Last-Event-ID semantics */
@@ -361,7 +361,7 @@ static void make_caller(struct grpcd_call *c, struct ctl_caller *ret)
 		    memcmp(GRPC_SLICE_START_PTR(k), "authorization", 13) == 0)
 			auth = &c->md.metadata[i];
 	}
-	grpcd_bearer_caller(
+	auth_bearer_caller(
 		auth ? (const char *)GRPC_SLICE_START_PTR(auth->value) : NULL,
 		auth ? GRPC_SLICE_LENGTH(auth->value) : 0,
 		c->g->d->api_token, who, ret);

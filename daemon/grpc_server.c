@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "grpc_auth.h"
+#include "auth.h"
 #include "grpc_internal.h"
 #include "listen.h"
 #include "log.h"
@@ -215,7 +215,7 @@ static void adopt(struct grpcd *g, const struct grpcd_listener *l, int fd)
 			close(fd);
 			return;
 		}
-		if (grpcd_peer_allowed(cred.uid, cred.gid, geteuid(),
+		if (auth_peer_allowed(cred.uid, cred.gid, geteuid(),
 				       g->d->cfg->api.unix_group))
 			o = GRPCD_PEER;
 		snprintf(desc, sizeof(desc), "unix uid %u", (unsigned)cred.uid);

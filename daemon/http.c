@@ -13,6 +13,7 @@
  * timer is re-armed from it after every MHD_run(). A resumed SSE stream
  * "kicks" its listener: the timer is set to fire at once.
  */
+#include "auth.h"
 #include "http.h"
 #include "listen.h"
 
@@ -144,19 +145,6 @@ static void listener_kick(void *userdata)
 
 /* ---- credentials ---- */
 
-/* Equal strings, in time independent of where they differ. */
-static bool token_equal(const char *given, const char *expected)
-{
-	size_t n = strlen(expected);
-	unsigned char diff = 0;
-
-	if (strlen(given) != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		diff |= (unsigned char)(given[i] ^ expected[i]);
-	return diff == 0;
-}
-
 static void tcp_caller(struct http_listener *l, struct MHD_Connection *conn,
 		       struct ctl_caller *c)
 {
@@ -165,6 +153,7 @@ static void tcp_caller(struct http_listener *l, struct MHD_Connection *conn,
 	const union MHD_ConnectionInfo *ci;
 	const char *token = l->srv->d->api_token;
 	char addr[INET6_ADDRSTRLEN] = "?";
+	char who[sizeof(c->who)];
 
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
@@ -178,45 +167,8 @@ static void tcp_caller(struct http_listener *l, struct MHD_Connection *conn,
 			inet_ntop(AF_INET6, &in6->sin6_addr, addr,
 				  sizeof(addr));
 	}
-	snprintf(c->who, sizeof(c->who), "tcp %s", addr);
-	c->credentials_given = auth != NULL;
-	if (!auth)
-		return;
-	if (strncasecmp(auth, "Bearer ", 7) != 0)
-		return;
-	auth += 7;
-	auth += strspn(auth, " ");
-	c->authenticated = token[0] && token_equal(auth, token);
-}
-
-/* Is the peer a member of @group, by primary or supplementary group? */
-static bool peer_in_group(const struct ucred *cred, const char *group)
-{
-	struct group grbuf, *gr = NULL;
-	struct passwd pwbuf, *pw = NULL;
-	char buf[16384];
-	gid_t groups[256];
-	int n = (int)(sizeof(groups) / sizeof(groups[0]));
-
-	if (!group || !*group)
-		return false;
-	if (getgrnam_r(group, &grbuf, buf, sizeof(buf), &gr) != 0 || !gr)
-		return false;
-	if (cred->gid == gr->gr_gid)
-		return true;
-	{
-		gid_t want = gr->gr_gid;
-
-		if (getpwuid_r(cred->uid, &pwbuf, buf, sizeof(buf), &pw) != 0 ||
-		    !pw)
-			return false;
-		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-			return false;
-		for (int i = 0; i < n; i++)
-			if (groups[i] == want)
-				return true;
-	}
-	return false;
+	snprintf(who, sizeof(who), "tcp %s", addr);
+	auth_bearer_caller(auth, auth ? strlen(auth) : 0, token, who, c);
 }
 
 static void unix_caller(struct http_listener *l, struct MHD_Connection *conn,
@@ -234,8 +186,8 @@ static void unix_caller(struct http_listener *l, struct MHD_Connection *conn,
 	snprintf(c->who, sizeof(c->who), "unix uid %u pid %d",
 		 (unsigned)cred.uid, (int)cred.pid);
 	c->credentials_given = true;
-	c->authenticated = cred.uid == 0 || cred.uid == geteuid() ||
-			   peer_in_group(&cred, l->srv->d->cfg->api.unix_group);
+	c->authenticated = auth_peer_allowed(cred.uid, cred.gid, geteuid(),
+					     l->srv->d->cfg->api.unix_group);
 }
 
 /* ---- requests ---- */

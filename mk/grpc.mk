@@ -41,5 +41,5 @@ $(HYPERALLOCD): PKG_LIBS += $(GRPC_LIBS)
 # each linking only its module plus what it needs.
 test_grpc_map_DEPS := daemon/grpc_map daemon/json daemon/events daemon/vm \
 	proto/hyperalloc.pb-c
-test_grpc_auth_DEPS := daemon/grpc_auth
+test_auth_DEPS := daemon/auth
 $(BUILD)/tests/unit/test_grpc_map: PKG_LIBS += $(PROTOBUF_C_LIBS)

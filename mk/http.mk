@@ -25,7 +25,7 @@ HTTP_TEST_API := daemon/http_routes daemon/sse daemon/metrics \
 test_json_DEPS := $(HTTP_TEST_BASE)
 test_routes_DEPS := $(HTTP_TEST_API)
 test_metrics_DEPS := daemon/metrics tests/unit/stub_ctl $(HTTP_TEST_BASE)
-test_http_DEPS := tests/unit/http_fixture daemon/http daemon/listen $(HTTP_TEST_API)
+test_http_DEPS := tests/unit/http_fixture daemon/http daemon/listen daemon/auth $(HTTP_TEST_API)
 test_hactl_DEPS := $(test_http_DEPS)
 
 # test_hactl runs the hactl of the same build.

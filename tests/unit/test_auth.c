@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for daemon/grpc_auth.c: the bearer token of gRPC metadata
+ * Unit tests for daemon/auth.c: the bearer token of HTTP and gRPC
  * and which unix socket peers are trusted.
  */
 #include <check.h>
@@ -8,23 +8,23 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "grpc_auth.h"
+#include "auth.h"
 
 #define TOKEN "0123456789abcdef0123456789abcdef"
 
 START_TEST(test_token_equal)
 {
-	ck_assert(grpcd_token_equal(TOKEN, strlen(TOKEN), TOKEN));
-	ck_assert(!grpcd_token_equal("0123456789abcdef0123456789abcdeF", 32,
+	ck_assert(auth_token_equal(TOKEN, strlen(TOKEN), TOKEN));
+	ck_assert(!auth_token_equal("0123456789abcdef0123456789abcdeF", 32,
 				     TOKEN));
-	ck_assert(!grpcd_token_equal("1123456789abcdef0123456789abcdef", 32,
+	ck_assert(!auth_token_equal("1123456789abcdef0123456789abcdef", 32,
 				     TOKEN));
 	/* A prefix, or more, is not the token. */
-	ck_assert(!grpcd_token_equal(TOKEN, 31, TOKEN));
-	ck_assert(!grpcd_token_equal(TOKEN "0", 33, TOKEN));
+	ck_assert(!auth_token_equal(TOKEN, 31, TOKEN));
+	ck_assert(!auth_token_equal(TOKEN "0", 33, TOKEN));
 	/* No token configured: nobody matches, not even "". */
-	ck_assert(!grpcd_token_equal("", 0, ""));
-	ck_assert(!grpcd_token_equal(TOKEN, 32, ""));
+	ck_assert(!auth_token_equal("", 0, ""));
+	ck_assert(!auth_token_equal(TOKEN, 32, ""));
 }
 END_TEST
 
@@ -56,7 +56,7 @@ START_TEST(test_bearer)
 	struct ctl_caller c;
 
 	memset(&c, 0xa5, sizeof(c));
-	grpcd_bearer_caller(v, len, bearer_cases[_i].token, "grpc test", &c);
+	auth_bearer_caller(v, len, bearer_cases[_i].token, "grpc test", &c);
 	ck_assert_msg(c.credentials_given == bearer_cases[_i].given,
 		      "case %d: credentials_given", _i);
 	ck_assert_msg(c.authenticated == bearer_cases[_i].auth,
@@ -69,24 +69,24 @@ START_TEST(test_peer_allowed)
 {
 	uid_t self = 4242;
 
-	ck_assert(grpcd_peer_allowed(0, 0, self, NULL));
-	ck_assert(grpcd_peer_allowed(self, 1234, self, NULL));
-	ck_assert(!grpcd_peer_allowed(54321, 54321, self, NULL));
-	ck_assert(!grpcd_peer_allowed(54321, 54321, self, ""));
+	ck_assert(auth_peer_allowed(0, 0, self, NULL));
+	ck_assert(auth_peer_allowed(self, 1234, self, NULL));
+	ck_assert(!auth_peer_allowed(54321, 54321, self, NULL));
+	ck_assert(!auth_peer_allowed(54321, 54321, self, ""));
 	/* The group by its primary gid ("root" is gid 0 everywhere). */
-	ck_assert(grpcd_peer_allowed(54321, 0, self, "root"));
+	ck_assert(auth_peer_allowed(54321, 0, self, "root"));
 	/* Neither primary nor supplementary (an unknown uid has no
 	 * groups; membership by /etc/group is getgrouplist()'s, as in the
 	 * HTTP API, and would need a fixture user). */
-	ck_assert(!grpcd_peer_allowed(54321, 54321, self, "root"));
-	ck_assert(!grpcd_peer_allowed(54321, 0, self,
+	ck_assert(!auth_peer_allowed(54321, 54321, self, "root"));
+	ck_assert(!auth_peer_allowed(54321, 0, self,
 				      "no-such-group-hyperalloc"));
 }
 END_TEST
 
-static Suite *grpc_auth_suite(void)
+static Suite *auth_suite(void)
 {
-	Suite *s = suite_create("grpc_auth");
+	Suite *s = suite_create("auth");
 	TCase *tc = tcase_create("auth");
 
 	tcase_add_test(tc, test_token_equal);
@@ -99,7 +99,7 @@ static Suite *grpc_auth_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(grpc_auth_suite());
+	SRunner *sr = srunner_create(auth_suite());
 	int failed;
 
 	srunner_run_all(sr, CK_ENV);

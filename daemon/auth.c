@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/*
- * gRPC caller credentials (see grpc_auth.h). The rules are those of the
- * HTTP API (docs/api.md "Authorisation").
- */
-#include "grpc_auth.h"
+/* API caller credentials (see auth.h; docs/api.md "Authorisation"). */
+#include "auth.h"
 
 #include <grp.h>
 #include <pwd.h>
@@ -13,7 +10,7 @@
 
 #define GROUPS_MAX 256
 
-bool grpcd_token_equal(const char *given, size_t len, const char *expected)
+bool auth_token_equal(const char *given, size_t len, const char *expected)
 {
 	size_t n = strlen(expected);
 	unsigned char diff = 0;
@@ -25,7 +22,7 @@ bool grpcd_token_equal(const char *given, size_t len, const char *expected)
 	return diff == 0;
 }
 
-void grpcd_bearer_caller(const char *value, size_t len, const char *token,
+void auth_bearer_caller(const char *value, size_t len, const char *token,
 			 const char *who, struct ctl_caller *ret)
 {
 	memset(ret, 0, sizeof(*ret));
@@ -41,10 +38,10 @@ void grpcd_bearer_caller(const char *value, size_t len, const char *token,
 		value++;
 		len--;
 	}
-	ret->authenticated = grpcd_token_equal(value, len, token);
+	ret->authenticated = auth_token_equal(value, len, token);
 }
 
-bool grpcd_peer_allowed(uid_t uid, gid_t gid, uid_t self, const char *group)
+bool auth_peer_allowed(uid_t uid, gid_t gid, uid_t self, const char *group)
 {
 	struct group grbuf, *gr = NULL;
 	struct passwd pwbuf, *pw = NULL;

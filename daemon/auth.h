@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Credentials of gRPC callers: the bearer token of the "authorization"
- * metadata entry (TCP, and unix peers that are not trusted by their
- * credentials), and which unix socket peers are trusted. Only checks:
+ * Credentials of API callers, for HTTP and gRPC alike: the bearer token
+ * (the HTTP Authorization header, the gRPC "authorization" metadata
+ * entry) and which unix socket peers are trusted. Only checks:
  * ctl_authorize decides what a caller may do.
  */
-#ifndef HA_GRPC_AUTH_H
-#define HA_GRPC_AUTH_H
+#ifndef HA_AUTH_H
+#define HA_AUTH_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,20 +16,20 @@
 
 /* Is @given (@len bytes, not NUL-terminated) equal to @expected? Takes
  * time independent of where they differ; false for an empty @expected. */
-bool grpcd_token_equal(const char *given, size_t len, const char *expected);
+bool auth_token_equal(const char *given, size_t len, const char *expected);
 
 /*
- * Fill @ret from the value of the "authorization" metadata entry (@value
- * NULL when the call had none): credentials_given when present,
+ * Fill @ret from the value of an "Authorization" header or metadata entry
+ * (@value NULL when the request had none): credentials_given when present,
  * authenticated when it is "Bearer <token>" (scheme in any case) with
  * @token, the daemon's API token. @who names the caller in logs.
  */
-void grpcd_bearer_caller(const char *value, size_t len, const char *token,
+void auth_bearer_caller(const char *value, size_t len, const char *token,
 			 const char *who, struct ctl_caller *ret);
 
 /* May the unix socket peer @uid (primary group @gid) change settings:
  * root, @self (the daemon's user), or a member of @group (NULL or "":
  * nobody) by its primary or a supplementary group? */
-bool grpcd_peer_allowed(uid_t uid, gid_t gid, uid_t self, const char *group);
+bool auth_peer_allowed(uid_t uid, gid_t gid, uid_t self, const char *group);
 
 #endif
