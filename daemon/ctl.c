@@ -226,9 +226,10 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		 u->has_target ? " target" : "", u->has_min ? " min" : "",
 		 u->has_max ? " max" : "", u->has_shares ? " shares" : "",
 		 u->has_auto ? " auto_reclaim" : "");
-	persist(d, vm);
+	/* Steer first: the state file's fsync must not delay the reclaim. */
 	engine_unstick(d, vm);
 	engine_steer(d, vm);
+	persist(d, vm);
 	if (vm->ops->refresh)
 		vm->ops->refresh(vm);
 	return 0;
@@ -249,9 +250,9 @@ int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
 		vm->manual_target = 0;
 		log_info("%s: %s released the manual target", vm->id,
 			 caller->who);
-		persist(d, vm);
 		engine_unstick(d, vm);
 		engine_steer(d, vm);
+		persist(d, vm);
 	}
 	if (vm->ops && vm->ops->refresh)
 		vm->ops->refresh(vm);

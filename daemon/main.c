@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -385,6 +386,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(level, false);
+
+	/* Every VM costs descriptors (a connection, its RAM): take the
+	 * whole hard limit rather than the usual soft 1024. */
+	struct rlimit nofile;
+
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 
 	/* Signals are handled by the loop; children get a clean mask. */
 	sigemptyset(&mask);
