@@ -70,6 +70,8 @@ Try, in another terminal:
   $hactl set build-vm --target 512M
   $hactl release build-vm
   $hactl watch
+  /usr/bin/python3 tools/grpc-example.py vms          # gRPC on 127.0.0.1:8081
+  /usr/bin/python3 tools/grpc-example.py --token-file $run/api-token set build-vm 536870912
 
 Stop with Ctrl-C.
 
