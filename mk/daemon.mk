@@ -1,4 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Unit tests of daemon modules: which objects each suite links.
+# Unit tests of lib/ and daemon modules: which objects each suite links
+# (lib/ itself comes with libhyperalloc).
 test_config_DEPS := daemon/config daemon/log daemon/vm
 test_safety_DEPS := daemon/safety
+
+# The host suites share the recording embedder of tests/unit/host_fixture.c;
+# the guest suites the region and bookkeeping of tests/unit/guest_fixture.c.
+test_host_DEPS := tests/unit/host_fixture
+test_host_hostile_DEPS := tests/unit/host_fixture
+test_guest_DEPS := tests/unit/guest_fixture
+test_guest_reclaimed_DEPS := tests/unit/guest_fixture
+test_guest_concurrency_DEPS := tests/unit/guest_fixture

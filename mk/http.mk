@@ -7,7 +7,10 @@ HACTL := $(BUILD)/tools/hactl
 
 HACTL_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
-$(HACTL): $(BUILD)/tools/hactl.o $(BUILD)/tools/http_client.o $(LIBHA)
+HACTL_OBJ := $(addprefix $(BUILD)/tools/,hactl.o hactl_output.o hactl_sse.o \
+	http_client.o)
+
+$(HACTL): $(HACTL_OBJ) $(LIBHA)
 	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(HACTL_LIBS) $(LDLIBS)
 
 all: $(HACTL)
@@ -26,6 +29,8 @@ test_json_DEPS := $(HTTP_TEST_BASE)
 test_routes_DEPS := $(HTTP_TEST_API)
 test_metrics_DEPS := daemon/metrics tests/unit/stub_ctl $(HTTP_TEST_BASE)
 test_http_DEPS := tests/unit/http_fixture daemon/http daemon/listen daemon/auth $(HTTP_TEST_API)
+test_http_sse_DEPS := $(test_http_DEPS)
+test_http_start_DEPS := $(test_http_DEPS)
 test_hactl_DEPS := $(test_http_DEPS)
 
 # test_hactl runs the hactl of the same build.

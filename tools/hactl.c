@@ -2,7 +2,9 @@
 /*
  * hactl: the command line of hyperallocd's HTTP API (docs/api.md).
  * Tables for people, --json for scripts. Exit status: 0 ok, 1 the daemon
- * refused or could not be reached, 2 usage.
+ * refused or could not be reached, 2 usage. Here: the options, the
+ * commands and their table; what they print is hactl_output.c, the
+ * event stream of watch is parsed by hactl_sse.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +19,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "hactl_output.h"
+#include "hactl_sse.h"
 #include "http_client.h"
 #include "user/size.h"
 
@@ -84,39 +88,6 @@ static void die_usage(const char *fmt, ...)
 
 /* ---- talking to the daemon ---- */
 
-/* Print a problem+json (or any error answer) the way people read it. */
-static int print_error(const struct ctx *c,
-		       const struct http_client_response *r)
-{
-	json_t *j = NULL;
-
-	if (strncasecmp(r->content_type, "application/problem+json", 24) == 0 ||
-	    strncasecmp(r->content_type, "application/json", 16) == 0)
-		j = json_loadb(r->body, r->body_len, 0, NULL);
-	if (j && json_is_string(json_object_get(j, "detail"))) {
-		const char *field, *value;
-
-		field = json_string_value(json_object_get(j, "field"));
-		value = json_string_value(json_object_get(j, "value"));
-
-		fprintf(stderr, "hactl: %s",
-			json_string_value(json_object_get(j, "detail")));
-		if (field && value)
-			fprintf(stderr, " (field %s, value %s)", field, value);
-		else if (field)
-			fprintf(stderr, " (field %s)", field);
-		fputc('\n', stderr);
-	} else {
-		fprintf(stderr, "hactl: HTTP %d: %.*s\n", r->status,
-			(int)strcspn(r->body, "\n"), r->body);
-	}
-	if (r->status == 401 && !c->t.socket_path[0])
-		fprintf(stderr, "hactl: changes over TCP need a token: "
-				"--token-file FILE or $HACTL_TOKEN\n");
-	json_decref(j);
-	return EXIT_API;
-}
-
 /* @method @path; on 2xx *ret holds the parsed JSON (unless @raw), else
  * the error is printed. Returns 0 or an exit status. */
 static int call(struct ctx *c, const char *method, const char *path,
@@ -142,9 +113,9 @@ static int call(struct ctx *c, const char *method, const char *path,
 		return EXIT_API;
 	}
 	if (r.status < 200 || r.status > 299) {
-		rc = print_error(c, &r);
+		hactl_print_error(&r, !c->t.socket_path[0]);
 		http_client_response_free(&r);
-		return rc;
+		return EXIT_API;
 	}
 	if (c->o.json || raw) {
 		if (ret_text) {
@@ -185,100 +156,16 @@ static void vm_path(char *buf, size_t len, const char *id, const char *rest)
 	snprintf(buf + o, len - o, "%s", rest);
 }
 
-/* ---- formatting ---- */
-
-static const char *get_str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	return s ? s : "-";
-}
-
-static uint64_t get_u64(json_t *o, const char *key)
-{
-	json_int_t v = json_integer_value(json_object_get(o, key));
-
-	return v > 0 ? (uint64_t)v : 0;
-}
-
-static const char *get_size(json_t *o, const char *key, char *buf,
-			    size_t len)
-{
-	if (!json_is_integer(json_object_get(o, key)))
-		return "-";
-	return ha_format_size(get_u64(o, key), buf, len);
-}
-
-static void row(const char *label, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void row(const char *label, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%-18s ", label);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static void print_memory(json_t *m, const char *indent)
-{
-	char a[32], b[32], label[64];
-
-#define LABEL(s) (snprintf(label, sizeof(label), "%s%s", indent, s), label)
-	row(LABEL("max:"), "%s", get_size(m, "max_bytes", a, sizeof(a)));
-	row(LABEL("min:"), "%s", get_size(m, "min_bytes", a, sizeof(a)));
-	row(LABEL("target:"), "%s (%s)",
-	    get_size(m, "target_bytes", a, sizeof(a)),
-	    get_str(m, "target_source"));
-	row(LABEL("current:"), "%s",
-	    get_size(m, "current_bytes", a, sizeof(a)));
-	row(LABEL("host resident:"), "%s",
-	    get_size(m, "host_resident_bytes", a, sizeof(a)));
-	row(LABEL("guest free:"), "%s",
-	    get_size(m, "guest_free_bytes", a, sizeof(a)));
-	row(LABEL("reclaimed:"), "%s hard, %s soft",
-	    get_size(m, "reclaimed_bytes", a, sizeof(a)),
-	    get_size(m, "soft_reclaimed_bytes", b, sizeof(b)));
-	row(LABEL("shares:"), "%llu",
-	    (unsigned long long)get_u64(m, "shares"));
-	row(LABEL("auto reclaim:"), "%s",
-	    json_is_true(json_object_get(m, "auto_reclaim")) ? "on" : "off");
-	row(LABEL("mechanism:"), "%s", get_str(m, "mechanism"));
-	row(LABEL("updated:"), "%s", get_str(m, "updated_at"));
-#undef LABEL
-}
-
-#define COLS 10
-
-static void print_table(char (*cells)[COLS][40], size_t rows)
-{
-	size_t w[COLS] = { 0 };
-
-	for (size_t r = 0; r < rows; r++)
-		for (size_t k = 0; k < COLS; k++)
-			if (strlen(cells[r][k]) > w[k])
-				w[k] = strlen(cells[r][k]);
-	for (size_t r = 0; r < rows; r++) {
-		for (size_t k = 0; k < COLS; k++)
-			printf("%-*s%s", k + 1 < COLS ? (int)w[k] : 0,
-			       cells[r][k], k + 1 < COLS ? "  " : "");
-		putchar('\n');
-	}
-}
-
 /* ---- commands ---- */
 
 static int cmd_vms(struct ctx *c)
 {
-	static const char *const head[COLS] = {
+	static const char *const head[HACTL_COLS] = {
 		"ID",	    "MECHANISM", "STATE",	"CURRENT", "TARGET",
 		"MAX",	    "RESIDENT",	 "GUEST FREE", "SOURCE",  "AUTO",
 	};
 	json_t *j = NULL, *vms, *vm;
-	char (*cells)[COLS][40];
+	char (*cells)[HACTL_COLS][HACTL_CELL];
 	char a[32];
 	size_t i, n;
 	int rc;
@@ -293,7 +180,7 @@ static int cmd_vms(struct ctx *c)
 		json_decref(j);
 		return EXIT_API;
 	}
-	for (size_t k = 0; k < COLS; k++)
+	for (size_t k = 0; k < HACTL_COLS; k++)
 		snprintf(cells[0][k], sizeof(cells[0][k]), "%s", head[k]);
 	json_array_foreach(vms, i, vm) {
 		static const char *const sizes[] = {
@@ -301,16 +188,18 @@ static int cmd_vms(struct ctx *c)
 			"host_resident_bytes", "guest_free_bytes",
 		};
 		json_t *m = json_object_get(vm, "memory");
-		char(*cl)[40] = cells[i + 1];
+		char(*cl)[HACTL_CELL] = cells[i + 1];
 
-		snprintf(cl[0], 40, "%s", get_str(vm, "id"));
-		snprintf(cl[1], 40, "%s", get_str(vm, "mechanism"));
-		snprintf(cl[2], 40, "%s", get_str(vm, "state"));
+		snprintf(cl[0], HACTL_CELL, "%s", hactl_get_str(vm, "id"));
+		snprintf(cl[1], HACTL_CELL, "%s",
+			 hactl_get_str(vm, "mechanism"));
+		snprintf(cl[2], HACTL_CELL, "%s", hactl_get_str(vm, "state"));
 		for (size_t k = 0; k < 5; k++)
-			snprintf(cl[3 + k], 40, "%s",
-				 get_size(m, sizes[k], a, sizeof(a)));
-		snprintf(cl[8], 40, "%s", get_str(m, "target_source"));
-		snprintf(cl[9], 40, "%s",
+			snprintf(cl[3 + k], HACTL_CELL, "%s",
+				 hactl_get_size(m, sizes[k], a, sizeof(a)));
+		snprintf(cl[8], HACTL_CELL, "%s",
+			 hactl_get_str(m, "target_source"));
+		snprintf(cl[9], HACTL_CELL, "%s",
 			 json_is_true(json_object_get(m, "auto_reclaim")) ?
 				 "on" :
 				 "off");
@@ -318,7 +207,7 @@ static int cmd_vms(struct ctx *c)
 	if (n == 0)
 		printf("no VMs\n");
 	else
-		print_table(cells, n + 1);
+		hactl_print_table(cells, n + 1);
 	free(cells);
 	json_decref(j);
 	return 0;
@@ -335,14 +224,15 @@ static int cmd_show(struct ctx *c)
 	rc = call(c, "GET", path, NULL, false, &j, NULL);
 	if (rc || !j)
 		return rc;
-	row("id:", "%s", get_str(j, "id"));
-	row("uuid:", "%s", get_str(j, "uuid"));
-	row("mechanism:", "%s", get_str(j, "mechanism"));
-	row("state:", "%s", get_str(j, "state"));
+	hactl_row("id:", "%s", hactl_get_str(j, "id"));
+	hactl_row("uuid:", "%s", hactl_get_str(j, "uuid"));
+	hactl_row("mechanism:", "%s", hactl_get_str(j, "mechanism"));
+	hactl_row("state:", "%s", hactl_get_str(j, "state"));
 	if (json_string_length(json_object_get(j, "state_reason")))
-		row("state reason:", "%s", get_str(j, "state_reason"));
+		hactl_row("state reason:", "%s",
+			  hactl_get_str(j, "state_reason"));
 	printf("memory:\n");
-	print_memory(json_object_get(j, "memory"), "  ");
+	hactl_print_memory(json_object_get(j, "memory"), "  ");
 	counters = json_object_get(j, "counters");
 	if (json_object_size(counters)) {
 		printf("counters:\n");
@@ -421,7 +311,7 @@ static int cmd_set(struct ctx *c)
 	rc = call(c, "PATCH", path, body, false, &j, NULL);
 	if (rc || !j)
 		return rc;
-	print_memory(j, "");
+	hactl_print_memory(j, "");
 	json_decref(j);
 	return 0;
 }
@@ -436,7 +326,7 @@ static int cmd_release(struct ctx *c)
 	rc = call(c, "DELETE", path, NULL, false, &j, NULL);
 	if (rc || !j)
 		return rc;
-	print_memory(j, "");
+	hactl_print_memory(j, "");
 	json_decref(j);
 	return 0;
 }
@@ -450,42 +340,23 @@ static int cmd_host(struct ctx *c)
 	rc = call(c, "GET", "/host", NULL, false, &j, NULL);
 	if (rc || !j)
 		return rc;
-	row("total:", "%s", get_size(j, "total_bytes", a, sizeof(a)));
-	row("available:", "%s", get_size(j, "available_bytes", a, sizeof(a)));
-	row("committed:", "%s", get_size(j, "committed_bytes", a, sizeof(a)));
-	row("max committed:", "%s",
-	    get_size(j, "max_committed_bytes", a, sizeof(a)));
-	row("reserve:", "%s", get_size(j, "reserve_bytes", a, sizeof(a)));
-	row("overcommit:", "%.2f now, %.2f allowed",
-	    json_number_value(json_object_get(j, "overcommit_now")),
-	    json_number_value(json_object_get(j, "overcommit_ratio")));
-	row("vms:", "%lld",
-	    (long long)json_integer_value(json_object_get(j, "vms")));
+	hactl_row("total:", "%s",
+		  hactl_get_size(j, "total_bytes", a, sizeof(a)));
+	hactl_row("available:", "%s",
+		  hactl_get_size(j, "available_bytes", a, sizeof(a)));
+	hactl_row("committed:", "%s",
+		  hactl_get_size(j, "committed_bytes", a, sizeof(a)));
+	hactl_row("max committed:", "%s",
+		  hactl_get_size(j, "max_committed_bytes", a, sizeof(a)));
+	hactl_row("reserve:", "%s",
+		  hactl_get_size(j, "reserve_bytes", a, sizeof(a)));
+	hactl_row("overcommit:", "%.2f now, %.2f allowed",
+		  json_number_value(json_object_get(j, "overcommit_now")),
+		  json_number_value(json_object_get(j, "overcommit_ratio")));
+	hactl_row("vms:", "%lld",
+		  (long long)json_integer_value(json_object_get(j, "vms")));
 	json_decref(j);
 	return 0;
-}
-
-static void print_policy(json_t *j)
-{
-	char a[32], *params;
-	json_t *v;
-	size_t i;
-
-	params = json_dumps(json_object_get(j, "params"),
-			    JSON_COMPACT | JSON_ENCODE_ANY);
-	row("policy:", "%s", get_str(j, "name"));
-	row("params:", "%s", params ? params : "-");
-	row("overcommit ratio:", "%g",
-	    json_number_value(json_object_get(j, "overcommit_ratio")));
-	row("host reserve:", "%s",
-	    get_size(j, "host_reserve_bytes", a, sizeof(a)));
-	row("tick:", "%lld ms",
-	    (long long)json_integer_value(json_object_get(j, "tick_ms")));
-	printf("%-18s ", "available:");
-	json_array_foreach(json_object_get(j, "available"), i, v)
-		printf("%s%s", i ? " " : "", json_string_value(v));
-	putchar('\n');
-	free(params);
 }
 
 static int cmd_policy(struct ctx *c)
@@ -496,7 +367,7 @@ static int cmd_policy(struct ctx *c)
 	rc = call(c, "GET", "/policy", NULL, false, &j, NULL);
 	if (rc || !j)
 		return rc;
-	print_policy(j);
+	hactl_print_policy(j);
 	json_decref(j);
 	return 0;
 }
@@ -550,7 +421,7 @@ static int cmd_policy_set(struct ctx *c)
 	rc = call(c, "PUT", "/policy", body, false, &j, NULL);
 	if (rc || !j)
 		return rc;
-	print_policy(j);
+	hactl_print_policy(j);
 	json_decref(j);
 	return 0;
 }
@@ -562,120 +433,24 @@ static int cmd_metrics(struct ctx *c)
 
 /* ---- watch: Server-Sent Events, one line per event ---- */
 
-struct sse {
-	bool json;
-	char line[65536];
-	size_t len;
-	char event[64];
-	char *data;
-	size_t data_len;
-	char last_id[32];
-	unsigned retry_ms;
-};
-
-static void sse_dispatch(struct sse *s)
+static void watch_event(const char *event, const char *data, void *ud)
 {
-	json_t *j;
-	char a[32];
+	const struct ctx *c = ud;
 
-	if (!s->data)
-		return;
-	if (s->json) {
-		printf("%s\n", s->data);
-	} else if ((j = json_loads(s->data, 0, NULL))) {
-		const char *type = get_str(j, "type");
-
-		printf("%s %-16s %-12s", get_str(j, "time"), type,
-		       get_str(j, "vm"));
-		if (json_object_get(j, "target_bytes"))
-			printf(" target=%s",
-			       get_size(j, "target_bytes", a, sizeof(a)));
-		if (json_object_get(j, "source"))
-			printf(" source=%s", get_str(j, "source"));
-		if (json_object_get(j, "bytes"))
-			printf(" moved=%s", get_size(j, "bytes", a, sizeof(a)));
-		if (json_object_get(j, "duration_us"))
-			printf(" in=%.1fms",
-			       (double)get_u64(j, "duration_us") / 1e3);
-		if (json_string_length(json_object_get(j, "message")))
-			printf(" %s", get_str(j, "message"));
-		putchar('\n');
-		json_decref(j);
-	} else {
-		printf("%s %s\n", s->event[0] ? s->event : "message", s->data);
-	}
-	fflush(stdout);
-	free(s->data);
-	s->data = NULL;
-	s->data_len = 0;
-	s->event[0] = '\0';
-}
-
-static void sse_line(struct sse *s, char *line)
-{
-	char *v = strchr(line, ':');
-
-	if (!line[0]) {
-		sse_dispatch(s);
-		return;
-	}
-	if (line[0] == ':')
-		return; /* comment (keepalive) */
-	if (v) {
-		*v++ = '\0';
-		if (*v == ' ')
-			v++;
-	} else {
-		v = line + strlen(line);
-	}
-	if (strcmp(line, "id") == 0) {
-		snprintf(s->last_id, sizeof(s->last_id), "%s", v);
-	} else if (strcmp(line, "event") == 0) {
-		snprintf(s->event, sizeof(s->event), "%s", v);
-	} else if (strcmp(line, "retry") == 0) {
-		s->retry_ms = (unsigned)strtoul(v, NULL, 10);
-	} else if (strcmp(line, "data") == 0) {
-		size_t n = strlen(v);
-		char *d = realloc(s->data, s->data_len + n + 2);
-
-		if (!d)
-			return;
-		if (s->data_len)
-			d[s->data_len++] = '\n';
-		memcpy(d + s->data_len, v, n + 1);
-		s->data_len += n;
-		s->data = d;
-	}
-}
-
-static int sse_data(const char *data, size_t len, void *ud)
-{
-	struct sse *s = ud;
-
-	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n') {
-			if (s->len && s->line[s->len - 1] == '\r')
-				s->len--;
-			s->line[s->len] = '\0';
-			sse_line(s, s->line);
-			s->len = 0;
-		} else if (s->len + 1 < sizeof(s->line)) {
-			s->line[s->len++] = data[i];
-		}
-	}
-	return 0;
+	hactl_print_event(event, data, c->o.json);
 }
 
 static int cmd_watch(struct ctx *c)
 {
-	struct sse *s = calloc(1, sizeof(*s));
+	struct hactl_sse *s = calloc(1, sizeof(*s));
 	bool connected_once = false;
 	char err[512], headers[96];
 	int rc = 0;
 
 	if (!s)
 		return EXIT_API;
-	s->json = c->o.json;
+	s->on_event = watch_event;
+	s->userdata = c;
 	s->retry_ms = 3000;
 	if (c->o.last_id) {
 		uint_field("--last-event-id", c->o.last_id, INT64_MAX);
@@ -690,10 +465,12 @@ static int cmd_watch(struct ctx *c)
 			snprintf(headers, sizeof(headers),
 				 "Last-Event-ID: %s\r\n", s->last_id);
 		s->len = 0;
-		rc = http_client_stream(&c->t, "/events", headers, sse_data, s,
-					&r, err, sizeof(err));
+		rc = http_client_stream(&c->t, "/events", headers,
+					hactl_sse_data, s, &r, err,
+					sizeof(err));
 		if (rc == 0 && r.status != 200) {
-			rc = print_error(c, &r);
+			hactl_print_error(&r, !c->t.socket_path[0]);
+			rc = EXIT_API;
 			http_client_response_free(&r);
 			break;
 		}

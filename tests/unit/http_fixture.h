@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Test fixture for the HTTP suites (test_http, test_hactl): the real
- * HTTP server of daemon/http.c in a real sd-event loop, run on its own
- * thread as the daemon's main thread would, with a struct daemon holding
- * three hand-made VMs; and a plain-socket HTTP/1.1 client.
+ * Test fixture for the HTTP suites (test_http, test_http_sse,
+ * test_http_start, test_hactl): the real HTTP server of daemon/http.c in a
+ * real sd-event loop, run on its own thread as the daemon's main thread
+ * would, with a struct daemon holding three hand-made VMs; and a
+ * plain-socket HTTP/1.1 client.
  *
  * The test thread only does socket I/O. Anything that touches daemon
  * state runs on the loop thread through fx_call():

@@ -3,26 +3,24 @@
  * The HTTP server in process: daemon/http.c with the real libmicrohttpd
  * inside a real sd-event loop and a plain-socket client speaking HTTP/1.1
  * over 127.0.0.1 and a unix socket (tests/unit/http_fixture.h). ctl is
- * tests/unit/stub_ctl.c.
+ * tests/unit/stub_ctl.c. Requests, answers and their limits, and who may
+ * change what; the event stream is test_http_sse.c, starting the server
+ * test_http_start.c.
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "http_fixture.h"
 #include "http_routes.h"
 
@@ -561,362 +559,11 @@ START_TEST(test_keep_alive)
 }
 END_TEST
 
-/* ---- SSE ---- */
-
-struct stream {
-	int fd;
-	char raw[1 << 16];
-	size_t raw_len, body_off;
-	char text[1 << 16];
-	size_t text_len;
-	bool done, eof;
-};
-
-static void stream_open(struct stream *s, const char *headers)
-{
-	char *sep;
-
-	memset(s, 0, sizeof(*s));
-	s->fd = fx_tcp_connect();
-	fx_send_request(s->fd, "GET", "/events", headers, NULL);
-	while (!(sep = strstr(s->raw, "\r\n\r\n"))) {
-		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-		ssize_t k;
-
-		ck_assert_int_eq(poll(&pfd, 1, WAIT_MS), 1);
-		k = read(s->fd, s->raw + s->raw_len,
-			 sizeof(s->raw) - s->raw_len - 1);
-		ck_assert_int_gt(k, 0);
-		s->raw_len += (size_t)k;
-		s->raw[s->raw_len] = '\0';
-	}
-	s->body_off = (size_t)(sep + 4 - s->raw);
-	ck_assert_int_eq(strncmp(s->raw, "HTTP/1.1 200", 12), 0);
-	ck_assert_ptr_nonnull(
-		strcasestr(s->raw, "Content-Type: text/event-stream"));
-	ck_assert_ptr_nonnull(strcasestr(s->raw, "Transfer-Encoding: chunked"));
-}
-
-/* Read until the decoded stream contains @needle. False on EOF, on the
- * end of the stream, or after WAIT_MS. */
-static bool stream_wait(struct stream *s, const char *needle)
-{
-	uint64_t deadline = fx_mono_usec() + WAIT_MS * 1000ull;
-
-	for (;;) {
-		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
-		uint64_t now = fx_mono_usec();
-		ssize_t k;
-
-		fx_dechunk(s->raw + s->body_off, s->raw_len - s->body_off,
-			   s->text, &s->text_len, &s->done);
-		if (needle && strstr(s->text, needle))
-			return true;
-		if (s->done || s->eof || now >= deadline)
-			return false;
-		if (poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) != 1)
-			continue;
-		k = read(s->fd, s->raw + s->raw_len,
-			 sizeof(s->raw) - s->raw_len - 1);
-		if (k <= 0)
-			s->eof = true;
-		else
-			s->raw_len += (size_t)k;
-	}
-}
-
-START_TEST(test_sse_delivery)
-{
-	struct stream *s = malloc(sizeof(*s));
-	struct fx_reply r;
-	const char *data;
-	json_t *j;
-
-	ck_assert_ptr_nonnull(s);
-	stream_open(s, NULL);
-	ck_assert(stream_wait(s, "retry: 3000\n\n"));
-	ck_assert_int_eq(fx_call('n'), 1);
-
-	/* an event from a request on another connection */
-	fx_request(false, "PATCH", "/vms/sim-1/memory", AUTH,
-		   "{\"target_bytes\": 805306368}", &r);
-	ck_assert_int_eq(r.status, 200);
-	fx_reply_free(&r);
-	ck_assert_msg(stream_wait(s, "event: target_changed\ndata: "),
-		      "got: %s", s->text);
-	ck_assert_ptr_nonnull(
-		strstr(s->text, "id: 1\nevent: target_changed\n"));
-	data = strstr(s->text, "data: ") + 6;
-	j = json_loadb(data, strcspn(data, "\n"), 0, NULL);
-	ck_assert_ptr_nonnull(j);
-	ck_assert_int_eq(json_integer_value(json_object_get(j, "seq")), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(j, "vm")), "sim-1");
-	ck_assert_int_eq(json_integer_value(json_object_get(j, "target_bytes")),
-			 805306368);
-	ck_assert_str_eq(json_string_value(json_object_get(j, "source")),
-			 "manual");
-	json_decref(j);
-
-	/* and one published by the daemon itself */
-	fx_call('p');
-	ck_assert(stream_wait(s, "id: 2\nevent: error\ndata: "));
-	ck_assert(stream_wait(s, "\"message\":\"test event\"}\n\n"));
-	close(s->fd);
-	free(s);
-}
-END_TEST
-
-START_TEST(test_sse_replay)
-{
-	struct stream *s = malloc(sizeof(*s));
-
-	ck_assert_ptr_nonnull(s);
-	fx_call('P'); /* events 1, 2, 3 */
-	stream_open(s, "Last-Event-ID: 1\r\n");
-	ck_assert(stream_wait(s, "id: 3\n"));
-	ck_assert_ptr_null(strstr(s->text, "id: 1\n"));
-	ck_assert_ptr_nonnull(strstr(s->text, "id: 2\n"));
-	ck_assert(strstr(s->text, "id: 2\n") < strstr(s->text, "id: 3\n"));
-	close(s->fd);
-
-	/* without Last-Event-ID: only what comes next */
-	stream_open(s, NULL);
-	ck_assert(stream_wait(s, "retry:"));
-	fx_call('p'); /* event 4 */
-	ck_assert(stream_wait(s, "id: 4\n"));
-	ck_assert_ptr_null(strstr(s->text, "id: 3\n"));
-	close(s->fd);
-
-	/* an id from before a restart: everything still kept */
-	stream_open(s, "Last-Event-ID: 999\r\n");
-	ck_assert(stream_wait(s, "id: 4\n"));
-	ck_assert_ptr_nonnull(strstr(s->text, "id: 1\n"));
-	close(s->fd);
-	free(s);
-}
-END_TEST
-
-START_TEST(test_sse_keepalive)
-{
-	struct stream *s = malloc(sizeof(*s));
-
-	ck_assert_ptr_nonnull(s);
-	stream_open(s, NULL);
-	fx_call('k'); /* every 100 ms */
-	ck_assert(stream_wait(s, ": keepalive\n\n"));
-	close(s->fd);
-	free(s);
-}
-END_TEST
-
-/* A client that goes away is cleaned up at the next wake-up. */
-START_TEST(test_sse_disconnect)
-{
-	struct stream *s = malloc(sizeof(*s));
-	int n = -1;
-
-	ck_assert_ptr_nonnull(s);
-	stream_open(s, NULL);
-	ck_assert(stream_wait(s, "retry:"));
-	ck_assert_int_eq(fx_call('n'), 1);
-	close(s->fd);
-	for (int i = 0; i < 200 && n != 0; i++) {
-		fx_call('p');
-		n = fx_call('n');
-		if (n)
-			usleep(10000);
-	}
-	ck_assert_int_eq(n, 0);
-	free(s);
-}
-END_TEST
-
-/* Stopping the server ends open streams with the last chunk and removes
- * the socket file. */
-START_TEST(test_stop_ends_streams)
-{
-	struct stream *s = malloc(sizeof(*s));
-	struct stream *s2 = malloc(sizeof(*s2));
-	struct stat st;
-
-	ck_assert_ptr_nonnull(s);
-	ck_assert_ptr_nonnull(s2);
-	stream_open(s, NULL);
-	stream_open(s2, NULL);
-	ck_assert(stream_wait(s, "retry:"));
-	ck_assert(stream_wait(s2, "retry:"));
-	fx_call('s');
-	ck_assert(!stream_wait(s, "never"));
-	ck_assert_msg(s->done, "stream cut without its last chunk");
-	ck_assert(!stream_wait(s2, "never"));
-	ck_assert(s2->done);
-	ck_assert_int_eq(stat(fx.sock, &st), -1);
-	ck_assert_int_eq(errno, ENOENT);
-	close(s->fd);
-	close(s2->fd);
-	free(s);
-	free(s2);
-}
-END_TEST
-
 /* A second daemon must not steal the socket of a running one. */
 START_TEST(test_socket_in_use)
 {
 	ck_assert_int_eq(fx_call('a'), EADDRINUSE);
 	ck_assert_int_ge(fx_unix_connect(fx.sock), 0);
-}
-END_TEST
-
-/* ---- start-up without a running loop thread ---- */
-
-static int start_group(const char *tcp, const char *unix_path,
-		       const char *group, struct http_server **ret)
-{
-	static struct config cfg;
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.api.tcp = (char *)tcp;
-	cfg.api.unix_path = (char *)unix_path;
-	cfg.api.unix_group = (char *)group;
-	fx.d->cfg = &cfg;
-	return http_server_start(fx.d, ret);
-}
-
-static int start_with(const char *tcp, const char *unix_path,
-		      struct http_server **ret)
-{
-	return start_group(tcp, unix_path, NULL, ret);
-}
-
-static void plain_setup(void)
-{
-	memset(&fx, 0, sizeof(fx));
-	fx.d = calloc(1, sizeof(*fx.d));
-	ck_assert_ptr_nonnull(fx.d);
-	event_bus_init(&fx.d->bus);
-	ck_assert_int_ge(sd_event_new(&fx.d->loop), 0);
-	strcpy(fx.dir, "/tmp/ha-http-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(fx.dir));
-	snprintf(fx.sock, sizeof(fx.sock), "%s/api.sock", fx.dir);
-}
-
-static void plain_teardown(void)
-{
-	sd_event_unref(fx.d->loop);
-	unlink(fx.sock);
-	rmdir(fx.dir);
-	free(fx.d);
-}
-
-START_TEST(test_start_errors)
-{
-	struct http_server *s = NULL;
-	int fd;
-
-	ck_assert_int_eq(start_with(NULL, NULL, &s), -ENOENT);
-	ck_assert_int_eq(start_with("nonsense", NULL, &s), -EINVAL);
-	ck_assert_int_eq(start_with("127.0.0.1:99999", NULL, &s), -EINVAL);
-	ck_assert_int_eq(start_with("::1:80", NULL, &s), -EINVAL);
-	/* a file that is not a socket is never removed */
-	fd = open(fx.sock, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	ck_assert_int_eq(start_with(NULL, fx.sock, &s), -EEXIST);
-	ck_assert_int_eq(access(fx.sock, F_OK), 0);
-	unlink(fx.sock);
-	/* nor does a failed start leave anything behind */
-	ck_assert_int_eq(start_group("127.0.0.1:0", fx.sock,
-				     "no-such-group-hyperalloc", &s),
-			 -EINVAL);
-	ck_assert_int_eq(access(fx.sock, F_OK), -1);
-}
-END_TEST
-
-/* A socket file left by a crashed daemon is replaced. */
-START_TEST(test_stale_socket)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct http_server *s = NULL;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fx.sock);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	close(fd); /* bound, never listening: nobody answers */
-	ck_assert_int_eq(start_with(NULL, fx.sock, &s), 0);
-	fd = fx_unix_connect(fx.sock);
-	ck_assert_int_ge(fd, 0);
-	close(fd);
-	http_server_stop(s);
-	ck_assert_int_eq(access(fx.sock, F_OK), -1);
-}
-END_TEST
-
-START_TEST(test_ipv6)
-{
-	struct http_server *s = NULL;
-	int fd = socket(AF_INET6, SOCK_STREAM, 0);
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
-				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return; /* no IPv6 here */
-	}
-	close(fd);
-	ck_assert_int_eq(start_with("[::1]:0", NULL, &s), 0);
-	ck_assert_uint_ne(http_server_tcp_port(s), 0);
-	http_server_stop(s);
-}
-END_TEST
-
-static int listening(int family, int type, bool do_listen)
-{
-	int fd = socket(family, type | SOCK_CLOEXEC, 0);
-
-	ck_assert_int_ge(fd, 0);
-	if (family == AF_UNIX) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-		/* abstract address: nothing to clean up */
-		snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-			 "ha-http-test-%d-%d", (int)getpid(), fd);
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
-				 0);
-	} else {
-		struct sockaddr_in sa = { .sin_family = AF_INET,
-					  .sin_addr.s_addr =
-						  htonl(INADDR_LOOPBACK) };
-
-		ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)),
-				 0);
-	}
-	if (do_listen)
-		ck_assert_int_eq(listen(fd, 1), 0);
-	return fd;
-}
-
-START_TEST(test_listen_fd_kind)
-{
-	int u = listening(AF_UNIX, SOCK_STREAM, true);
-	int t = listening(AF_INET, SOCK_STREAM, true);
-	int idle = listening(AF_INET, SOCK_STREAM, false);
-	int dgram = listening(AF_UNIX, SOCK_DGRAM, false);
-
-	ck_assert_int_eq(http_listen_fd_kind(u, NULL), HTTP_LISTEN_UNIX);
-	ck_assert_int_eq(http_listen_fd_kind(u, "unknown"), HTTP_LISTEN_UNIX);
-	ck_assert_int_eq(http_listen_fd_kind(t, NULL), HTTP_LISTEN_TCP);
-	ck_assert_int_eq(http_listen_fd_kind(t, "http"), HTTP_LISTEN_TCP);
-	ck_assert_int_eq(http_listen_fd_kind(u, "http-unix"), HTTP_LISTEN_UNIX);
-	/* the name decides, whatever the family */
-	ck_assert_int_eq(http_listen_fd_kind(u, "http"), HTTP_LISTEN_TCP);
-	ck_assert_int_eq(http_listen_fd_kind(t, "grpc"), HTTP_LISTEN_IGNORE);
-	ck_assert_int_eq(http_listen_fd_kind(idle, NULL), -ENOTSOCK);
-	ck_assert_int_eq(http_listen_fd_kind(dgram, "http-unix"), -ENOTSOCK);
-	close(u);
-	close(t);
-	close(idle);
-	close(dgram);
 }
 END_TEST
 
@@ -944,24 +591,6 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_openapi);
 	tcase_add_test(tc, test_keep_alive);
 	tcase_add_test(tc, test_socket_in_use);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("sse");
-	tcase_add_checked_fixture(tc, fx_setup, fx_teardown);
-	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_sse_delivery);
-	tcase_add_test(tc, test_sse_replay);
-	tcase_add_test(tc, test_sse_keepalive);
-	tcase_add_test(tc, test_sse_disconnect);
-	tcase_add_test(tc, test_stop_ends_streams);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("start");
-	tcase_add_checked_fixture(tc, plain_setup, plain_teardown);
-	tcase_add_test(tc, test_start_errors);
-	tcase_add_test(tc, test_stale_socket);
-	tcase_add_test(tc, test_ipv6);
-	tcase_add_test(tc, test_listen_fd_kind);
 	suite_add_tcase(s, tc);
 	return s;
 }

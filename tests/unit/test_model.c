@@ -31,7 +31,7 @@
 #define DEFAULT_SEED 0x4841ull
 #define DEFAULT_STEPS 100000ull
 
-/* ---- recording environment (see test_host.c) ---- */
+/* ---- recording environment (see host_fixture.c) ---- */
 
 struct rec {
 	uint64_t children;
