@@ -9,9 +9,17 @@
 #include "policy.h"
 
 extern const struct ha_policy_ops ha_policy_static;
+extern const struct ha_policy_ops ha_policy_auto_reclaim;
+extern const struct ha_policy_ops ha_policy_shares;
+extern const struct ha_policy_ops ha_policy_working_set;
+extern const struct ha_policy_ops ha_policy_pressure;
 
 const struct ha_policy_ops *const ha_policy_builtins[] = {
 	&ha_policy_static,
+	&ha_policy_auto_reclaim,
+	&ha_policy_shares,
+	&ha_policy_working_set,
+	&ha_policy_pressure,
 	NULL,
 };
 

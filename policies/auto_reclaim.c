@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * auto-reclaim: HyperAlloc's automatic reclamation with knobs. Logical
+ * sizes stay at max; every interval_ms the engine soft-reclaims the free
+ * huge frames of each VM that can (their backing is discarded, the guest
+ * installs them again when it allocates them), leaving keep_free bytes
+ * installed as a buffer. With a hysteresis, a pass only runs once more
+ * than keep_free + hysteresis is free and installed. The defaults are the
+ * original's: every 5 s, no buffer, no threshold.
+ */
+#include <stdlib.h>
+
+#include "pace.h"
+#include "policy.h"
+
+#define AUTO_RECLAIM_DEFAULT_INTERVAL_MS 5000u
+
+static int auto_reclaim_init(const struct ha_policy_param *params, size_t n,
+			     void **ret_state, char *err, size_t err_len)
+{
+	static const char *const known[] = {"interval_ms", "keep_free",
+					    "hysteresis", NULL};
+	struct policy_pace *p;
+	int r;
+
+	*ret_state = NULL;
+	r = ha_policy_params_known(params, n, known, err, err_len);
+	if (r < 0)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	r = policy_pace_parse(params, n, false, true,
+			      AUTO_RECLAIM_DEFAULT_INTERVAL_MS, p, err,
+			      err_len);
+	if (r < 0) {
+		free(p);
+		return r;
+	}
+	*ret_state = p;
+	return 0;
+}
+
+static void auto_reclaim_decide(void *state, const struct ha_policy_host *host,
+				const struct ha_policy_vm *vms, size_t n,
+				struct ha_policy_target *targets)
+{
+	struct policy_pace *p = state;
+	bool due = policy_pace_due(p, host);
+
+	for (size_t i = 0; i < n; i++) {
+		targets[i].target_bytes = vms[i].max_bytes;
+		targets[i].reason = HA_REASON_AUTO_RECLAIM;
+		policy_pace_apply(p, due, &vms[i], 0, &targets[i]);
+	}
+}
+
+static void auto_reclaim_fini(void *state)
+{
+	free(state);
+}
+
+const struct ha_policy_ops ha_policy_auto_reclaim = {
+    .abi_version = HA_POLICY_ABI_VERSION,
+    .name = "auto-reclaim",
+    .description = "logical sizes at max; soft-reclaim free memory every "
+		   "interval_ms, keeping keep_free installed",
+    .init = auto_reclaim_init,
+    .decide = auto_reclaim_decide,
+    .fini = auto_reclaim_fini,
+};

@@ -1,0 +1,329 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Policies at runtime: the real daemon, real simulated guests, PUT
+/policy switching between the built-in policies and an out-of-tree plugin
+while the guests run, and the targets moving the way each policy says."""
+
+import os
+import signal
+import time
+import unittest
+
+from harness import BUILD, MIB, Daemon, SimGuest, wait_for, main
+
+EXAMPLES = os.path.join(BUILD, "policies", "examples")
+HALF_IDLE = os.path.join(EXAMPLES, "half_idle.so")
+BROKEN = os.path.join(EXAMPLES, "broken")
+
+
+class Policies(unittest.TestCase):
+    """One daemon (static policy, 200 ms ticks), guests started by the
+    test; idle traces unless said otherwise, so that targets can be
+    reached."""
+
+    def setUp(self):
+        self.d = Daemon(policy={"name": "static", "tick_ms": 200,
+                                "host_reserve": "256M",
+                                "max_step": "0"}).start()
+        self.guests = []
+
+    def tearDown(self):
+        bad = []
+        for g in self.guests:
+            rc = g.stop()
+            if rc not in (0, -signal.SIGKILL):
+                bad.append("%s exited %s:\n%s" % (g.name, rc, g.read_log()))
+        self.d.cleanup()
+        self.assertEqual(bad, [])
+
+    def guest(self, name, memory="256M", trace="idle", **kw):
+        g = SimGuest(self.d, name, memory=memory, trace=trace, **kw)
+        self.guests.append(g)
+        wait_for(lambda: name in self.d.vms(), timeout=20,
+                 what="%s to register" % name)
+        return g
+
+    def set_policy(self, body, status=200):
+        r = self.d.put("/policy", body)
+        self.assertEqual(r.status, status, r)
+        return r
+
+    def policy(self):
+        r = self.d.get("/policy")
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def wait_target(self, vm, want, timeout=15, slack=0):
+        """Wait until vm's target is want (within slack bytes)."""
+        return wait_for(
+            lambda: (lambda m: m if abs(m["target_bytes"] - want) <= slack
+                     else None)(self.d.memory(vm)),
+            timeout=timeout, what="%s target %d MiB" % (vm, want // MIB))
+
+    def release(self, vm):
+        r = self.d.request("DELETE", "/vms/%s/memory/target" % vm,
+                           token=self.d.token)
+        self.assertEqual(r.status, 200, r)
+
+    # ---- shares ----
+
+    def test_shares_split_and_back_to_static(self):
+        self.guest("one", memory="512M")
+        self.guest("three", memory="512M")
+        r = self.d.put("/vms/three/memory", {"shares": 3000})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.d.memory("one")["target_bytes"], 512 * MIB)
+
+        # A budget of 512 MiB for two 512 MiB guests (min 64 MiB each):
+        # 384 MiB above the mins, split 1:3.
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 512 * MIB, "max_step": 0}})
+        p = self.policy()
+        self.assertEqual(p["name"], "shares")
+        self.assertEqual(p["params"]["budget"], 512 * MIB)
+        one = self.wait_target("one", 160 * MIB)
+        self.wait_target("three", 352 * MIB)
+        self.assertEqual(one["target_source"], "policy")
+        # ...and the guests really shrink to their targets (to a few
+        # huge frames: the trees a vCPU has reserved stay).
+        wait_for(lambda: self.d.memory("one")["current_bytes"]
+                 <= 168 * MIB and self.d.memory("three")["current_bytes"]
+                 <= 360 * MIB,
+                 timeout=20, what="both guests at their targets")
+
+        # A larger budget: both grow, still 1:3 above the mins.
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 640 * MIB, "max_step": 0}})
+        self.wait_target("one", 192 * MIB)
+        self.wait_target("three", 448 * MIB)
+
+        # Back to static: every target returns to max.
+        self.set_policy({"name": "static"})
+        self.wait_target("one", 512 * MIB)
+        self.wait_target("three", 512 * MIB)
+        wait_for(lambda: self.d.memory("one")["current_bytes"] == 512 * MIB,
+                 timeout=20, what="memory given back")
+
+    def test_shares_step_limit(self):
+        self.guest("stepper", memory="512M")
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 64 * MIB, "max_step": 64 * MIB}})
+        # 512 MiB -> the min of 64 MiB, at most 64 MiB per 200 ms tick:
+        # the targets on the way are seen.
+        seen = set()
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            t = self.d.memory("stepper")["target_bytes"]
+            seen.add(t)
+            if t == 64 * MIB:
+                break
+            time.sleep(0.05)
+        self.assertIn(64 * MIB, seen)
+        self.assertTrue(seen & {448 * MIB, 384 * MIB, 320 * MIB, 256 * MIB,
+                                192 * MIB, 128 * MIB},
+                        "no intermediate step seen: %r" % sorted(seen))
+        for t in seen:
+            self.assertEqual(t % (64 * MIB), 0, sorted(seen))
+
+    # ---- auto-reclaim ----
+
+    def test_auto_reclaim_soft_reclaims_and_keeps_size(self):
+        # --prefault: every frame of guest RAM resident, like a guest
+        # whose page cache once filled it; the idle trace uses ~5 %.
+        g = self.guest("lazy", memory="256M", extra=["--prefault"])
+        time.sleep(1)
+        before = self.d.memory("lazy")
+        blocks_before = g.memfd_blocks_bytes()
+        self.assertGreater(before["host_resident_bytes"], 200 * MIB)
+        self.assertEqual(before["soft_reclaimed_bytes"], 0)
+
+        self.set_policy({"name": "auto-reclaim",
+                         "params": {"interval_ms": 400, "keep_free": 0}})
+        m = wait_for(lambda: (lambda m: m if m["soft_reclaimed_bytes"]
+                              >= 128 * MIB else None)(self.d.memory("lazy")),
+                     timeout=20, what="128 MiB soft-reclaimed")
+        # The logical size stays at max: soft reclaim only.
+        self.assertEqual(m["current_bytes"], m["max_bytes"])
+        self.assertEqual(m["target_bytes"], m["max_bytes"])
+        self.assertEqual(m["reclaimed_bytes"], 0)
+        self.assertLess(m["host_resident_bytes"],
+                        before["host_resident_bytes"] - 100 * MIB)
+        # The kernel's own account of the memfd agrees.
+        self.assertLess(g.memfd_blocks_bytes(), blocks_before - 100 * MIB)
+        vm = self.d.get("/vms/lazy").json()
+        self.assertEqual(vm["counters"]["canary_mismatches"], 0)
+
+    def test_auto_reclaim_keep_free_buffer(self):
+        self.guest("buffered", memory="512M", extra=["--prefault"])
+        time.sleep(1)
+        self.set_policy({"name": "auto-reclaim",
+                         "params": {"interval_ms": 0,
+                                    "keep_free": 256 * MIB}})
+        m = wait_for(lambda: (lambda m: m if m["soft_reclaimed_bytes"]
+                              >= 128 * MIB else None)(
+                                  self.d.memory("buffered")),
+                     timeout=10, what="the memory above the buffer")
+        time.sleep(1)  # more passes take nothing: the buffer stays
+        m = self.d.memory("buffered")
+        self.assertGreaterEqual(m["host_resident_bytes"], 256 * MIB)
+        self.set_policy({"name": "auto-reclaim",
+                         "params": {"interval_ms": 0, "keep_free": 0}})
+        wait_for(lambda: self.d.memory("buffered")["host_resident_bytes"]
+                 < m["host_resident_bytes"] - 128 * MIB, timeout=10,
+                 what="the buffer reclaimed once keep_free is 0")
+
+    # ---- working-set and pressure ----
+
+    def test_working_set_sizes_to_used_plus_headroom(self):
+        self.guest("ws", memory="512M")
+        self.set_policy({"name": "working-set",
+                         "params": {"headroom": 0.25,
+                                    "headroom_min": 32 * MIB}})
+
+        def settled():
+            m = self.d.memory("ws")
+            used = m["current_bytes"] - m["guest_free_bytes"]
+            if m["target_bytes"] < 256 * MIB and m["target_bytes"] >= used:
+                return m
+            return None
+        m = wait_for(settled, timeout=15, what="target near the working set")
+        self.assertEqual(m["target_source"], "policy")
+        self.assertGreaterEqual(m["target_bytes"], 64 * MIB)  # the min
+
+    def test_pressure_probes_down(self):
+        self.guest("probe", memory="512M")
+        self.set_policy({"name": "pressure",
+                         "params": {"max_probe": 0.2, "min_free": 32 * MIB}})
+        # 20 % per 200 ms tick: below half the size within a few ticks,
+        # never below what the guest uses.
+        m = wait_for(lambda: (lambda m: m if m["target_bytes"] < 256 * MIB
+                              else None)(self.d.memory("probe")),
+                     timeout=15, what="the target to probe down")
+        used = m["current_bytes"] - m["guest_free_bytes"]
+        self.assertGreaterEqual(m["target_bytes"], min(used, 64 * MIB))
+
+    # ---- validation, overrides ----
+
+    def test_invalid_params_refused_running_policy_stays(self):
+        self.guest("steady", memory="256M")
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 256 * MIB, "max_step": 0}})
+        before = self.policy()
+        cases = [
+            ({"name": "shares", "params": {"fill": 5}}, "fill"),
+            ({"name": "shares", "params": {"fil": 0.5}}, "fil"),
+            ({"name": "working-set", "params": {"decay": -1}}, "decay"),
+            ({"name": "pressure", "params": {"auto_reclaim": "yes"}},
+             "auto_reclaim"),
+            ({"name": "auto-reclaim", "params": {"interval_ms": 0.5}},
+             "interval_ms"),
+            ({"name": "no-such-policy"}, "no such policy"),
+        ]
+        for body, word in cases:
+            with self.subTest(body=body):
+                r = self.d.put("/policy", body)
+                self.assertEqual(r.status, 422, r)
+                self.assertTrue(r.headers.get("Content-Type", "").startswith(
+                    "application/problem+json"), r.headers)
+                self.assertIn(word, r.json()["detail"])
+                self.assertEqual(self.policy()["name"], before["name"])
+                self.assertEqual(self.policy()["params"], before["params"])
+        # still dividing: the one guest gets the whole budget
+        self.wait_target("steady", 256 * MIB)
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 128 * MIB, "max_step": 0}})
+        self.wait_target("steady", 128 * MIB)
+
+    def test_params_only_update_keeps_the_policy(self):
+        # PUT /policy with params alone re-initialises the running policy
+        # with them; its name must survive.
+        self.guest("same", memory="256M")
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 256 * MIB, "max_step": 0}})
+        self.set_policy({"params": {"budget": 128 * MIB, "max_step": 0}})
+        self.assertEqual(self.policy()["name"], "shares")
+        self.wait_target("same", 128 * MIB)
+        self.set_policy({"params": {"budget": 192 * MIB, "max_step": 0}})
+        self.assertEqual(self.policy()["name"], "shares")
+        self.wait_target("same", 192 * MIB)
+
+    def test_manual_target_wins_until_released(self):
+        self.guest("pinned", memory="256M")
+        self.guest("free", memory="256M")
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 256 * MIB, "max_step": 0}})
+        self.wait_target("pinned", 128 * MIB)
+        r = self.d.put("/vms/pinned/memory", {"target_bytes": 200 * MIB})
+        self.assertEqual(r.status, 200, r)
+        # The pinned guest's 200 MiB comes off the budget: the other one
+        # is left with its min.
+        self.wait_target("free", 64 * MIB)
+        time.sleep(1)  # several ticks: the policy does not move it
+        m = self.d.memory("pinned")
+        self.assertEqual(m["target_bytes"], 200 * MIB)
+        self.assertEqual(m["target_source"], "manual")
+        self.release("pinned")
+        self.wait_target("pinned", 128 * MIB)
+        self.wait_target("free", 128 * MIB)
+        self.assertEqual(self.d.memory("pinned")["target_source"], "policy")
+
+    # ---- out-of-tree plugins ----
+
+    def test_plugin_loaded_by_path(self):
+        self.guest("plug", memory="256M")
+        self.set_policy({"name": HALF_IDLE, "params": {"share": 0.5}})
+        p = self.policy()
+        self.assertEqual(p["name"], HALF_IDLE)
+        self.assertEqual(p["params"], {"share": 0.5})
+
+        # target = max - free/2 every tick settles at (2 max + used) / 3.
+        def settled():
+            m = self.d.memory("plug")
+            used = m["current_bytes"] - m["guest_free_bytes"]
+            want = (2 * m["max_bytes"] + used) // 3
+            if abs(m["target_bytes"] - want) <= 8 * MIB:
+                return m
+            return None
+        m = wait_for(settled, timeout=20, what="half-idle to settle")
+        self.assertLess(m["target_bytes"], 200 * MIB)
+        # Its own parameter check runs too.
+        r = self.set_policy({"name": HALF_IDLE, "params": {"share": 2}},
+                            status=422)
+        self.assertIn("share", r.json()["detail"])
+        self.assertEqual(self.policy()["name"], HALF_IDLE)
+        # and back to a built-in
+        self.set_policy({"name": "static"})
+        self.wait_target("plug", 256 * MIB)
+
+    def test_broken_plugins_refused_running_policy_stays(self):
+        self.guest("keep", memory="256M")
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 128 * MIB, "max_step": 0}})
+        self.wait_target("keep", 128 * MIB)
+        cases = [
+            (os.path.join(BROKEN, "half_idle_badabi.so"), "ABI version"),
+            (os.path.join(BROKEN, "half_idle_nosym.so"),
+             "no symbol ha_policy_ops"),
+            (os.path.join(BROKEN, "half_idle_initfail.so"),
+             "always refuses"),
+            (os.path.join(EXAMPLES, "no_such_plugin.so"),
+             "cannot load plugin"),
+        ]
+        for path, word in cases:
+            with self.subTest(plugin=os.path.basename(path)):
+                self.assertEqual(os.path.exists(path),
+                                 "no_such" not in path, path)
+                r = self.d.put("/policy", {"name": path})
+                self.assertEqual(r.status, 422, r)
+                self.assertIn(word, r.json()["detail"])
+                p = self.policy()
+                self.assertEqual(p["name"], "shares")
+                self.assertEqual(p["params"]["budget"], 128 * MIB)
+        # The running policy still decides.
+        self.assertEqual(self.d.get("/healthz").status, 200)
+        self.set_policy({"name": "shares",
+                         "params": {"budget": 192 * MIB, "max_step": 0}})
+        self.wait_target("keep", 192 * MIB)
+
+
+if __name__ == "__main__":
+    main()
