@@ -26,7 +26,9 @@ struct backend_ops {
 	 * @keep_free_bytes of free memory installed as a buffer.
 	 * -EOPNOTSUPP if the mechanism has no such thing. */
 	int (*set_auto)(struct vm *vm, bool enabled, uint64_t keep_free_bytes);
-	/* Soft-reclaim now (one pass). Returns bytes reclaimed or -errno. */
+	/* Soft-reclaim the free memory above @keep_free_bytes (one pass;
+	 * the work may run in slices after the call returns). Returns the
+	 * bytes the pass will try to reclaim, or -errno. */
 	int64_t (*reclaim_free)(struct vm *vm, uint64_t keep_free_bytes);
 	/* The VM is leaving the registry: release backend resources. */
 	void (*detach)(struct vm *vm);

@@ -240,9 +240,13 @@ void engine_steer(struct daemon *d, struct vm *vm)
 	want = clamp_u64(want, vm->mem.min_bytes, vm->mem.max_bytes);
 	if (want != vm->mem.target_bytes) {
 		vm->mem.target_bytes = want;
-		event_vm(&d->bus, EV_TARGET_CHANGED, vm, "target %llu bytes (%s)",
-			 (unsigned long long)want,
-			 vm_target_source_to_string(vm->mem.target_source));
+		bool manual = vm->mem.target_source == VM_TARGET_MANUAL;
+
+		event_vm(&d->bus, EV_TARGET_CHANGED, vm,
+			 "target %llu bytes (%s%s%s)", (unsigned long long)want,
+			 vm_target_source_to_string(vm->mem.target_source),
+			 manual || !vm->policy_reason[0] ? "" : ": ",
+			 manual ? "" : vm->policy_reason);
 	}
 	r = vm->ops->apply_target(vm, want);
 	if (r < 0) {
@@ -427,8 +431,14 @@ static void tick(struct daemon *d)
 		vm->safety.last_gap = sv[i].last_gap;
 		vm->safety.progress_ms = sv[i].progress_ms;
 		vm->safety.stuck_until_ms = sv[i].stuck_until_ms;
-		if (!sv[i].manual)
+		if (!sv[i].manual) {
 			vm->policy_target = sv[i].target;
+			snprintf(vm->policy_reason, sizeof(vm->policy_reason),
+				 "%s",
+				 sv[i].squeezed ?
+					 "host_fit" :
+					 ha_policy_reason_str(out[i].reason));
+		}
 		stuck_change(d, vm, &sv[i], sp.stuck_holdoff_ms);
 		if (safety_stuck(&sv[i]))
 			continue;

@@ -102,6 +102,7 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 {
 	const struct vm_counters *c = &vm->counters;
 	Hyperalloc__V1__VMCounters cm;
+	Hyperalloc__V1__VMGuest gm;
 	Hyperalloc__V1__VMMemory mem;
 	Hyperalloc__V1__VM m;
 	char when[32];
@@ -122,6 +123,17 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 	cm.alloc_failures = c->alloc_failures;
 	m.state_reason = str(vm->state_reason);
 	m.counters = &cm;
+	m.policy_reason = str(vm->policy_reason);
+	if (vm->guest.valid) {
+		hyperalloc__v1__vmguest__init(&gm);
+		gm.trace_pos_ms = vm->guest.trace_pos_ms;
+		gm.trace_len_ms = vm->guest.trace_len_ms;
+		gm.trace_done = vm->guest.trace_done;
+		gm.allocated_bytes = vm->guest.allocated_bytes;
+		gm.workload_target_bytes = vm->guest.target_bytes;
+		gm.reported_frames = vm->guest.reported;
+		m.guest = &gm;
+	}
 	return pack(&m.base, ret);
 }
 

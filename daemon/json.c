@@ -140,6 +140,26 @@ static json_t *json_vm_counters(const struct vm_counters *c)
 	return o;
 }
 
+static json_t *json_vm_guest(const struct vm_guest_status *g)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	set(o, "trace_pos_ms", json_u64(g->trace_pos_ms), &ok);
+	set(o, "trace_len_ms", json_u64(g->trace_len_ms), &ok);
+	set(o, "trace_done", json_boolean(g->trace_done), &ok);
+	set(o, "allocated_bytes", json_u64(g->allocated_bytes), &ok);
+	set(o, "workload_target_bytes", json_u64(g->target_bytes), &ok);
+	set(o, "reported_frames", json_u64(g->reported), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *json_vm_detail(const struct vm *vm)
 {
 	json_t *o = json_vm_item(vm);
@@ -148,7 +168,10 @@ json_t *json_vm_detail(const struct vm *vm)
 	if (!o)
 		return NULL;
 	set(o, "state_reason", json_string(vm->state_reason), &ok);
+	set(o, "policy_reason", json_string(vm->policy_reason), &ok);
 	set(o, "counters", json_vm_counters(&vm->counters), &ok);
+	if (vm->guest.valid)
+		set(o, "guest", json_vm_guest(&vm->guest), &ok);
 	if (!ok) {
 		json_decref(o);
 		return NULL;

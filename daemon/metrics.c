@@ -146,14 +146,17 @@ static void render_vms(FILE *f, struct daemon *d)
 	}
 
 	family(f, "hyperalloc_vm_info", "gauge",
-	       "Mechanism and state of the VM (always 1).");
+	       "Mechanism, state, target source and the policy's reason for "
+	       "its target (always 1).");
 	vm_foreach(vm, &d->vms) {
 		fprintf(f,
 			"hyperalloc_vm_info{vm=\"%s\",mechanism=\"%s\","
-			"state=\"%s\"} 1\n",
+			"state=\"%s\",source=\"%s\",reason=\"%s\"} 1\n",
 			metrics_escape_label(vm->id, id, sizeof(id)),
 			vm_mechanism_to_string(vm->mechanism),
-			vm_state_to_string(vm->state));
+			vm_state_to_string(vm->state),
+			vm_target_source_to_string(vm->mem.target_source),
+			vm->policy_reason[0] ? vm->policy_reason : "none");
 	}
 
 	family(f, "hyperalloc_vm_reclaimed_frames_total", "counter",

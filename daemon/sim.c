@@ -54,6 +54,7 @@ struct sim_conn {
 	struct sim_conn *next; /* in sb->conns */
 
 	uint64_t want_hard; /* hard-reclaimed frames wanted */
+	uint64_t want_soft; /* frames still to soft-reclaim in this pass */
 	uint64_t op_start_usec; /* 0: no operation being timed */
 	uint64_t op_from_hard;
 };
@@ -176,6 +177,23 @@ static int on_work(sd_event_source *s, void *userdata)
 
 	(void)s;
 	ha_host_counters(&c->host, &hc);
+	if (hc.hard_now == c->want_hard && c->want_soft) {
+		/* Soft reclaim only once the logical size is right. */
+		uint64_t k = c->want_soft < SIM_SLICE_FRAMES ?
+				     c->want_soft :
+				     SIM_SLICE_FRAMES;
+
+		n = ha_host_reclaim_soft(&c->host, k);
+		if (n < 0) {
+			check_result(c, n, "soft reclaim");
+			c->want_soft = 0;
+		} else {
+			c->want_soft = (uint64_t)n < k ? 0 : c->want_soft - k;
+		}
+		if (!c->want_soft && !c->op_start_usec)
+			sd_event_source_set_enabled(c->work, SD_EVENT_OFF);
+		return 0;
+	}
 	if (hc.hard_now < c->want_hard) {
 		uint64_t k = c->want_hard - hc.hard_now;
 
@@ -197,6 +215,8 @@ static int on_work(sd_event_source *s, void *userdata)
 	ha_host_counters(&c->host, &hc);
 	if (hc.hard_now != c->want_hard && n > 0)
 		return 0; /* more slices to come */
+	if (hc.hard_now == c->want_hard && c->want_soft)
+		return 0; /* soft reclaim follows */
 
 	/* Target reached, or no progress possible now (the guest has no
 	 * free huge frame outside its reserved trees): stop until the next
@@ -280,11 +300,11 @@ static int64_t sim_reclaim_free(struct vm *vm, uint64_t keep_free_bytes)
 	}
 	if (s.free_huge_installed <= keep)
 		return 0;
-	n = ha_host_reclaim_soft(&c->host, s.free_huge_installed - keep);
-	if (n < 0) {
-		check_result(c, n, "soft reclaim");
-		return -EIO;
-	}
+	/* In slices on the loop, like hard reclaim: installs and API
+	 * calls are served in between. */
+	n = (int64_t)(s.free_huge_installed - keep);
+	c->want_soft = (uint64_t)n;
+	sd_event_source_set_enabled(c->work, SD_EVENT_ON);
 	return n * (int64_t)HA_HUGE_SIZE;
 }
 
@@ -503,6 +523,15 @@ static void handle_status(struct sim_conn *c, const struct sim_status *m)
 	k->canary_checks = m->canary_checks;
 	k->canary_mismatches = m->canary_mismatches;
 	k->alloc_failures = m->alloc_failures;
+	c->vm->guest = (struct vm_guest_status){
+		.valid = true,
+		.trace_pos_ms = m->trace_pos_ms,
+		.trace_len_ms = m->trace_len_ms,
+		.trace_done = m->trace_done != 0,
+		.allocated_bytes = m->allocated_bytes,
+		.target_bytes = m->target_bytes,
+		.reported = m->reported,
+	};
 }
 
 /* Expected packet size per type (REPORT is variable, checked later). */

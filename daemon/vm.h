@@ -71,6 +71,16 @@ struct vm_counters {
 	uint64_t alloc_failures;
 };
 
+/* What a simulated guest reports of its workload (STATUS messages). */
+struct vm_guest_status {
+	bool valid; /* a STATUS has arrived */
+	uint64_t trace_pos_ms, trace_len_ms; /* trace time */
+	bool trace_done;
+	uint64_t allocated_bytes; /* memory the workload holds */
+	uint64_t target_bytes; /* what the trace asks for now */
+	uint64_t reported; /* frames reported (free page reporting) */
+};
+
 struct vm {
 	char id[VM_ID_MAX]; /* name; the API accepts name or uuid */
 	char uuid[VM_UUID_LEN];
@@ -88,6 +98,8 @@ struct vm {
 
 	struct vm_memory mem;
 	struct vm_counters counters;
+	struct vm_guest_status guest;
+	char policy_reason[24]; /* why the policy chose policy_target */
 	uint64_t free_huge_installed_bytes; /* free 2 MiB frames with backing */
 
 	/* engine bookkeeping for the stuck rule (daemon/safety.h) */

@@ -346,12 +346,15 @@ START_TEST(test_names_are_json_names)
 	struct event ev = { .seq = 1, .type = EV_RECLAIM_DONE, .vm = "a" };
 	json_t *o;
 
+	vm->guest.valid = true; /* a sim guest that has reported */
 	assert_same_names(&hyperalloc__v1__vmmemory__descriptor,
 			  json_vm_memory(vm));
 	assert_same_names(&hyperalloc__v1__vm__descriptor, json_vm_detail(vm));
 	o = json_vm_detail(vm);
 	assert_same_names(&hyperalloc__v1__vmcounters__descriptor,
 			  json_incref(json_object_get(o, "counters")));
+	assert_same_names(&hyperalloc__v1__vmguest__descriptor,
+			  json_incref(json_object_get(o, "guest")));
 	json_decref(o);
 	assert_same_names(&hyperalloc__v1__host__descriptor, json_host(&h));
 	assert_same_names(&hyperalloc__v1__policy__descriptor,

@@ -159,7 +159,7 @@ START_TEST(test_values)
 	ck_assert_ptr_nonnull(
 		sample(text,
 		       "hyperalloc_vm_info{vm=\"b.2\",mechanism=\"virtio-mem\","
-		       "state=\"stuck\"}",
+		       "state=\"stuck\",source=\"policy\",reason=\"none\"}",
 		       buf, sizeof(buf)));
 	ck_assert_str_eq(sample(text, "hyperalloc_up", buf, sizeof(buf)), "1");
 	ck_assert_str_eq(sample(text, "hyperalloc_vms", buf, sizeof(buf)), "2");
