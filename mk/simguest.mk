@@ -25,10 +25,11 @@ $(SIMGUEST): $(SIMGUEST_OBJ) $(LIBHA)
 
 all: $(SIMGUEST)
 
-# Unit suites: test_trace links the trace parser alone; test_simguest runs
-# the binary (built first) against a host played by the test, and checks
-# the guest's pure helpers directly.
+# Unit suites: test_trace links the trace parser alone, test_simguest_held
+# the held set alone; test_simguest runs the binary (built first) against
+# a host played by the test, and checks the guest's pure helpers directly.
 test_trace_DEPS := tools/simguest-obj/trace
+test_simguest_held_DEPS := tools/simguest-obj/held
 test_simguest_DEPS := tests/unit/sim_host_fixture tools/simguest-obj/ram
 $(BUILD)/tests/unit/test_trace.o: \
 	CFLAGS += -DSIMGUEST_TRACE_DIR='"$(SIMGUEST_TRACE_DIR)"'

@@ -323,11 +323,12 @@ START_TEST(test_reclaim_install_reconnect)
 }
 END_TEST
 
+/* With the random free pattern (the other guests free whole jobs). */
 START_TEST(test_free_page_reporting)
 {
-	static const char *const args[] = {"--name",  "e2e-fpr", "--fpr",
-					   "9,50,32", "--vcpus", "3",
-					   "--quiet", NULL};
+	static const char *const args[] = {
+	    "--name", "e2e-fpr", "--fpr",	   "9,50,32", "--vcpus",
+	    "3",      "--quiet", "--free-pattern", "random",  NULL};
 	struct ha_host_counters c;
 	int64_t r_low;
 	char out[1024];
@@ -490,6 +491,8 @@ static const struct {
 	const char *message; /* on stderr (or stdout for --help) */
 } cli[] = {
     {{"--help"}, 0, "--fpr ORDER,DELAY_MS,CAPACITY"},
+    {{"--help"}, 0, "--free-pattern jobs|random"},
+    {{"--free-pattern", "lifo"}, 1, "\"lifo\" is not jobs or random"},
     {{"--fpr", "0,2000,32"}, 1, "only order 9"},
     {{"--fpr", "9,2000"}, 1, "is not ORDER,DELAY_MS,CAPACITY"},
     {{"--fpr", "9,2000,513"}, 1, "capacity 513 is outside 1..512"},

@@ -179,10 +179,12 @@ static int setup(struct simguest *sg)
 	sg->link_open = true;
 	sg_info("connected to %s as VM \"%s\" (uuid %s): %" PRIu64
 		" MiB RAM, %" PRIu64 " MiB managed from frame %" PRIu64
-		", %u vCPUs, trace %s%s",
+		", %u vCPUs, trace %s, frees %s%s",
 		o->socket, sg->link.id, o->uuid, o->memory >> 20,
 		(sg->ram.geo.frames << HA_FRAME_SHIFT) >> 20,
 		sg->ram.geo.base_frame, o->vcpus, sg->trace_path,
+		o->free_pattern == WORKLOAD_FREE_JOBS ? "whole jobs"
+						      : "random allocations",
 		o->fpr_enabled ? ", free page reporting" : "");
 	return 0;
 }
@@ -202,6 +204,7 @@ static int start(struct simguest *sg)
 		      .loop = o->loop},
 	    .vcpus = o->vcpus,
 	    .seed = o->seed,
+	    .free = o->free_pattern,
 	    .stop = &sg->stop,
 	};
 	if (o->fpr_enabled) {

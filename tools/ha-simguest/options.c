@@ -46,6 +46,13 @@ static const char usage[] =
     "  -x, --time-scale S       trace seconds per real second (default 1)\n"
     "      --loop               start the trace again at its end; without\n"
     "                           it the final level is held\n"
+    "      --free-pattern jobs|random\n"
+    "                           what the vCPUs free (default jobs): jobs\n"
+    "                           allocate in groups sized like a compiler\n"
+    "                           process (0.5-4 % of RAM, at least 4M)\n"
+    "                           and free whole groups, the oldest first;\n"
+    "                           random frees random allocations, which\n"
+    "                           leaves live 4K pages in most 2M frames\n"
     "  -d, --duration S         stop after S real seconds (default: run\n"
     "                           until SIGTERM or SIGINT)\n"
     "      --seed N             seed of the random choices (default:\n"
@@ -86,6 +93,7 @@ enum {
 	OPT_THP,
 	OPT_TRACE_DIR,
 	OPT_LOOP,
+	OPT_FREE_PATTERN,
 	OPT_SEED,
 	OPT_FPR,
 	OPT_STATUS_INTERVAL,
@@ -105,6 +113,7 @@ static const struct option long_options[] = {
     {"trace-dir", required_argument, NULL, OPT_TRACE_DIR},
     {"time-scale", required_argument, NULL, 'x'},
     {"loop", no_argument, NULL, OPT_LOOP},
+    {"free-pattern", required_argument, NULL, OPT_FREE_PATTERN},
     {"duration", required_argument, NULL, 'd'},
     {"seed", required_argument, NULL, OPT_SEED},
     {"fpr", required_argument, NULL, OPT_FPR},
@@ -170,6 +179,7 @@ static void defaults(struct options *o)
 	snprintf(o->trace, sizeof(o->trace), "steady");
 	snprintf(o->trace_dir, sizeof(o->trace_dir), "%s", SIMGUEST_TRACE_DIR);
 	o->time_scale = 1;
+	o->free_pattern = WORKLOAD_FREE_JOBS;
 	o->status_interval_ms = 1000;
 	o->reconnect = true;
 	o->connect_timeout_ms = 10000;
@@ -234,6 +244,14 @@ static int apply(struct options *o, int c, const char *arg)
 		return 0;
 	case OPT_LOOP:
 		o->loop = true;
+		return 0;
+	case OPT_FREE_PATTERN:
+		if (strcmp(arg, "jobs") == 0)
+			o->free_pattern = WORKLOAD_FREE_JOBS;
+		else if (strcmp(arg, "random") == 0)
+			o->free_pattern = WORKLOAD_FREE_RANDOM;
+		else
+			return bad("--free-pattern", arg, "jobs or random");
 		return 0;
 	case 'd':
 		if (parse_double(arg, 0, 1e9, &d) < 0)

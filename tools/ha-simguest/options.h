@@ -9,6 +9,7 @@
 
 #include "fpr.h"
 #include "user/ident.h"
+#include "vcpu.h"
 
 #define SG_DEFAULT_SOCKET "/run/hyperalloc/sim.sock"
 #define SG_SOCKET_ENV	  "HA_SIM_SOCKET"
@@ -28,6 +29,7 @@ struct options {
 	char trace_dir[PATH_MAX];
 	double time_scale; /* trace seconds per real second */
 	bool loop;
+	enum workload_free free_pattern;
 	double duration_s; /* 0: until a signal */
 	bool fpr_enabled;
 	struct fpr_config fpr;

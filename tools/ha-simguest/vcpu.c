@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +23,10 @@
 #define PUT_RETRIES	1000u
 #define LOG_MISMATCHES	20 /* allocations with lost data described */
 #define MAX_BLOCK	((uint64_t)HA_FRAME_SIZE << HA_MAX_ORDER)
+/* Jobs: a compiler process in a 16 GiB VM holds about 80-650 MiB. */
+#define JOB_MIN_SHARE 0.005
+#define JOB_MAX_SHARE 0.04
+#define JOB_MIN_BYTES (4ull << 20)
 
 /*
  * Share of the allocated bytes per order, as a kernel under a build-like
@@ -125,11 +130,6 @@ uint64_t workload_target(const struct workload *wl, uint64_t now_ns,
 	return (uint64_t)(s.fraction * managed);
 }
 
-static uint64_t alloc_bytes(unsigned order)
-{
-	return (uint64_t)HA_FRAME_SIZE << order;
-}
-
 static unsigned alloc_children(unsigned order)
 {
 	return order == HA_MAX_ORDER ? 2 : 1;
@@ -137,7 +137,7 @@ static unsigned alloc_children(unsigned order)
 
 /* ---- canaries ---- */
 
-static void write_canaries(struct vcpu *v, const struct vcpu_alloc *a)
+static void write_canaries(struct vcpu *v, const struct held_alloc *a)
 {
 	struct ram *ram = v->wl->ram;
 
@@ -150,7 +150,7 @@ static void write_canaries(struct vcpu *v, const struct vcpu_alloc *a)
  * allocation found damaged is counted (and logged) once, not again at
  * each later check.
  */
-static uint64_t check_canaries(struct vcpu *v, struct vcpu_alloc *a,
+static uint64_t check_canaries(struct vcpu *v, struct held_alloc *a,
 			       const char *when)
 {
 	struct ram *ram = v->wl->ram;
@@ -215,7 +215,7 @@ static int put(struct vcpu *v, uint64_t frame, unsigned order)
  * for now belong to the host and are dropped without freeing; the rest
  * goes back to the allocator. Returns the first error.
  */
-static int install(struct vcpu *v, const struct vcpu_alloc *a)
+static int install(struct vcpu *v, const struct held_alloc *a)
 {
 	unsigned n = alloc_children(a->order);
 	uint64_t first = a->frame >> HA_HUGE_ORDER;
@@ -267,20 +267,31 @@ static int install(struct vcpu *v, const struct vcpu_alloc *a)
 	return r;
 }
 
-static int hold(struct vcpu *v, const struct vcpu_alloc *a)
+/* Size of a new job: uniform in [JOB_MIN_SHARE, JOB_MAX_SHARE] of the
+ * managed RAM, at least JOB_MIN_BYTES. */
+static uint64_t job_size(struct vcpu *v)
 {
-	if (v->nheld == v->cap) {
-		size_t ncap = v->cap ? v->cap * 2 : 1024;
-		struct vcpu_alloc *n = realloc(v->held, ncap * sizeof(*n));
+	double managed = (double)(v->wl->ram->geo.frames << HA_FRAME_SHIFT);
+	double share =
+	    JOB_MIN_SHARE + (JOB_MAX_SHARE - JOB_MIN_SHARE) * rnd_unit(&v->rnd);
+	uint64_t size = (uint64_t)(managed * share);
 
-		if (!n)
-			return -ENOMEM;
-		v->held = n;
-		v->cap = ncap;
+	return size < JOB_MIN_BYTES ? JOB_MIN_BYTES : size;
+}
+
+static int hold(struct vcpu *v, const struct held_alloc *a)
+{
+	int r;
+
+	if (v->wl->free == WORKLOAD_FREE_JOBS && !held_job_open(&v->held)) {
+		r = held_start_job(&v->held, job_size(v));
+		if (r < 0)
+			return r;
 	}
-	v->held[v->nheld++] = *a;
-	v->held_bytes += alloc_bytes(a->order);
-	stat_add(&v->stats.allocated_bytes, alloc_bytes(a->order));
+	r = held_push(&v->held, a);
+	if (r < 0)
+		return r;
+	stat_add(&v->stats.allocated_bytes, held_alloc_bytes(a->order));
 	return 0;
 }
 
@@ -293,7 +304,7 @@ static int alloc_one(struct vcpu *v)
 	struct ram *ram = v->wl->ram;
 	unsigned order = pick_order(&v->rnd);
 	unsigned flags = rnd_below(&v->rnd, 10) < 7 ? HA_GET_MOVABLE : 0;
-	struct vcpu_alloc a;
+	struct held_alloc a;
 	ha_frame_t frame;
 	bool reclaimed = false;
 	int r;
@@ -317,7 +328,7 @@ static int alloc_one(struct vcpu *v)
 		return r;
 	}
 	stat_add(&v->stats.ops, 1);
-	a = (struct vcpu_alloc){
+	a = (struct held_alloc){
 	    .frame = frame.v,
 	    .order = order,
 	    .tag = canary_mix(v->wl->seed) ^ ((uint64_t)(v->index + 1) << 48) ^
@@ -341,25 +352,90 @@ static int alloc_one(struct vcpu *v)
 	return 0;
 }
 
+/* Verify and free @a, just taken out of the held set; returns its size. */
+static uint64_t release(struct vcpu *v, struct held_alloc *a)
+{
+	uint64_t bytes = held_alloc_bytes(a->order);
+
+	stat_sub(&v->stats.allocated_bytes, bytes);
+	check_canaries(v, a, "before free");
+	put(v, a->frame, a->order);
+	return bytes;
+}
+
 /* Verify and free a random allocation; returns its size. */
 static uint64_t free_random(struct vcpu *v)
 {
-	size_t i = rnd_below(&v->rnd, v->nheld);
-	struct vcpu_alloc a = v->held[i];
-	uint64_t bytes = alloc_bytes(a.order);
+	struct held_alloc a;
 
-	v->held[i] = v->held[--v->nheld];
-	v->held_bytes -= bytes;
-	stat_sub(&v->stats.allocated_bytes, bytes);
-	check_canaries(v, &a, "before free");
-	put(v, a.frame, a.order);
-	return bytes;
+	held_remove(&v->held, rnd_below(&v->rnd, v->held.n), &a);
+	return release(v, &a);
+}
+
+/*
+ * Random pattern: allocate up to the target and free only beyond one
+ * block above it (clipping sizes to the room left would turn the size
+ * mix into 4 KiB pages over time); turn memory over only once the target
+ * is reached (the target comes first when the vCPU cannot keep up), at
+ * most half a batch at a time. Returns the allocations freed.
+ */
+static unsigned free_some_random(struct vcpu *v, uint64_t target)
+{
+	struct held *h = &v->held;
+	unsigned work = 0;
+
+	while (work < BATCH && h->n && h->bytes > target + MAX_BLOCK) {
+		free_random(v);
+		work++;
+	}
+	while (work < BATCH / 2 && h->n && v->churn_debt > 0 &&
+	       h->bytes >= target) {
+		v->churn_debt -= (double)free_random(v);
+		work++;
+	}
+	return work;
+}
+
+/*
+ * Jobs pattern: end the oldest job when the vCPU holds more than one
+ * block above its target, or when churn is due and the target is
+ * reached, and free an ended job to its last allocation whatever the
+ * target does meanwhile: a process that exits gives everything back. A
+ * job ended for churn pays its whole size off the debt at once. The
+ * allocations that follow start new jobs. Returns the allocations freed.
+ */
+static unsigned free_some_jobs(struct vcpu *v, uint64_t target)
+{
+	struct held *h = &v->held;
+	unsigned work = 0;
+
+	while (work < BATCH && h->n) {
+		struct held_alloc a;
+
+		if (!h->ending) {
+			bool over = h->bytes > target + MAX_BLOCK;
+			uint64_t bytes;
+
+			if (!over && !(v->churn_debt > 0 && h->bytes >= target))
+				break;
+			bytes = held_end_oldest_job(h);
+			if (!bytes)
+				break;
+			if (!over)
+				v->churn_debt -= (double)bytes;
+		}
+		held_pop_oldest(h, &a);
+		release(v, &a);
+		work++;
+	}
+	return work;
 }
 
 static void sample(struct vcpu *v)
 {
-	for (unsigned i = 0; i < SAMPLE_ALLOCS && v->nheld; i++)
-		check_canaries(v, &v->held[rnd_below(&v->rnd, v->nheld)],
+	for (unsigned i = 0; i < SAMPLE_ALLOCS && v->held.n; i++)
+		check_canaries(v,
+			       held_at(&v->held, rnd_below(&v->rnd, v->held.n)),
 			       "sample");
 }
 
@@ -378,34 +454,22 @@ static void *vcpu_main(void *arg)
 		uint64_t target =
 		    workload_target(wl, now, &pos, &done) / wl->vcpus;
 		struct trace_sample s = trace_at(wl->clock.trace, pos);
-		unsigned work = 0;
+		unsigned work;
 		bool backoff = false;
 
 		/* Churn: the share of held memory to turn over, in real
 		 * time scaled to trace time. */
 		dt = (double)(now - last) / 1e9 * wl->clock.scale;
 		last = now;
-		v->churn_debt += (double)v->held_bytes * s.churn * dt;
-		if (v->churn_debt > (double)v->held_bytes)
-			v->churn_debt = (double)v->held_bytes;
+		v->churn_debt += (double)v->held.bytes * s.churn * dt;
+		if (v->churn_debt > (double)v->held.bytes)
+			v->churn_debt = (double)v->held.bytes;
 
-		/* Allocate up to the target and free only beyond one block
-		 * above it: clipping sizes to the room left would turn the
-		 * size mix into 4 KiB pages over time. */
-		while (work < BATCH && v->nheld &&
-		       v->held_bytes > target + MAX_BLOCK) {
-			free_random(v);
-			work++;
-		}
-		/* Turn memory over only once the target is reached (the
-		 * target comes first when the vCPU cannot keep up), at most
-		 * half a batch at a time. */
-		while (work < BATCH / 2 && v->nheld && v->churn_debt > 0 &&
-		       v->held_bytes >= target) {
-			v->churn_debt -= (double)free_random(v);
-			work++;
-		}
-		while (work < BATCH && v->held_bytes < target &&
+		if (wl->free == WORKLOAD_FREE_JOBS)
+			work = free_some_jobs(v, target);
+		else
+			work = free_some_random(v, target);
+		while (work < BATCH && v->held.bytes < target &&
 		       !atomic_load(wl->stop)) {
 			int r = alloc_one(v);
 
@@ -432,6 +496,7 @@ static void *vcpu_main(void *arg)
 
 int vcpu_start(struct vcpu *v, const struct workload *wl, unsigned index)
 {
+	char name[16];
 	int r;
 
 	memset(v, 0, sizeof(*v));
@@ -442,6 +507,10 @@ int vcpu_start(struct vcpu *v, const struct workload *wl, unsigned index)
 	if (r)
 		return -r;
 	v->started = true;
+	/* "vcpuN" in /proc/PID/task/TID/comm: benchmarks read the CPU time
+	 * (page faults included) of the vCPUs alone. Cosmetic on error. */
+	snprintf(name, sizeof(name), "vcpu%u", index);
+	pthread_setname_np(v->thread, name);
 	return 0;
 }
 
@@ -456,8 +525,8 @@ uint64_t vcpu_verify_all(struct vcpu *v)
 {
 	uint64_t bad = 0;
 
-	for (size_t i = 0; i < v->nheld; i++)
-		bad += check_canaries(v, &v->held[i], "at exit");
+	for (size_t i = 0; i < v->held.n; i++)
+		bad += check_canaries(v, held_at(&v->held, i), "at exit");
 	return bad;
 }
 
@@ -465,7 +534,5 @@ void vcpu_destroy(struct vcpu *v)
 {
 	if (!v)
 		return;
-	free(v->held);
-	v->held = NULL;
-	v->nheld = v->cap = 0;
+	held_destroy(&v->held);
 }

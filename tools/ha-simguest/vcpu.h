@@ -11,6 +11,13 @@
  * back reclaimed before touching it, writes a canary into every 4 KiB
  * frame it holds, and checks the canaries before freeing and in a
  * periodic sample. A lost canary is data the host destroyed.
+ *
+ * What it frees depends on the free pattern. jobs (the default): it
+ * allocates into jobs sized like a compiler process (0.5-4 % of guest
+ * RAM, at least 4 MiB) and frees whole jobs, the oldest first, as
+ * processes exit; memory comes back in groups, as it does from a real
+ * build. random: it frees random allocations, which leaves a few live
+ * 4 KiB pages in almost every 2 MiB frame.
  */
 #ifndef SG_VCPU_H
 #define SG_VCPU_H
@@ -21,11 +28,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "held.h"
 #include "trace.h"
 
 struct ram;
 struct link;
 struct fpr;
+
+enum workload_free {
+	WORKLOAD_FREE_JOBS = 0, /* whole jobs, oldest first */
+	WORKLOAD_FREE_RANDOM,	/* random allocations */
+};
 
 /* What every vCPU shares; read-only while they run. */
 struct workload {
@@ -35,6 +48,7 @@ struct workload {
 	struct trace_clock clock;
 	unsigned vcpus;
 	uint64_t seed;
+	enum workload_free free;
 	const atomic_bool *stop;
 };
 
@@ -52,23 +66,14 @@ struct vcpu_stats {
 	atomic_uint_fast64_t errors; /* allocator calls that failed otherwise */
 };
 
-struct vcpu_alloc {
-	uint64_t frame; /* relative to the region's base frame */
-	uint64_t tag;	/* unique per allocation: part of its canaries */
-	unsigned order;
-	bool damaged; /* canaries found lost (counted once) */
-};
-
 struct vcpu {
 	const struct workload *wl;
 	unsigned index; /* also its allocator core */
 	pthread_t thread;
 	bool started;
 	uint64_t rnd;
-	uint64_t seq; /* allocations made */
-	struct vcpu_alloc *held;
-	size_t nheld, cap;
-	uint64_t held_bytes;
+	uint64_t seq;	   /* allocations made */
+	struct held held;  /* what it holds, oldest first */
 	double churn_debt; /* bytes still to turn over */
 	struct vcpu_stats stats;
 } __attribute__((aligned(64)));
