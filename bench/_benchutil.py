@@ -9,6 +9,7 @@ what they measured and end with one summary line (DESIGN.md,
 """
 
 import os
+import re
 import signal
 import sys
 
@@ -113,3 +114,62 @@ def fmt(x, digits=3):
     if "." in s:
         s = s.rstrip("0").rstrip(".")
     return s if s not in ("", "-0") else "0"
+
+
+THP_SHMEM = "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+THP_OK = ("advise", "always", "within_size", "force")
+
+
+# ---- shmem transparent huge pages, switched for a run ----
+
+def thp_selected():
+    with open(THP_SHMEM) as f:
+        m = re.search(r"\[(\w+)\]", f.read())
+    if not m:
+        raise BenchError("cannot read the selected value of " + THP_SHMEM)
+    return m.group(1)
+
+
+class ThpSwitch:
+    """Switch shmem THP to "advise" unless it is on already; restore the
+    old value on exit (the with-block ends on errors and on the signals
+    bu.trap_signals() and KeyboardInterrupt turn into exceptions)."""
+
+    def __init__(self):
+        self.old = None
+        self.why = None
+
+    def __enter__(self):
+        try:
+            cur = thp_selected()
+        except (OSError, BenchError) as e:
+            self.why = "cannot read %s: %s" % (THP_SHMEM, e)
+            return self
+        if cur in THP_OK:
+            print("thp: %s is \"%s\" already, not switched" % (THP_SHMEM,
+                                                               cur))
+            return self
+        try:
+            with open(THP_SHMEM, "w") as f:
+                f.write("advise")
+        except OSError as e:
+            self.why = "cannot switch %s to advise%s: %s" % (
+                THP_SHMEM, " (not root)" if os.geteuid() else "",
+                e.strerror)
+            return self
+        self.old = cur
+        print("thp: switched %s from \"%s\" to \"advise\" for this run"
+              % (THP_SHMEM, cur))
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            return False
+        try:
+            with open(THP_SHMEM, "w") as f:
+                f.write(self.old)
+            print("thp: restored %s to \"%s\"" % (THP_SHMEM, self.old))
+        except OSError as e:
+            print("thp: could not restore %s to \"%s\": %s"
+                  % (THP_SHMEM, self.old, e.strerror))
+        return False

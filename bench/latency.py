@@ -35,15 +35,12 @@ import argparse
 import ctypes
 import mmap
 import os
-import re
 import time
 
 import _benchutil as bu
 from _benchutil import BenchError, harness
 
 NAME = "latency"
-THP_SHMEM = "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
-THP_OK = ("advise", "always", "within_size", "force")
 POLL_S = 0.001
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
@@ -67,61 +64,6 @@ def parse_args():
     if a.runs < 1 or a.shrink_mib < 2 or a.shrink_mib % 2:
         ap.error("need --runs >= 1 and an even --shrink-mib >= 2")
     return a
-
-
-# ---- the sysfs switch ----
-
-def thp_selected():
-    with open(THP_SHMEM) as f:
-        m = re.search(r"\[(\w+)\]", f.read())
-    if not m:
-        raise BenchError("cannot read the selected value of " + THP_SHMEM)
-    return m.group(1)
-
-
-class ThpSwitch:
-    """Switch shmem THP to "advise" unless it is on already; restore the
-    old value on exit (the with-block ends on errors and on the signals
-    bu.trap_signals() and KeyboardInterrupt turn into exceptions)."""
-
-    def __init__(self):
-        self.old = None
-        self.why = None
-
-    def __enter__(self):
-        try:
-            cur = thp_selected()
-        except (OSError, BenchError) as e:
-            self.why = "cannot read %s: %s" % (THP_SHMEM, e)
-            return self
-        if cur in THP_OK:
-            print("thp: %s is \"%s\" already, not switched" % (THP_SHMEM,
-                                                               cur))
-            return self
-        try:
-            with open(THP_SHMEM, "w") as f:
-                f.write("advise")
-        except OSError as e:
-            self.why = "cannot switch %s to advise%s: %s" % (
-                THP_SHMEM, " (not root)" if os.geteuid() else "",
-                e.strerror)
-            return self
-        self.old = cur
-        print("thp: switched %s from \"%s\" to \"advise\" for this part"
-              % (THP_SHMEM, cur))
-        return self
-
-    def __exit__(self, *exc):
-        if self.old is None:
-            return False
-        try:
-            with open(THP_SHMEM, "w") as f:
-                f.write(self.old)
-            print("thp: restored %s to \"%s\"" % (THP_SHMEM, self.old))
-        except OSError as e:
-            print("thp: could not restore %s to \"%s\": %s"
-                  % (THP_SHMEM, self.old, e.strerror))
-        return False
 
 
 # ---- the kernel's limit, side by side ----
@@ -281,7 +223,7 @@ def bench(a):
         if a.no_thp:
             print("thp: not measured (--no-thp); thp_p50_ms=0 thp_p95_ms=0")
         else:
-            with ThpSwitch() as sw:
+            with bu.ThpSwitch() as sw:
                 if sw.why:
                     print("thp: not measured: %s; thp_p50_ms=0 "
                           "thp_p95_ms=0" % sw.why)

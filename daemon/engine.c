@@ -231,8 +231,12 @@ void engine_steer(struct daemon *d, struct vm *vm)
 	uint64_t want;
 	int r;
 
-	if (!steerable(vm) || !vm->ops->apply_target)
+	if (!vm->ops || !vm->ops->apply_target ||
+	    vm->state == VM_STATE_QUARANTINED)
 		return;
+	/* The target is the VM's from now on, also while it cannot be
+	 * steered (migrating, stopped): it shows in the API and is applied
+	 * when the VM runs again (the backend calls here then). */
 	want = vm->mem.target_source == VM_TARGET_MANUAL ? vm->manual_target :
 							   vm->policy_target;
 	if (want == 0)
@@ -248,6 +252,8 @@ void engine_steer(struct daemon *d, struct vm *vm)
 			 manual || !vm->policy_reason[0] ? "" : ": ",
 			 manual ? "" : vm->policy_reason);
 	}
+	if (!steerable(vm))
+		return;
 	r = vm->ops->apply_target(vm, want);
 	if (r < 0) {
 		vm->counters.apply_errors++;

@@ -21,7 +21,9 @@ int engine_start(struct daemon *d, struct ctl_error *err);
 void engine_stop(struct daemon *d);
 
 /* Move @vm to its effective target now: the manual target if pinned,
- * else the policy's; clamped to [min, max]. */
+ * else the policy's; clamped to [min, max]. A VM that cannot be steered
+ * now (migrating, stopped) gets the target recorded, applied later;
+ * a quarantined one is left alone. */
 void engine_steer(struct daemon *d, struct vm *vm);
 
 /* An operator changed @vm's settings: if it was stuck, it is not any

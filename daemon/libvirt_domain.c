@@ -104,6 +104,8 @@ enum lv_progress_result lv_progress_step(struct lv_progress *p,
 
 /* ---- state ---- */
 
+static void migration_ended(struct lv_domain *ld);
+
 void lv_domain_update_state(struct lv_domain *ld)
 {
 	struct vm *vm = ld->vm;
@@ -141,6 +143,8 @@ void lv_domain_update_state(struct lv_domain *ld)
 		return;
 	log_info("%s: %s -> %s", vm->id, vm_state_to_string(old),
 		 vm_state_to_string(s));
+	if (old == VM_STATE_MIGRATING && s != VM_STATE_STOPPED)
+		migration_ended(ld);
 	/* Steering was paused (migration, stopped): catch up now. */
 	if ((old == VM_STATE_MIGRATING || old == VM_STATE_STOPPED ||
 	     old == VM_STATE_PAUSED) &&
@@ -385,9 +389,34 @@ static void apply_wanted(struct lv_domain *ld)
 {
 	struct vm *vm = ld->vm;
 
-	if (vm && vm->ops->apply_target && ld->active && ld->want_bytes &&
-	    ld->want_bytes != ld->requested_bytes)
+	if (vm && vm->ops->apply_target && ld->active && !ld->migrating &&
+	    ld->want_bytes && ld->want_bytes != ld->requested_bytes)
 		vm->ops->apply_target(vm, ld->want_bytes);
+}
+
+/*
+ * Have the balloon driver report its statistics (free memory) if no
+ * period is set. A live change: not while the domain migrates (libvirt
+ * would make us wait for the migration's job), afterwards.
+ */
+static void ensure_stats_period(struct lv_domain *ld)
+{
+	if (!ld->active || ld->migrating || !ld->dom || !ld->x.balloon ||
+	    ld->x.stats_period)
+		return;
+	if (virDomainSetMemoryStatsPeriod(ld->dom, LV_STATS_PERIOD_S,
+					  VIR_DOMAIN_AFFECT_LIVE) < 0)
+		lv_errno("setting the balloon stats period", ld);
+	else
+		ld->x.stats_period = LV_STATS_PERIOD_S;
+}
+
+/* What waited for the end of a migration, the domain still ours. */
+static void migration_ended(struct lv_domain *ld)
+{
+	if (ld->meta_dirty && ld->vm)
+		lv_meta_save(ld->vm);
+	ensure_stats_period(ld);
 }
 
 int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
@@ -476,13 +505,7 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	if (!ld->meta_dirty)
 		lv_meta_load(ld);
 	attach_memory(ld);
-	if (active && x.balloon && x.stats_period == 0) {
-		if (virDomainSetMemoryStatsPeriod(dom, LV_STATS_PERIOD_S,
-						  VIR_DOMAIN_AFFECT_LIVE) < 0)
-			lv_errno("setting the balloon stats period", ld);
-		else
-			ld->x.stats_period = LV_STATS_PERIOD_S;
-	}
+	ensure_stats_period(ld);
 	if (!ld->vm)
 		return register_vm(ld);
 	lv_domain_update_state(ld);

@@ -195,7 +195,11 @@ uint64_t lv_vmem_request_for(const struct lv_domain_xml *x, uint64_t target);
 int lv_meta_load(struct lv_domain *ld);
 /* Apply ld->limits to the VM (within its RAM). True if anything changed. */
 bool lv_meta_apply(struct lv_domain *ld);
-/* backend_ops.save_limits: write the VM's limits to the domain. */
+/*
+ * backend_ops.save_limits: write the VM's limits to the domain, unless
+ * it has them already. Deferred (ld->meta_dirty) while libvirtd is
+ * unreachable or the domain migrates.
+ */
 int lv_meta_save(const struct vm *vm);
 
 #endif

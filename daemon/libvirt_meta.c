@@ -98,6 +98,13 @@ bool lv_meta_apply(struct lv_domain *ld)
 	return changed;
 }
 
+static bool limits_equal(const struct lv_limits *a, const struct lv_limits *b)
+{
+	return a->has_min == b->has_min && a->has_max == b->has_max &&
+	       a->has_shares == b->has_shares && a->min_bytes == b->min_bytes &&
+	       a->max_bytes == b->max_bytes && a->shares == b->shares;
+}
+
 int lv_meta_save(const struct vm *vm)
 {
 	struct lv_domain *ld = vm->backend;
@@ -115,12 +122,26 @@ int lv_meta_save(const struct vm *vm)
 
 	if (!ld)
 		return -ENODEV;
+	/* The domain has them already (a new target alone changes none). */
+	if (!ld->meta_dirty && limits_equal(&ld->limits, &l))
+		return 0;
 	ld->limits = l;
 	if (!ld->t->conn || !ld->dom) {
 		ld->meta_dirty = true;
 		log_notice("%s: libvirt is unreachable; the limits are written "
 			   "to the domain when it is back",
 			   vm->id);
+		return 0;
+	}
+	/* libvirt holds a migrating domain's job until the migration ends
+	 * (an incoming one admits no other job at all): a write now would
+	 * stall the loop for as long. They are written when it ends
+	 * (migration_ended() in libvirt_domain.c). */
+	if (ld->migrating) {
+		ld->meta_dirty = true;
+		log_info("%s: migrating; the limits are written to the domain "
+			 "when the migration ends",
+			 vm->id);
 		return 0;
 	}
 	if (ld->active)

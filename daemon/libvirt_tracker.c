@@ -100,7 +100,14 @@ static int on_lifecycle(virConnectPtr c, virDomainPtr dom, int event,
 		if (!ld)
 			break;
 		ld->lv_state = VIR_DOMAIN_RUNNING;
-		ld->migrating = detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY;
+		/* The guest runs on the destination before libvirt's
+		 * migration job ends, and until it ends any other call of
+		 * ours would wait for it: the migration ends with the job
+		 * (JOB_COMPLETED, or the stats poll finding none). */
+		if (detail == VIR_DOMAIN_EVENT_RESUMED_POSTCOPY)
+			ld->migrating = true;
+		else if (detail != VIR_DOMAIN_EVENT_RESUMED_MIGRATED)
+			ld->migrating = false;
 		lv_domain_update_state(ld);
 		break;
 	case VIR_DOMAIN_EVENT_PMSUSPENDED:
@@ -295,9 +302,13 @@ static void poll_stats(struct libvirt_tracker *t)
 	virDomainStatsRecordPtr *recs = NULL;
 	int n;
 
+	/* NOWAIT: a domain whose job is taken (a migration) is reported
+	 * with what can be read without it, instead of stalling the loop
+	 * until the job ends; stats_fallback() fills in. */
 	n = virConnectGetAllDomainStats(
 	    t->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
-	    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+	    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+		VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	if (n < 0) {
 		if (!t->stats_failing)
 			lv_errno("reading balloon statistics", NULL);

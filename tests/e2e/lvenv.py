@@ -115,7 +115,10 @@ def is_qemu_of(pid, name):
 
 
 class Libvirtd:
-    def __init__(self, prefix="ha-lv-"):
+    def __init__(self, prefix="ha-lv-", host_uuid=None):
+        """@host_uuid: the host UUID libvirtd claims (libvirtd.conf);
+        two daemons on one machine need different ones to migrate
+        between them, libvirt refuses a migration to the same host."""
         self.dir = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.dir, 0o755)
         for sub in LIBVIRT_DIRS.values():
@@ -129,6 +132,8 @@ class Libvirtd:
         with open(os.path.join(self.dir, "etc", "libvirtd.conf"), "w") as f:
             f.write('unix_sock_rw_perms = "0700"\n'
                     'keepalive_interval = 5\n')
+            if host_uuid:
+                f.write('host_uuid = "%s"\n' % host_uuid)
         with open(os.path.join(self.dir, "ns.sh"), "w") as f:
             f.write("#!/bin/sh\n# Enter libvirt's private directories, "
                     "then run the daemon.\nset -e\n")

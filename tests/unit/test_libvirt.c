@@ -381,6 +381,51 @@ START_TEST(test_lifecycle)
 }
 END_TEST
 
+/* A target set while the domain is shut off is the VM's target at once
+ * (the API shows it) and reaches libvirt when the domain starts. */
+START_TEST(test_target_while_stopped)
+{
+	struct ctl_memory_update u = {.has_target = true,
+				      .target_bytes = 200 * MiB};
+	virConnectPtr other = virConnectOpen("test:///default");
+	struct ctl_error err;
+	virDomainInfo info;
+	virDomainPtr dom;
+	struct vm *vm;
+
+	start("test:///default");
+	ck_assert_ptr_nonnull(other);
+	dom = virDomainDefineXML(other, new_domain);
+	ck_assert_ptr_nonnull(dom);
+	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "ha-new", 0, 2000000));
+	vm = vm_get("ha-new");
+	ck_assert_int_eq(vm->state, VM_STATE_STOPPED);
+
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-new", &u, &err),
+			 0);
+	ck_assert_uint_eq(vm->mem.target_bytes, 200 * MiB);
+	ck_assert_int_eq(vm->mem.target_source, VM_TARGET_MANUAL);
+	ck_assert_uint_eq(vm->counters.apply_errors, 0);
+	/* Nothing asked of the shut-off domain. */
+	ck_assert_int_eq(virDomainGetInfo(dom, &info), 0);
+	ck_assert_uint_eq(info.memory, 300 * 1024);
+
+	ck_assert_int_eq(virDomainCreate(dom), 0);
+	run_for(200000);
+	vm = vm_get("ha-new");
+	ck_assert_int_eq(vm->state, VM_STATE_RUNNING);
+	ck_assert_int_eq(virDomainGetInfo(dom, &info), 0);
+	ck_assert_uint_eq(info.memory, 200 * 1024);
+	ck_assert_uint_eq(vm->mem.target_bytes, 200 * MiB);
+
+	ck_assert_int_eq(virDomainDestroy(dom), 0);
+	ck_assert_int_eq(virDomainUndefine(dom), 0);
+	virDomainFree(dom);
+	virConnectClose(other);
+	stop();
+}
+END_TEST
+
 /* ---- limits in the metadata ---- */
 
 static char *metadata(virDomainPtr dom, unsigned flags)
@@ -712,6 +757,7 @@ static Suite *libvirt_suite(void)
 	tcase_add_test(tracker, test_discover_fixture);
 	tcase_add_test(tracker, test_none_is_read_only);
 	tcase_add_test(tracker, test_lifecycle);
+	tcase_add_test(tracker, test_target_while_stopped);
 	tcase_add_test(tracker, test_metadata_written_through_api);
 	tcase_add_test(tracker, test_metadata_changed_outside);
 	tcase_add_test(tracker, test_balloon_target_reached);
