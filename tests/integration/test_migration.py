@@ -122,9 +122,8 @@ class Migration(unittest.TestCase):
         self.run_logged(self.live_migration)
 
     def live_migration(self):
-        # Limits through A: written to the domain's live metadata.
-        # Limits through A (a max below the RAM would move the target:
-        # kept at the RAM so the balloon stays put).
+        # Limits through A, written to the domain's live metadata (max
+        # kept at the RAM: a lower one would move the balloon now).
         self.put(self.a, {"min_bytes": 192 * MIB, "max_bytes": 512 * MIB,
                           "shares": 640})
         self.assertIn('shares="640"', self.src.virsh(
