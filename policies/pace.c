@@ -90,3 +90,13 @@ void policy_pace_apply(const struct policy_pace *p, bool due,
 	t->auto_reclaim = go;
 	t->keep_free_bytes = go ? keep : 0;
 }
+
+void policy_pace_target(const struct policy_pace *p, bool due, bool resize,
+			const struct ha_policy_vm *vm, uint64_t size,
+			struct ha_policy_target *t)
+{
+	uint64_t used = policy_min(vm->guest_used_bytes, vm->max_bytes);
+
+	t->target_bytes = resize ? size : vm->max_bytes;
+	policy_pace_apply(p, due, vm, policy_sat_sub(size, used), t);
+}

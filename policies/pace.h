@@ -58,6 +58,15 @@ void policy_pace_apply(const struct policy_pace *p, bool due,
 		       const struct ha_policy_vm *vm, uint64_t buffer,
 		       struct ha_policy_target *t);
 
+/*
+ * The decision of a policy that sizes @vm to @size: the logical target is
+ * @size when @resize, else the VM's max; soft reclaim keeps installed
+ * what @size allows above the memory the guest uses.
+ */
+void policy_pace_target(const struct policy_pace *p, bool due, bool resize,
+			const struct ha_policy_vm *vm, uint64_t size,
+			struct ha_policy_target *t);
+
 /* A boolean parameter ("true" / "false"): 0, -ENOENT, or -EINVAL with a
  * message in @err. */
 int policy_param_bool(const struct ha_policy_param *params, size_t n,

@@ -224,7 +224,7 @@ static void pr_decide(void *state, const struct ha_policy_host *host,
 		bool fresh;
 		struct pr_vm *p = policy_vmtab_get(&s->vms, vms[i].id, &fresh);
 
-		uint64_t t, used;
+		uint64_t t;
 
 		if (!p || vms[i].max_bytes == 0) {
 			targets[i].reason = HA_REASON_NONE;
@@ -232,10 +232,8 @@ static void pr_decide(void *state, const struct ha_policy_host *host,
 		}
 		t = pr_step(&s->cfg, p, fresh, &vms[i], host,
 			    &targets[i].reason);
-		used = policy_min(vms[i].guest_used_bytes, vms[i].max_bytes);
-		targets[i].target_bytes = s->cfg.resize ? t : vms[i].max_bytes;
-		policy_pace_apply(&s->pace, due, &vms[i],
-				  policy_sat_sub(t, used), &targets[i]);
+		policy_pace_target(&s->pace, due, s->cfg.resize, &vms[i], t,
+				   &targets[i]);
 	}
 	policy_vmtab_sweep(&s->vms);
 }

@@ -175,7 +175,7 @@ static void ws_decide(void *state, const struct ha_policy_host *host,
 		bool fresh;
 		struct ws_vm *w = policy_vmtab_get(&s->vms, vms[i].id, &fresh);
 
-		uint64_t t, used;
+		uint64_t t;
 
 		/* No history (no memory, a duplicate id) or no size: keep
 		 * what was decided before. */
@@ -185,12 +185,8 @@ static void ws_decide(void *state, const struct ha_policy_host *host,
 		}
 		t = ws_step(&s->cfg, w, fresh, &vms[i], host->now_ms,
 			    &targets[i].reason);
-		used = policy_min(vms[i].guest_used_bytes, vms[i].max_bytes);
-		targets[i].target_bytes = s->cfg.resize ? t : vms[i].max_bytes;
-		/* Soft reclaim leaves installed what the target allows
-		 * above what is used. */
-		policy_pace_apply(&s->pace, due, &vms[i],
-				  policy_sat_sub(t, used), &targets[i]);
+		policy_pace_target(&s->pace, due, s->cfg.resize, &vms[i], t,
+				   &targets[i]);
 	}
 	policy_vmtab_sweep(&s->vms);
 }

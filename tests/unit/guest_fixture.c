@@ -7,16 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void *zalloc_aligned(uint64_t len)
-{
-	uint64_t rounded = (len + 63) / 64 * 64;
-	void *p = aligned_alloc(64, rounded);
-
-	ck_assert_ptr_nonnull(p);
-	memset(p, 0, rounded);
-	return p;
-}
-
 void gfix_alloc(struct gfix *f, uint64_t frames, unsigned cores)
 {
 	memset(f, 0, sizeof(*f));
@@ -24,8 +14,8 @@ void gfix_alloc(struct gfix *f, uint64_t frames, unsigned cores)
 	f->cores = cores;
 	f->meta_len = ha_meta_size(frames);
 	ck_assert_uint_gt(f->meta_len, 0);
-	f->meta = zalloc_aligned(f->meta_len);
-	f->local = zalloc_aligned(ha_local_size(cores));
+	f->meta = fixture_zalloc(f->meta_len);
+	f->local = fixture_zalloc(ha_local_size(cores));
 	f->held = calloc(frames, 1);
 	ck_assert_ptr_nonnull(f->held);
 }

@@ -13,25 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fixture_util.h"
 #include "ha_guest.h"
 
 #define GFIX_BASE_FRAME (1ull << 20) /* 4 GiB: any 4 MiB aligned base */
-
-/*
- * ck_assert*() records its location on every call (a message to the parent
- * process in fork mode), which dominates loops over thousands of frames.
- * Those loops use these, which only report failures.
- */
-#define CHECK(expr)                                                        \
-	do {                                                               \
-		if (!(expr))                                               \
-			ck_abort_msg("Assertion '%s' failed", #expr);     \
-	} while (0)
-#define CHECK_MSG(expr, ...)                                               \
-	do {                                                               \
-		if (!(expr))                                               \
-			ck_abort_msg(__VA_ARGS__);                         \
-	} while (0)
 
 static inline uint64_t gfix_rng_next(uint64_t *s)
 {

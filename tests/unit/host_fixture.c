@@ -88,16 +88,6 @@ static struct ha_host_env rec_env(struct hfix_rec *r)
 
 /* ---- a guest region with a host attached ---- */
 
-static void *zalloc_aligned(uint64_t len)
-{
-	uint64_t rounded = (len + 63) / 64 * 64;
-	void *p = aligned_alloc(64, rounded);
-
-	ck_assert_ptr_nonnull(p);
-	memset(p, 0, rounded);
-	return p;
-}
-
 void hfix_guest(struct hfix *f, uint64_t children, unsigned cores)
 {
 	memset(f, 0, sizeof(*f));
@@ -105,8 +95,8 @@ void hfix_guest(struct hfix *f, uint64_t children, unsigned cores)
 	f->frames = children * HA_CHILD_FRAMES;
 	f->meta_len = ha_meta_size(f->frames);
 	/* exactly the region: ASan catches any read past its end */
-	f->meta = zalloc_aligned(f->meta_len);
-	f->local = zalloc_aligned(ha_local_size(cores));
+	f->meta = fixture_zalloc(f->meta_len);
+	f->local = fixture_zalloc(ha_local_size(cores));
 	ck_assert_int_eq(ha_guest_init(&f->g, f->meta, f->meta_len, f->local,
 				       cores, HFIX_BASE, f->frames,
 				       HA_INIT_FREE),

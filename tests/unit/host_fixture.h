@@ -17,27 +17,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fixture_util.h"
 #include "ha_guest.h"
 #include "ha_host.h"
 
 #define HFIX_BASE (1ull << 10) /* managed range starts at 4 MiB */
 #define HFIX_META_FRAME 0ull /* metadata lives in the first frames */
-
-/*
- * ck_assert*() records its location on every call (a message to the parent
- * process in fork mode), which dominates loops over many frames or many
- * operations. Those loops use these, which only report failures.
- */
-#define CHECK(expr)                                                        \
-	do {                                                               \
-		if (!(expr))                                               \
-			ck_abort_msg("Assertion '%s' failed", #expr);     \
-	} while (0)
-#define CHECK_MSG(expr, ...)                                               \
-	do {                                                               \
-		if (!(expr))                                               \
-			ck_abort_msg(__VA_ARGS__);                         \
-	} while (0)
 
 /* ---- recording environment ---- */
 
