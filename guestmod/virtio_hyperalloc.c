@@ -436,7 +436,7 @@ static int vha_register(struct vha_dev *d, unsigned int slot, u64 meta_gpa,
 		}
 		return 0;
 	}
-	pr_info("register slot=%u refused: status=%d refusal=%s bad_reason=%s index=%llu value=%llu\n",
+	pr_info("register slot=%u refused: status=%d refusal=%s bad_reason=%s index=%llu value=%#llx\n",
 		slot, st.status,
 		vha_name(vha_refusal_names, HA_VIRTIO_REF_COUNT, st.refusal),
 		vha_name(vha_bad_names, HA_BAD_REASON_COUNT, st.bad_reason),
@@ -1338,8 +1338,32 @@ static ssize_t test_hold_pct_store(struct device *dev,
 }
 static DEVICE_ATTR_RW(test_hold_pct);
 
+/*
+ * "REGION HUGE COUNT": one install request from the writing CPU, for the
+ * tests (latency, the device's answers to bad requests). The outcome is
+ * logged and is the write's result.
+ */
+static ssize_t install_store(struct device *dev,
+			     struct device_attribute *attr, const char *buf,
+			     size_t count)
+{
+	unsigned int region, n;
+	u64 huge, t0;
+	int r;
+
+	if (sscanf(buf, "%u %llu %u", &region, &huge, &n) != 3)
+		return -EINVAL;
+	t0 = ktime_get_ns();
+	r = virtio_hyperalloc_install(region, huge, n);
+	pr_info("install region=%u huge=%llu count=%u: result=%d ns=%llu\n",
+		region, huge, n, r, ktime_get_ns() - t0);
+	return r ? r : count;
+}
+static DEVICE_ATTR_WO(install);
+
 static struct attribute *vha_attrs[] = {
 	&dev_attr_stats.attr,
+	&dev_attr_install.attr,
 	&dev_attr_test_run.attr,
 	&dev_attr_test_hold_pct.attr,
 	NULL,
