@@ -14,7 +14,8 @@
 # release), so an unchanged tree is not rebuilt. A warning fails the
 # build. HA_KBUILD_W=1 adds the kernel's extra warnings (make W=1).
 #
-# Installs nothing: it names what is missing and stops. Progress goes to
+# Installs nothing (it may refresh apt's lists, as build-guest.sh does):
+# it names a missing package and stops. Progress goes to
 # stderr; stdout gets "lib_module=PATH" and, last, "module=PATH".
 set -eu
 
@@ -32,10 +33,17 @@ for t in make:make gcc:gcc apt-cache:apt sha256sum:coreutils; do
 done
 [ -z "$missing" ] || die "missing packages:$missing"
 
-pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-	awk '/Depends: linux-image-/ { print $2; exit }')
-[ -n "$pkg" ] ||
-	die "apt knows no linux-image-cloud-amd64 (run apt-get update)"
+resolve() {
+	apt-cache depends linux-image-cloud-amd64 2>/dev/null |
+		awk '/Depends: linux-image-/ { print $2; exit }'
+}
+pkg=$(resolve)
+if [ -z "$pkg" ]; then
+	say "apt knows no linux-image-cloud-amd64; running apt-get update"
+	apt-get update -q >&2
+	pkg=$(resolve)
+fi
+[ -n "$pkg" ] || die "cannot resolve linux-image-cloud-amd64"
 release=${pkg#linux-image-}
 kdir=/usr/src/linux-headers-$release
 [ -f "$kdir/Makefile" ] ||
