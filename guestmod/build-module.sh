@@ -61,6 +61,13 @@ inputs="$inputs $top/lib/platform/kernel.h $0"
 hash=$( (echo "$release W=$W"; cat $inputs) | sha256sum | cut -c1-16)
 dir=$CACHE/$release-$hash
 
+# One build at a time per cache (parallel test runs share it).
+mkdir -p "$CACHE"
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$CACHE/.lock"
+	flock 9
+fi
+
 if [ -s "$dir/virtio_hyperalloc.ko" ] && [ -s "$dir/libhyperalloc.ko" ]; then
 	say "up to date: $dir"
 else
