@@ -58,6 +58,7 @@ inputs=
 for f in $MOD_SRC; do inputs="$inputs $here/$f"; done
 for f in $LIB_SRC $LIB_HDR; do inputs="$inputs $top/lib/$f"; done
 inputs="$inputs $top/lib/platform/kernel.h $0"
+# shellcheck disable=SC2086 # $inputs is a list of paths
 hash=$( (echo "$release W=$W"; cat $inputs) | sha256sum | cut -c1-16)
 dir=$CACHE/$release-$hash
 

@@ -23,9 +23,9 @@
  * Sends one install request on the install queue of the calling CPU
  * (CPU c uses queue c % num_install_queues) and busy-waits for the
  * device's answer with interrupts disabled, for at most install_timeout_ms
- * (a module parameter). Callable from any context: process, softirq,
- * hardirq, with interrupts or preemption disabled. It never sleeps and
- * never allocates memory.
+ * (a module parameter). Callable from any context but NMI: process,
+ * softirq, hardirq, with interrupts or preemption disabled. It never
+ * sleeps and never allocates memory.
  *
  * Returns 0 once every frame is installed (a frame that is no longer
  * reclaimed counts as installed), or a negative errno:

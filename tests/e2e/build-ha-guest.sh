@@ -46,7 +46,9 @@ pkg=$(basename "$(dirname "$kernel")")
 out=$(sh "$top/guestmod/build-module.sh")
 module=$(echo "$out" | sed -n 's/^module=//p')
 lib_module=$(echo "$out" | sed -n 's/^lib_module=//p')
-[ -s "$module" ] && [ -s "$lib_module" ] || die "build-module.sh gave no module"
+if [ ! -s "$module" ] || [ ! -s "$lib_module" ]; then
+	die "build-module.sh gave no module"
+fi
 
 files="$0 $module $lib_module"
 for m in $VIRTIO; do
@@ -54,6 +56,7 @@ for m in $VIRTIO; do
 	[ -n "$f" ] || die "$m not in $kmods"
 	files="$files $f"
 done
+# shellcheck disable=SC2086 # $files is a list of paths
 hash=$(cat $files | sha256sum | cut -c1-16)
 dir=$CACHE/$pkg-$hash
 
