@@ -623,6 +623,9 @@ struct vha_test {
 	struct delayed_work report_work;
 	struct delayed_work child_work;
 	bool child_written;
+
+	struct mutex fill_lock; /* one test_fill at a time */
+	struct vha_counts fill; /* what test_fill did */
 };
 
 static void vha_inc(u64 *p, u64 n)
@@ -854,6 +857,12 @@ static void vha_test_sum(const struct vha_test *t, struct vha_counts *s)
 		s->lib_errors += READ_ONCE(c->lib_errors);
 		s->held_frames += READ_ONCE(c->held_frames);
 	}
+	s->allocs += READ_ONCE(t->fill.allocs);
+	s->frees += READ_ONCE(t->fill.frees);
+	s->installs += READ_ONCE(t->fill.installs);
+	s->install_errors += READ_ONCE(t->fill.install_errors);
+	s->canary_errors += READ_ONCE(t->fill.canary_errors);
+	s->lib_errors += READ_ONCE(t->fill.lib_errors);
 }
 
 static void vha_report_work(struct work_struct *work)
@@ -1182,6 +1191,7 @@ static int vha_test_start(struct vha_dev *d)
 
 	/* One core index per possible CPU, and one for the driver. */
 	t->aux_core = nr_cpu_ids;
+	mutex_init(&t->fill_lock);
 	base = t->base_frame;
 	if (t->hostile == VHA_HOSTILE_RANGE)
 		base = (1ull << 40) >> HA_FRAME_SHIFT;
@@ -1361,9 +1371,73 @@ static ssize_t install_store(struct device *dev,
 }
 static DEVICE_ATTR_WO(install);
 
+/*
+ * Any write: allocate every free huge frame of the pool on the driver's
+ * own core, installing those the host reclaimed, write a canary into each
+ * page, then verify and free them all. Afterwards every frame the guest
+ * could use has been written once, so the host holds it: the tests start
+ * from a guest that used all of its memory.
+ */
+static ssize_t test_fill_store(struct device *dev,
+			       struct device_attribute *attr,
+			       const char *buf, size_t count)
+{
+	struct vha_test *t = vha_of(dev)->test;
+	u64 max, n = 0, i, installs = 0;
+	struct vha_alloc *held;
+	bool reclaimed;
+	ha_frame_t f;
+	int r = 0;
+
+	if (!t || !t->workers)
+		return -ENODEV;
+	max = t->frames >> HA_HUGE_ORDER;
+	held = kvmalloc_array(max, sizeof(*held), GFP_KERNEL);
+	if (!held)
+		return -ENOMEM;
+	mutex_lock(&t->fill_lock);
+	while (n < max) {
+		r = ha_guest_get(&t->m.g, t->aux_core, HA_HUGE_ORDER, 0, &f,
+				 &reclaimed);
+		if (r)
+			break;
+		if (reclaimed) {
+			installs++;
+			if (vha_install_alloc(f.v, HA_HUGE_ORDER)) {
+				vha_inc(&t->fill.install_errors, 1);
+				vha_put(t, t->aux_core, f.v, HA_HUGE_ORDER);
+				continue;
+			}
+		}
+		held[n].frame = f.v;
+		held[n].order = HA_HUGE_ORDER;
+		held[n].seq = 0xf00000 | (u32)n;
+		vha_canary_fill(t, &held[n]);
+		n++;
+		cond_resched();
+	}
+	vha_inc(&t->fill.allocs, n);
+	vha_inc(&t->fill.installs, installs);
+	for (i = 0; i < n; i++) {
+		vha_inc(&t->fill.canary_errors,
+			vha_canary_check(t, &held[i]));
+		if (vha_put(t, t->aux_core, held[i].frame, HA_HUGE_ORDER))
+			vha_inc(&t->fill.lib_errors, 1);
+		cond_resched();
+	}
+	vha_inc(&t->fill.frees, n);
+	mutex_unlock(&t->fill_lock);
+	kvfree(held);
+	pr_info("test: fill: %llu huge frames written, %llu installed\n", n,
+		installs);
+	return r && r != HA_ENOMEM ? -EIO : count;
+}
+static DEVICE_ATTR_WO(test_fill);
+
 static struct attribute *vha_attrs[] = {
 	&dev_attr_stats.attr,
 	&dev_attr_install.attr,
+	&dev_attr_test_fill.attr,
 	&dev_attr_test_run.attr,
 	&dev_attr_test_hold_pct.attr,
 	NULL,
