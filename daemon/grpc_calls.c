@@ -168,7 +168,7 @@ static grpc_slice header_value(const char *s)
  * @msg, and the field and value of @err as trailing metadata. */
 static void finish(struct grpcd_call *c, grpc_status_code code,
 		   const char *msg, struct grpcd_buf *resp,
-		   const struct ctl_error *err)
+		   const struct error *err)
 {
 	grpc_op ops[4];
 	size_t n = 0;
@@ -225,7 +225,7 @@ static void finish(struct grpcd_call *c, grpc_status_code code,
 	start_ops(c, ops, n);
 }
 
-static void finish_error(struct grpcd_call *c, const struct ctl_error *err)
+static void finish_error(struct grpcd_call *c, const struct error *err)
 {
 	char msg[MSG_MAX];
 
@@ -304,7 +304,7 @@ static void watch_start(struct grpcd_call *c, const uint8_t *data,
 			size_t len)
 {
 	struct grpcd *g = c->g;
-	struct ctl_error err;
+	struct error err;
 	uint64_t last;
 	char text[32];
 	bool has;
@@ -369,7 +369,7 @@ static void make_caller(struct grpcd_call *c, struct ctl_caller *ret)
 
 static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
 {
-	struct ctl_error err = { 0 };
+	struct error err = { 0 };
 	struct grpcd_buf resp = { 0 };
 	struct ctl_caller caller;
 	int r;
@@ -381,8 +381,8 @@ static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
 		return;
 	}
 	grpcd_buf_clear(&resp);
-	if (err.status == CTL_OK) {
-		ctl_error_set(&err, CTL_INTERNAL, NULL, NULL,
+	if (err.status == ERROR_OK) {
+		error_set(&err, ERROR_INTERNAL, NULL, NULL,
 			      "internal error: %s", strerror(-r));
 		log_err("grpc: %s: %s", method_name(c), err.reason);
 	}

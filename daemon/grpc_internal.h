@@ -136,12 +136,12 @@ struct grpcd_completion {
 };
 
 /* A unary handler: map the request to ctl calls and the result to the
- * answer. 0 and *resp, or -errno with *err set (an err left at CTL_OK
+ * answer. 0 and *resp, or -errno with *err set (an err left at ERROR_OK
  * means INTERNAL). */
 typedef int (*grpcd_unary_fn)(struct daemon *d,
 			      const struct ctl_caller *caller,
 			      const uint8_t *req, size_t len,
-			      struct grpcd_buf *resp, struct ctl_error *err);
+			      struct grpcd_buf *resp, struct error *err);
 
 struct grpcd_method {
 	const char *path; /* "/hyperalloc.v1.HyperAlloc/ListVMs" */

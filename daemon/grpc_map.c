@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +190,7 @@ int grpcd_pack_host(const struct ctl_host *h, struct grpcd_buf *ret)
 	return pack(&m.base, ret);
 }
 
-int grpcd_pack_policy(const struct ctl_policy *p, struct grpcd_buf *ret)
+int grpcd_pack_policy(const struct engine_policy *p, struct grpcd_buf *ret)
 {
 	char names[sizeof(p->available)], *avail[AVAILABLE_MAX];
 	Hyperalloc__V1__Policy m;
@@ -255,39 +254,21 @@ int grpcd_pack_event(const struct event *ev, uint64_t lost,
 
 /* ---- decoders ---- */
 
-static void bad(struct ctl_error *err, enum ctl_status status,
-		const char *field, const char *value, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static void bad(struct ctl_error *err, enum ctl_status status,
-		const char *field, const char *value, const char *fmt, ...)
-{
-	va_list ap;
-
-	memset(err, 0, sizeof(*err));
-	err->status = status;
-	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
-	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-	va_end(ap);
-}
-
 /* Unpack @data as @desc, or explain why not. */
 static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc,
 				const uint8_t *data, size_t len,
-				struct ctl_error *err)
+				struct error *err)
 {
 	ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
 
 	if (!m)
-		bad(err, CTL_BAD_REQUEST, "", "",
+		error_set(err, ERROR_BAD_REQUEST, "", "",
 		    "the request is not a valid %s message", desc->name);
 	return m;
 }
 
 int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
-		      const uint8_t *data, size_t len, struct ctl_error *err)
+		      const uint8_t *data, size_t len, struct error *err)
 {
 	ProtobufCMessage *m = unpack(desc, data, len, err);
 
@@ -298,17 +279,17 @@ int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
 }
 
 static int copy_id(const char *s, char *id, size_t size,
-		   struct ctl_error *err)
+		   struct error *err)
 {
 	size_t n = strlen(s);
 
 	if (n == 0) {
-		bad(err, CTL_BAD_REQUEST, "id", "",
+		error_set(err, ERROR_BAD_REQUEST, "id", "",
 		    "id is required: a VM's name or UUID");
 		return -EINVAL;
 	}
 	if (n >= size) {
-		bad(err, CTL_BAD_REQUEST, "id", "",
+		error_set(err, ERROR_BAD_REQUEST, "id", "",
 		    "id is longer than %zu bytes", size - 1);
 		return -EINVAL;
 	}
@@ -318,7 +299,7 @@ static int copy_id(const char *s, char *id, size_t size,
 
 int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
 		   const uint8_t *data, size_t len, char *id, size_t size,
-		   struct ctl_error *err)
+		   struct error *err)
 {
 	const ProtobufCFieldDescriptor *f;
 	ProtobufCMessage *m;
@@ -326,7 +307,7 @@ int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
 
 	f = protobuf_c_message_descriptor_get_field_by_name(desc, "id");
 	if (!f || f->type != PROTOBUF_C_TYPE_STRING) {
-		bad(err, CTL_INTERNAL, "", "", "%s has no string field id",
+		error_set(err, ERROR_INTERNAL, "", "", "%s has no string field id",
 		    desc->name);
 		return -EINVAL;
 	}
@@ -340,13 +321,13 @@ int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
 
 /* A size field: at most INT64_MAX, like the JSON API. */
 static int get_size(const char *key, uint64_t v, uint64_t *ret,
-		    struct ctl_error *err)
+		    struct error *err)
 {
 	char text[32];
 
 	if (v > (uint64_t)INT64_MAX) {
 		snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
-		bad(err, CTL_BAD_REQUEST, key, text, "%s must be at most %lld",
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be at most %lld",
 		    key, (long long)INT64_MAX);
 		return -EINVAL;
 	}
@@ -356,7 +337,7 @@ static int get_size(const char *key, uint64_t v, uint64_t *ret,
 
 int grpcd_parse_memory_update(const uint8_t *data, size_t len, char *id,
 			      size_t size, struct ctl_memory_update *ret,
-			      struct ctl_error *err)
+			      struct error *err)
 {
 	Hyperalloc__V1__SetVMMemoryRequest *m;
 	struct ctl_memory_update u;
@@ -397,7 +378,7 @@ int grpcd_parse_memory_update(const uint8_t *data, size_t len, char *id,
 
 /* The JSON object @text, re-serialised compact with sorted keys. */
 static int get_params(const char *text, char *buf, size_t size,
-		      struct ctl_error *err)
+		      struct error *err)
 {
 	json_error_t e;
 	json_t *o;
@@ -407,10 +388,10 @@ static int get_params(const char *text, char *buf, size_t size,
 	o = json_loads(text, JSON_REJECT_DUPLICATES, &e);
 	if (!o || !json_is_object(o)) {
 		if (o)
-			bad(err, CTL_BAD_REQUEST, "params", "",
+			error_set(err, ERROR_BAD_REQUEST, "params", "",
 			    "params must be a JSON object");
 		else
-			bad(err, CTL_BAD_REQUEST, "params", "",
+			error_set(err, ERROR_BAD_REQUEST, "params", "",
 			    "params is not JSON: %s at line %d column %d",
 			    e.text, e.line, e.column);
 		r = -EINVAL;
@@ -418,7 +399,7 @@ static int get_params(const char *text, char *buf, size_t size,
 	}
 	n = json_dumpb(o, buf, size, JSON_COMPACT | JSON_SORT_KEYS);
 	if (n == 0 || n >= size) {
-		bad(err, CTL_BAD_REQUEST, "params", "",
+		error_set(err, ERROR_BAD_REQUEST, "params", "",
 		    "params is larger than %zu bytes", size - 1);
 		r = -EINVAL;
 		goto cleanup;
@@ -430,7 +411,7 @@ cleanup:
 }
 
 static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
-			 struct ctl_policy_update *u, struct ctl_error *err)
+			 struct engine_policy_update *u, struct error *err)
 {
 	char text[64];
 	int r;
@@ -438,12 +419,12 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 	if (m->name_opt_case) {
 		u->has_name = true;
 		if (!m->name[0]) {
-			bad(err, CTL_BAD_REQUEST, "name", "",
+			error_set(err, ERROR_BAD_REQUEST, "name", "",
 			    "name must not be empty");
 			return -EINVAL;
 		}
 		if (strlen(m->name) >= sizeof(u->name)) {
-			bad(err, CTL_BAD_REQUEST, "name", "",
+			error_set(err, ERROR_BAD_REQUEST, "name", "",
 			    "name is longer than %zu bytes",
 			    sizeof(u->name) - 1);
 			return -EINVAL;
@@ -463,7 +444,7 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 		if (!isfinite(m->overcommit_ratio) ||
 		    m->overcommit_ratio < 0) {
 			snprintf(text, sizeof(text), "%g", m->overcommit_ratio);
-			bad(err, CTL_BAD_REQUEST, "overcommit_ratio", text,
+			error_set(err, ERROR_BAD_REQUEST, "overcommit_ratio", text,
 			    "overcommit_ratio must be a finite number >= 0");
 			return -EINVAL;
 		}
@@ -486,17 +467,17 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 }
 
 int grpcd_parse_policy_update(const uint8_t *data, size_t len,
-			      struct ctl_policy_update *ret,
-			      struct ctl_error *err)
+			      struct engine_policy_update *ret,
+			      struct error *err)
 {
 	Hyperalloc__V1__SetPolicyRequest *m;
-	struct ctl_policy_update *u;
+	struct engine_policy_update *u;
 	int r;
 
 	/* ~8 KiB: keep it off the stack, like json_parse_policy_update */
 	u = calloc(1, sizeof(*u));
 	if (!u) {
-		bad(err, CTL_INTERNAL, "", "", "out of memory");
+		error_set(err, ERROR_INTERNAL, "", "", "out of memory");
 		return -ENOMEM;
 	}
 	m = (void *)unpack(&hyperalloc__v1__set_policy_request__descriptor,
@@ -514,7 +495,7 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 }
 
 int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct ctl_error *err)
+		      uint64_t *ret_last_event_id, struct error *err)
 {
 	Hyperalloc__V1__WatchEventsRequest *m;
 
@@ -530,33 +511,33 @@ int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
 
 /* ---- status ---- */
 
-grpc_status_code grpcd_status(enum ctl_status s)
+grpc_status_code grpcd_status(enum error_status s)
 {
 	switch (s) {
-	case CTL_OK:
+	case ERROR_OK:
 		return GRPC_STATUS_OK;
-	case CTL_BAD_REQUEST:
-	case CTL_UNPROCESSABLE:
+	case ERROR_BAD_REQUEST:
+	case ERROR_UNPROCESSABLE:
 		return GRPC_STATUS_INVALID_ARGUMENT;
-	case CTL_UNAUTHENTICATED:
+	case ERROR_UNAUTHENTICATED:
 		return GRPC_STATUS_UNAUTHENTICATED;
-	case CTL_FORBIDDEN:
+	case ERROR_FORBIDDEN:
 		return GRPC_STATUS_PERMISSION_DENIED;
-	case CTL_NOT_FOUND:
+	case ERROR_NOT_FOUND:
 		return GRPC_STATUS_NOT_FOUND;
-	case CTL_CONFLICT:
+	case ERROR_CONFLICT:
 		return GRPC_STATUS_FAILED_PRECONDITION;
-	case CTL_TOO_LARGE:
+	case ERROR_TOO_LARGE:
 		return GRPC_STATUS_RESOURCE_EXHAUSTED;
-	case CTL_UNAVAILABLE:
+	case ERROR_UNAVAILABLE:
 		return GRPC_STATUS_UNAVAILABLE;
-	case CTL_INTERNAL:
+	case ERROR_INTERNAL:
 		break;
 	}
 	return GRPC_STATUS_INTERNAL;
 }
 
-void grpcd_status_message(const struct ctl_error *err, char *buf,
+void grpcd_status_message(const struct error *err, char *buf,
 			  size_t len)
 {
 	const char *reason = err->reason[0] ? err->reason : "request failed";

@@ -46,7 +46,7 @@ int grpcd_pack_vm_memory(const struct vm *vm, struct grpcd_buf *ret);
 int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret);
 int grpcd_pack_vm_list(const struct vm_registry *r, struct grpcd_buf *ret);
 int grpcd_pack_host(const struct ctl_host *h, struct grpcd_buf *ret);
-int grpcd_pack_policy(const struct ctl_policy *p, struct grpcd_buf *ret);
+int grpcd_pack_policy(const struct engine_policy *p, struct grpcd_buf *ret);
 int grpcd_pack_event(const struct event *ev, uint64_t lost,
 		     struct grpcd_buf *ret);
 
@@ -54,48 +54,48 @@ int grpcd_pack_event(const struct event *ev, uint64_t lost,
  * Decoders of request messages. Only the wire format, types and the
  * limits of the internal structs are checked here (as json.h does for
  * HTTP bodies); ranges are ctl's business. Each returns 0 with the
- * result filled, or -EINVAL with *err set to CTL_BAD_REQUEST naming the
- * field and value at fault, or -ENOMEM (CTL_INTERNAL).
+ * result filled, or -EINVAL with *err set to ERROR_BAD_REQUEST naming the
+ * field and value at fault, or -ENOMEM (ERROR_INTERNAL).
  */
 
 /* A request without fields (ListVMsRequest, ...): it must still be a
  * well-formed @desc message. */
 int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
-		      const uint8_t *data, size_t len, struct ctl_error *err);
+		      const uint8_t *data, size_t len, struct error *err);
 
 /* A request whose field "id" (a VM's name or UUID) is all it carries:
  * GetVMRequest, GetVMMemoryRequest, ReleaseVMTargetRequest (@desc says
  * which). The id must be 1..@size-1 bytes. */
 int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
 		   const uint8_t *data, size_t len, char *id, size_t size,
-		   struct ctl_error *err);
+		   struct error *err);
 
 /* SetVMMemoryRequest: the id as above; has_* for each field present;
  * sizes at most INT64_MAX (the JSON API's limit). */
 int grpcd_parse_memory_update(const uint8_t *data, size_t len, char *id,
 			      size_t size, struct ctl_memory_update *ret,
-			      struct ctl_error *err);
+			      struct error *err);
 
 /* SetPolicyRequest: name non-empty and short enough; params a JSON
  * object (stored re-serialised, compact with sorted keys, like the JSON
  * API); overcommit_ratio finite and >= 0; sizes at most INT64_MAX. */
 int grpcd_parse_policy_update(const uint8_t *data, size_t len,
-			      struct ctl_policy_update *ret,
-			      struct ctl_error *err);
+			      struct engine_policy_update *ret,
+			      struct error *err);
 
 /* WatchEventsRequest: *ret_has tells whether last_event_id was given. */
 int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct ctl_error *err);
+		      uint64_t *ret_last_event_id, struct error *err);
 
 /* The gRPC status of a ctl status: INVALID_ARGUMENT (400 and 422),
  * UNAUTHENTICATED (401), PERMISSION_DENIED (403), NOT_FOUND (404),
  * FAILED_PRECONDITION (409), RESOURCE_EXHAUSTED (413), UNAVAILABLE (503),
- * INTERNAL (500 and anything unknown); CTL_OK is OK. */
-grpc_status_code grpcd_status(enum ctl_status s);
+ * INTERNAL (500 and anything unknown); ERROR_OK is OK. */
+grpc_status_code grpcd_status(enum error_status s);
 
 /* The status message of @err: its reason, then "(field F, value V)" when
  * it names a field. Always NUL-terminated. */
-void grpcd_status_message(const struct ctl_error *err, char *buf,
+void grpcd_status_message(const struct error *err, char *buf,
 			  size_t len);
 
 #endif

@@ -19,7 +19,7 @@
 
 /* The memory state of VM @id: the answer of every memory call. */
 static int reply_memory(struct daemon *d, const char *id,
-			struct grpcd_buf *resp, struct ctl_error *err)
+			struct grpcd_buf *resp, struct error *err)
 {
 	const struct vm *vm = ctl_vm_get(d, id, err);
 
@@ -30,7 +30,7 @@ static int reply_memory(struct daemon *d, const char *id,
 
 static int list_vms(struct daemon *d, const struct ctl_caller *caller,
 		    const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		    struct ctl_error *err)
+		    struct error *err)
 {
 	(void)caller;
 	if (grpcd_parse_empty(&hyperalloc__v1__list_vms_request__descriptor, req,
@@ -41,7 +41,7 @@ static int list_vms(struct daemon *d, const struct ctl_caller *caller,
 
 static int get_vm(struct daemon *d, const struct ctl_caller *caller,
 		  const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		  struct ctl_error *err)
+		  struct error *err)
 {
 	char id[VM_ID_MAX * 2];
 	const struct vm *vm;
@@ -58,7 +58,7 @@ static int get_vm(struct daemon *d, const struct ctl_caller *caller,
 
 static int get_memory(struct daemon *d, const struct ctl_caller *caller,
 		      const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		      struct ctl_error *err)
+		      struct error *err)
 {
 	char id[VM_ID_MAX * 2];
 
@@ -71,7 +71,7 @@ static int get_memory(struct daemon *d, const struct ctl_caller *caller,
 
 static int set_memory(struct daemon *d, const struct ctl_caller *caller,
 		      const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		      struct ctl_error *err)
+		      struct error *err)
 {
 	struct ctl_memory_update u;
 	char id[VM_ID_MAX * 2];
@@ -90,7 +90,7 @@ static int set_memory(struct daemon *d, const struct ctl_caller *caller,
 
 static int release_target(struct daemon *d, const struct ctl_caller *caller,
 			  const uint8_t *req, size_t len,
-			  struct grpcd_buf *resp, struct ctl_error *err)
+			  struct grpcd_buf *resp, struct error *err)
 {
 	char id[VM_ID_MAX * 2];
 	int r;
@@ -109,7 +109,7 @@ static int release_target(struct daemon *d, const struct ctl_caller *caller,
 
 static int get_host(struct daemon *d, const struct ctl_caller *caller,
 		    const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		    struct ctl_error *err)
+		    struct error *err)
 {
 	struct ctl_host h;
 
@@ -123,7 +123,7 @@ static int get_host(struct daemon *d, const struct ctl_caller *caller,
 
 static int reply_policy(struct daemon *d, struct grpcd_buf *resp)
 {
-	struct ctl_policy *p = calloc(1, sizeof(*p));
+	struct engine_policy *p = calloc(1, sizeof(*p));
 	int r;
 
 	if (!p)
@@ -136,7 +136,7 @@ static int reply_policy(struct daemon *d, struct grpcd_buf *resp)
 
 static int get_policy(struct daemon *d, const struct ctl_caller *caller,
 		      const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		      struct ctl_error *err)
+		      struct error *err)
 {
 	(void)caller;
 	if (grpcd_parse_empty(&hyperalloc__v1__get_policy_request__descriptor, req,
@@ -147,9 +147,9 @@ static int get_policy(struct daemon *d, const struct ctl_caller *caller,
 
 static int set_policy(struct daemon *d, const struct ctl_caller *caller,
 		      const uint8_t *req, size_t len, struct grpcd_buf *resp,
-		      struct ctl_error *err)
+		      struct error *err)
 {
-	struct ctl_policy_update *u;
+	struct engine_policy_update *u;
 	int r;
 
 	if (!ctl_authorize(caller, err))

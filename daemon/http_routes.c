@@ -76,11 +76,11 @@ int http_reply_problem(struct http_response *resp, int status,
 	return 0;
 }
 
-int http_reply_ctl_error(struct http_response *resp,
-			 const struct ctl_error *err)
+int http_reply_error(struct http_response *resp,
+			 const struct error *err)
 {
-	return http_reply_problem(resp, ctl_status_http(err->status),
-				  ctl_status_title(err->status), err->reason,
+	return http_reply_problem(resp, error_status_http(err->status),
+				  error_status_title(err->status), err->reason,
 				  err->field, err->value);
 }
 
@@ -93,12 +93,12 @@ static int get_vms(struct http_request *req, struct http_response *resp)
 
 static int get_vm(struct http_request *req, struct http_response *resp)
 {
-	struct ctl_error err = { 0 };
+	struct error err = { 0 };
 	const struct vm *vm;
 
 	vm = ctl_vm_get(req->d, http_param(&req->params, "id"), &err);
 	if (!vm)
-		return http_reply_ctl_error(resp, &err);
+		return http_reply_error(resp, &err);
 	return reply_json(resp, 200, json_vm_detail(vm));
 }
 
@@ -107,12 +107,12 @@ static int get_vm(struct http_request *req, struct http_response *resp)
 static int reply_memory(struct http_request *req, struct http_response *resp,
 			const char *id)
 {
-	struct ctl_error err = { 0 };
+	struct error err = { 0 };
 	const struct vm *vm;
 
 	vm = ctl_vm_get(req->d, id, &err);
 	if (!vm)
-		return http_reply_ctl_error(resp, &err);
+		return http_reply_error(resp, &err);
 	return reply_json(resp, 200, json_vm_memory(vm));
 }
 
@@ -125,12 +125,12 @@ static int set_memory(struct http_request *req, struct http_response *resp)
 {
 	const char *id = http_param(&req->params, "id");
 	struct ctl_memory_update u;
-	struct ctl_error err = { 0 };
+	struct error err = { 0 };
 
 	if (!ctl_authorize(&req->caller, &err) ||
 	    json_parse_memory_update(req->body, req->body_len, &u, &err) < 0 ||
 	    ctl_vm_set_memory(req->d, &req->caller, id, &u, &err) < 0)
-		return http_reply_ctl_error(resp, &err);
+		return http_reply_error(resp, &err);
 	return reply_memory(req, resp, id);
 }
 
@@ -138,10 +138,10 @@ static int release_target(struct http_request *req,
 			  struct http_response *resp)
 {
 	const char *id = http_param(&req->params, "id");
-	struct ctl_error err = { 0 };
+	struct error err = { 0 };
 
 	if (ctl_vm_release_target(req->d, &req->caller, id, &err) < 0)
-		return http_reply_ctl_error(resp, &err);
+		return http_reply_error(resp, &err);
 	return reply_memory(req, resp, id);
 }
 
@@ -155,7 +155,7 @@ static int get_host(struct http_request *req, struct http_response *resp)
 
 static int reply_policy(struct http_request *req, struct http_response *resp)
 {
-	struct ctl_policy *p = calloc(1, sizeof(*p));
+	struct engine_policy *p = calloc(1, sizeof(*p));
 	int r;
 
 	if (!p)
@@ -173,21 +173,21 @@ static int get_policy(struct http_request *req, struct http_response *resp)
 
 static int put_policy(struct http_request *req, struct http_response *resp)
 {
-	struct ctl_policy_update *u = calloc(1, sizeof(*u));
-	struct ctl_error err = { 0 };
+	struct engine_policy_update *u = calloc(1, sizeof(*u));
+	struct error err = { 0 };
 	int r;
 
 	if (!u)
 		return -ENOMEM;
 	if (!ctl_authorize(&req->caller, &err)) {
-		r = http_reply_ctl_error(resp, &err);
+		r = http_reply_error(resp, &err);
 		goto cleanup;
 	}
 	r = json_parse_policy_update(req->body, req->body_len, u, &err);
 	if (r == -ENOMEM)
 		goto cleanup;
 	if (r < 0 || ctl_policy_set(req->d, &req->caller, u, &err) < 0) {
-		r = http_reply_ctl_error(resp, &err);
+		r = http_reply_error(resp, &err);
 		goto cleanup;
 	}
 	r = reply_policy(req, resp);

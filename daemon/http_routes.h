@@ -97,8 +97,8 @@ bool http_method_mutates(const char *method);
 int http_reply_problem(struct http_response *resp, int status,
 		       const char *title, const char *detail,
 		       const char *field, const char *value);
-int http_reply_ctl_error(struct http_response *resp,
-			 const struct ctl_error *err);
+int http_reply_error(struct http_response *resp,
+			 const struct error *err);
 
 /* The OpenAPI document served at /openapi.yaml (embedded at build time
  * from docs/openapi.yaml). */

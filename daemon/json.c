@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,7 +252,7 @@ static json_t *policy_available(const char *list)
 	return a;
 }
 
-json_t *json_policy(const struct ctl_policy *p)
+json_t *json_policy(const struct engine_policy *p)
 {
 	json_t *o = json_object();
 	bool ok = o != NULL;
@@ -347,23 +346,6 @@ char *json_dump_free(json_t *j, size_t *ret_len)
 
 /* ---- parsers ---- */
 
-static void bad(struct ctl_error *err, const char *field, const char *value,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void bad(struct ctl_error *err, const char *field, const char *value,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	memset(err, 0, sizeof(*err));
-	err->status = CTL_BAD_REQUEST;
-	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
-	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-	va_end(ap);
-}
-
 /* The value of @v as short text for error messages. */
 static void value_text(const json_t *v, char *buf, size_t len)
 {
@@ -403,24 +385,24 @@ static const char *type_name(const json_t *v)
 /* An unsigned integer no larger than @max: not a string, a real, a
  * boolean, null or a negative number. */
 static int get_uint(const char *key, const json_t *v, uint64_t max,
-		    uint64_t *ret, struct ctl_error *err)
+		    uint64_t *ret, struct error *err)
 {
 	char text[128];
 	json_int_t i;
 
 	value_text(v, text, sizeof(text));
 	if (!json_is_integer(v)) {
-		bad(err, key, text, "%s must be an integer, not %s", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be an integer, not %s", key,
 		    type_name(v));
 		return -EINVAL;
 	}
 	i = json_integer_value(v);
 	if (i < 0) {
-		bad(err, key, text, "%s must not be negative", key);
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must not be negative", key);
 		return -EINVAL;
 	}
 	if ((uint64_t)i > max) {
-		bad(err, key, text, "%s must be at most %llu", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be at most %llu", key,
 		    (unsigned long long)max);
 		return -EINVAL;
 	}
@@ -429,13 +411,13 @@ static int get_uint(const char *key, const json_t *v, uint64_t max,
 }
 
 static int get_bool(const char *key, const json_t *v, bool *ret,
-		    struct ctl_error *err)
+		    struct error *err)
 {
 	char text[128];
 
 	if (!json_is_boolean(v)) {
 		value_text(v, text, sizeof(text));
-		bad(err, key, text, "%s must be true or false, not %s", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be true or false, not %s", key,
 		    type_name(v));
 		return -EINVAL;
 	}
@@ -450,7 +432,7 @@ static int get_bool(const char *key, const json_t *v, bool *ret,
  * which field was out of range.
  */
 static void overflow_error(const char *body, size_t len, size_t pos,
-			   struct ctl_error *err)
+			   struct error *err)
 {
 	char key[64] = "", num[128] = "";
 	size_t end = pos < len ? pos : len, start = end, k;
@@ -479,20 +461,20 @@ static void overflow_error(const char *body, size_t len, size_t pos,
 		}
 	}
 	if (key[0])
-		bad(err, key, num, "%s is out of range", key);
+		error_set(err, ERROR_BAD_REQUEST, key, num, "%s is out of range", key);
 	else
-		bad(err, "", num, "number %s is out of range", num);
+		error_set(err, ERROR_BAD_REQUEST, "", num, "number %s is out of range", num);
 }
 
 /* Parse @body into an object, or explain why not. */
 static json_t *load_object(const char *body, size_t len,
-			   struct ctl_error *err)
+			   struct error *err)
 {
 	json_error_t e;
 	json_t *o;
 
 	if (!body || len == 0) {
-		bad(err, "", "",
+		error_set(err, ERROR_BAD_REQUEST, "", "",
 		    "request body is empty; expected a JSON object");
 		return NULL;
 	}
@@ -501,15 +483,15 @@ static json_t *load_object(const char *body, size_t len,
 		if (json_error_code(&e) == json_error_numeric_overflow)
 			overflow_error(body, len, (size_t)e.position, err);
 		else if (json_error_code(&e) == json_error_duplicate_key)
-			bad(err, "", "", "body is not valid: %s", e.text);
+			error_set(err, ERROR_BAD_REQUEST, "", "", "body is not valid: %s", e.text);
 		else
-			bad(err, "", "",
+			error_set(err, ERROR_BAD_REQUEST, "", "",
 			    "body is not JSON: %s at line %d column %d", e.text,
 			    e.line, e.column);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
-		bad(err, "", "", "body must be a JSON object, not %s",
+		error_set(err, ERROR_BAD_REQUEST, "", "", "body must be a JSON object, not %s",
 		    type_name(o));
 		json_decref(o);
 		return NULL;
@@ -534,17 +516,17 @@ static bool in_list(const char *key, const char *const *list, size_t n)
 }
 
 static void unknown_field(const char *key, const char *const *ro, size_t n,
-			  struct ctl_error *err)
+			  struct error *err)
 {
 	if (in_list(key, ro, n))
-		bad(err, key, "", "%s is read-only and cannot be set", key);
+		error_set(err, ERROR_BAD_REQUEST, key, "", "%s is read-only and cannot be set", key);
 	else
-		bad(err, key, "", "unknown field %s", key);
+		error_set(err, ERROR_BAD_REQUEST, key, "", "unknown field %s", key);
 }
 
 int json_parse_memory_update(const char *body, size_t len,
 			     struct ctl_memory_update *ret,
-			     struct ctl_error *err)
+			     struct error *err)
 {
 	struct ctl_memory_update u;
 	const char *key;
@@ -591,23 +573,23 @@ cleanup:
 }
 
 static int get_string(const char *key, const json_t *v, char *buf,
-		      size_t size, struct ctl_error *err)
+		      size_t size, struct error *err)
 {
 	char text[128];
 
 	value_text(v, text, sizeof(text));
 	if (!json_is_string(v)) {
-		bad(err, key, text, "%s must be a string, not %s", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be a string, not %s", key,
 		    type_name(v));
 		return -EINVAL;
 	}
 	if (json_string_length(v) == 0) {
-		bad(err, key, "", "%s must not be empty", key);
+		error_set(err, ERROR_BAD_REQUEST, key, "", "%s must not be empty", key);
 		return -EINVAL;
 	}
 	if (json_string_length(v) >= size ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		bad(err, key, text, "%s is longer than %zu bytes", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s is longer than %zu bytes", key,
 		    size - 1);
 		return -EINVAL;
 	}
@@ -616,20 +598,20 @@ static int get_string(const char *key, const json_t *v, char *buf,
 }
 
 static int get_params(const char *key, const json_t *v, char *buf,
-		      size_t size, struct ctl_error *err)
+		      size_t size, struct error *err)
 {
 	char text[128];
 	size_t n;
 
 	if (!json_is_object(v)) {
 		value_text(v, text, sizeof(text));
-		bad(err, key, text, "%s must be an object, not %s", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be an object, not %s", key,
 		    type_name(v));
 		return -EINVAL;
 	}
 	n = json_dumpb(v, buf, size, JSON_COMPACT | JSON_SORT_KEYS);
 	if (n == 0 || n >= size) {
-		bad(err, key, "", "%s is larger than %zu bytes", key,
+		error_set(err, ERROR_BAD_REQUEST, key, "", "%s is larger than %zu bytes", key,
 		    size - 1);
 		return -EINVAL;
 	}
@@ -638,18 +620,18 @@ static int get_params(const char *key, const json_t *v, char *buf,
 }
 
 static int get_ratio(const char *key, const json_t *v, double *ret,
-		     struct ctl_error *err)
+		     struct error *err)
 {
 	char text[128];
 
 	value_text(v, text, sizeof(text));
 	if (!json_is_number(v)) {
-		bad(err, key, text, "%s must be a number, not %s", key,
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be a number, not %s", key,
 		    type_name(v));
 		return -EINVAL;
 	}
 	if (json_number_value(v) < 0) {
-		bad(err, key, text, "%s must not be negative", key);
+		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must not be negative", key);
 		return -EINVAL;
 	}
 	*ret = json_number_value(v);
@@ -657,10 +639,10 @@ static int get_ratio(const char *key, const json_t *v, double *ret,
 }
 
 int json_parse_policy_update(const char *body, size_t len,
-			     struct ctl_policy_update *ret,
-			     struct ctl_error *err)
+			     struct engine_policy_update *ret,
+			     struct error *err)
 {
-	struct ctl_policy_update *u;
+	struct engine_policy_update *u;
 	const char *key;
 	json_t *o, *v;
 	int r = 0;
@@ -669,7 +651,7 @@ int json_parse_policy_update(const char *body, size_t len,
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		memset(err, 0, sizeof(*err));
-		err->status = CTL_INTERNAL;
+		err->status = ERROR_INTERNAL;
 		snprintf(err->reason, sizeof(err->reason), "out of memory");
 		return -ENOMEM;
 	}

@@ -33,7 +33,7 @@ json_t *json_vm_list(const struct vm_registry *r);
 json_t *json_host(const struct ctl_host *h);
 /* GET /policy. params_json becomes an object ("" gives {}, text that is
  * not a JSON object gives null); available becomes an array. */
-json_t *json_policy(const struct ctl_policy *p);
+json_t *json_policy(const struct engine_policy *p);
 /* One event as sent in SSE data lines and gRPC streams. */
 json_t *json_event(const struct event *ev);
 
@@ -53,11 +53,11 @@ char *json_dump_free(json_t *j, size_t *ret_len);
  * (integer 0..UINT32_MAX) and auto_reclaim (boolean). Only syntax and
  * types are checked here; ranges are ctl's business.
  * Returns 0 with *ret filled (has_* for each field present), or -EINVAL
- * with *err set to CTL_BAD_REQUEST naming the field and value at fault.
+ * with *err set to ERROR_BAD_REQUEST naming the field and value at fault.
  */
 int json_parse_memory_update(const char *body, size_t len,
 			     struct ctl_memory_update *ret,
-			     struct ctl_error *err);
+			     struct error *err);
 
 /*
  * Parse the body of PUT /policy: any of name (non-empty string), params
@@ -66,7 +66,7 @@ int json_parse_memory_update(const char *body, size_t len,
  * Returns 0 or -EINVAL with *err set as above.
  */
 int json_parse_policy_update(const char *body, size_t len,
-			     struct ctl_policy_update *ret,
-			     struct ctl_error *err);
+			     struct engine_policy_update *ret,
+			     struct error *err);
 
 #endif

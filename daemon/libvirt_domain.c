@@ -12,7 +12,6 @@
 #include <libvirt/virterror.h>
 
 #include "daemon.h"
-#include "engine.h"
 #include "libvirt_internal.h"
 #include "log.h"
 
@@ -149,7 +148,7 @@ void lv_domain_update_state(struct lv_domain *ld)
 	if ((old == VM_STATE_MIGRATING || old == VM_STATE_STOPPED ||
 	     old == VM_STATE_PAUSED) &&
 	    (s == VM_STATE_RUNNING || s == VM_STATE_PAUSED))
-		engine_steer(ld->t->d, vm);
+		daemon_vm_steer(ld->t->d, vm);
 }
 
 uint64_t lv_domain_current(const struct lv_domain *ld)
@@ -370,7 +369,7 @@ static int register_vm(struct lv_domain *ld)
 	/* The domain's metadata wins over the local state file: it moves
 	 * with the VM and may have been edited with virsh. */
 	if (lv_meta_apply(ld))
-		engine_steer(d, vm);
+		daemon_vm_steer(d, vm);
 	log_info("%s: libvirt domain, %s%s%s, %s, %s memory", vm->id,
 		 vm_mechanism_to_string(ld->x.mechanism),
 		 ld->x.balloon && ld->x.free_page_reporting
@@ -510,7 +509,7 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 		return register_vm(ld);
 	lv_domain_update_state(ld);
 	if (lv_meta_apply(ld))
-		engine_steer(t->d, ld->vm);
+		daemon_vm_steer(t->d, ld->vm);
 	apply_wanted(ld);
 	lv_refresh(ld->vm);
 	return 0;

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "engine.h"
 #include "libvirt.h"
 #include "libvirt_internal.h"
 #include "libvirt_loop.h"
@@ -166,7 +165,7 @@ static void on_metadata(virConnectPtr c, virDomainPtr dom, int type,
 	    strcmp(nsuri, LV_META_NS) != 0)
 		return;
 	if (lv_meta_load(ld) == 0 && lv_meta_apply(ld))
-		engine_steer(t->d, ld->vm);
+		daemon_vm_steer(t->d, ld->vm);
 }
 
 static void on_migration_iteration(virConnectPtr c, virDomainPtr dom,

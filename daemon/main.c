@@ -181,7 +181,7 @@ static void reload(struct daemon *d)
 	    old->policy.tick_ms != fresh->policy.tick_ms ||
 	    old->policy.overcommit_ratio != fresh->policy.overcommit_ratio ||
 	    old->policy.host_reserve_bytes != fresh->policy.host_reserve_bytes) {
-		struct ctl_policy_update u = {
+		struct engine_policy_update u = {
 			.has_name = true,
 			.has_params = true,
 			.has_ratio = true,
@@ -191,7 +191,7 @@ static void reload(struct daemon *d)
 			.host_reserve_bytes = fresh->policy.host_reserve_bytes,
 			.tick_ms = fresh->policy.tick_ms,
 		};
-		struct ctl_error cerr;
+		struct error cerr;
 
 		snprintf(u.name, sizeof(u.name), "%s", fresh->policy.name);
 		snprintf(u.params_json, sizeof(u.params_json), "%s",
@@ -235,7 +235,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int setup(struct daemon *d)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct ctl_error cerr;
+	struct error cerr;
 	char warning[512];
 	int r;
 

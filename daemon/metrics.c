@@ -198,7 +198,7 @@ static void render_vms(FILE *f, struct daemon *d)
 
 static void render_host(FILE *f, struct daemon *d)
 {
-	struct ctl_policy *p = calloc(1, sizeof(*p));
+	struct engine_policy *p = calloc(1, sizeof(*p));
 	struct ctl_host h;
 	char name[2 * sizeof(p->name)];
 

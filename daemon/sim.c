@@ -22,7 +22,6 @@
 
 #include "backend.h"
 #include "daemon.h"
-#include "engine.h"
 #include "ha_host.h"
 #include "listen.h"
 #include "log.h"

@@ -39,7 +39,7 @@ $(HYPERALLOCD): PKG_LIBS += $(GRPC_LIBS)
 
 # Unit suites: the message <-> struct mapping and the credential checks,
 # each linking only its module plus what it needs.
-test_grpc_map_DEPS := daemon/grpc_map daemon/json daemon/events daemon/vm \
+test_grpc_map_DEPS := daemon/grpc_map daemon/json daemon/errors daemon/events daemon/vm \
 	proto/hyperalloc.pb-c
 test_auth_DEPS := daemon/auth
 $(BUILD)/tests/unit/test_grpc_map: PKG_LIBS += $(PROTOBUF_C_LIBS)

@@ -21,7 +21,7 @@ $(BUILD)/daemon/http_routes.o: docs/openapi.yaml
 
 # ctl is stubbed (tests/unit/stub_ctl.c); the registry and the event bus
 # are the real ones.
-HTTP_TEST_BASE := daemon/json daemon/log daemon/vm daemon/events
+HTTP_TEST_BASE := daemon/json daemon/errors daemon/log daemon/vm daemon/events
 HTTP_TEST_API := daemon/http_routes daemon/sse daemon/metrics \
 	tests/unit/stub_ctl $(HTTP_TEST_BASE)
 

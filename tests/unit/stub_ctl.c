@@ -9,7 +9,6 @@
  * the real daemon/ctl.c instead.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,7 +18,7 @@
 #define STUB_HOST_TOTAL (16ull << 30)
 #define STUB_HOST_AVAILABLE (12ull << 30)
 
-static struct ctl_policy stub_policy = {
+static struct engine_policy stub_policy = {
 	.name = "static",
 	.params_json = "{}",
 	.overcommit_ratio = 1.0,
@@ -28,29 +27,15 @@ static struct ctl_policy stub_policy = {
 	.available = "static shares",
 };
 
-void ctl_error_set(struct ctl_error *err, enum ctl_status status,
-		   const char *field, const char *value, const char *fmt, ...)
-{
-	va_list ap;
-
-	memset(err, 0, sizeof(*err));
-	err->status = status;
-	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
-	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-	va_end(ap);
-}
-
-bool ctl_authorize(const struct ctl_caller *caller, struct ctl_error *err)
+bool ctl_authorize(const struct ctl_caller *caller, struct error *err)
 {
 	if (!caller->credentials_given) {
-		ctl_error_set(err, CTL_UNAUTHENTICATED, "", "",
+		error_set(err, ERROR_UNAUTHENTICATED, "", "",
 			      "this request needs credentials");
 		return false;
 	}
 	if (!caller->authenticated) {
-		ctl_error_set(err, CTL_FORBIDDEN, "", "",
+		error_set(err, ERROR_FORBIDDEN, "", "",
 			      "%s may not change settings", caller->who);
 		return false;
 	}
@@ -58,12 +43,12 @@ bool ctl_authorize(const struct ctl_caller *caller, struct ctl_error *err)
 }
 
 const struct vm *ctl_vm_get(struct daemon *d, const char *id,
-			    struct ctl_error *err)
+			    struct error *err)
 {
 	struct vm *vm = vm_registry_find(&d->vms, id);
 
 	if (!vm)
-		ctl_error_set(err, CTL_NOT_FOUND, "id", id, "no VM named %s",
+		error_set(err, ERROR_NOT_FOUND, "id", id, "no VM named %s",
 			      id);
 	return vm;
 }
@@ -84,7 +69,7 @@ static void target_event(struct daemon *d, const struct vm *vm)
 
 int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		      const char *id, const struct ctl_memory_update *u,
-		      struct ctl_error *err)
+		      struct error *err)
 {
 	struct vm *vm;
 	uint64_t min, max, target;
@@ -94,7 +79,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		return -EPERM;
 	vm = vm_registry_find(&d->vms, id);
 	if (!vm) {
-		ctl_error_set(err, CTL_NOT_FOUND, "id", id, "no VM named %s",
+		error_set(err, ERROR_NOT_FOUND, "id", id, "no VM named %s",
 			      id);
 		return -ENOENT;
 	}
@@ -103,14 +88,14 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	target = u->has_target ? u->target_bytes : vm->mem.target_bytes;
 	if (min > max) {
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)min);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "min_bytes", v,
+		error_set(err, ERROR_UNPROCESSABLE, "min_bytes", v,
 			      "min_bytes %s is above max_bytes %llu", v,
 			      (unsigned long long)max);
 		return -ERANGE;
 	}
 	if (u->has_target && (target < min || target > max)) {
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)target);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "target_bytes", v,
+		error_set(err, ERROR_UNPROCESSABLE, "target_bytes", v,
 			      "target_bytes %s is outside [%llu, %llu]", v,
 			      (unsigned long long)min,
 			      (unsigned long long)max);
@@ -118,7 +103,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	}
 	if (u->has_shares && (u->shares < 1 || u->shares > 100000)) {
 		snprintf(v, sizeof(v), "%u", u->shares);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "shares", v,
+		error_set(err, ERROR_UNPROCESSABLE, "shares", v,
 			      "shares must be within 1..100000");
 		return -ERANGE;
 	}
@@ -138,7 +123,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 }
 
 int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
-			  const char *id, struct ctl_error *err)
+			  const char *id, struct error *err)
 {
 	struct vm *vm;
 
@@ -146,7 +131,7 @@ int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
 		return -EPERM;
 	vm = vm_registry_find(&d->vms, id);
 	if (!vm) {
-		ctl_error_set(err, CTL_NOT_FOUND, "id", id, "no VM named %s",
+		error_set(err, ERROR_NOT_FOUND, "id", id, "no VM named %s",
 			      id);
 		return -ENOENT;
 	}
@@ -174,14 +159,14 @@ void ctl_host_get(struct daemon *d, struct ctl_host *ret)
 	ret->overcommit_now = (double)ret->committed_bytes / usable;
 }
 
-void ctl_policy_get(struct daemon *d, struct ctl_policy *ret)
+void ctl_policy_get(struct daemon *d, struct engine_policy *ret)
 {
 	(void)d;
 	*ret = stub_policy;
 }
 
 int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
-		   const struct ctl_policy_update *u, struct ctl_error *err)
+		   const struct engine_policy_update *u, struct error *err)
 {
 	struct event ev;
 
@@ -189,17 +174,17 @@ int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
 		return -EPERM;
 	if (u->has_name && strcmp(u->name, "static") != 0 &&
 	    strcmp(u->name, "shares") != 0) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "name", u->name,
+		error_set(err, ERROR_UNPROCESSABLE, "name", u->name,
 			      "unknown policy %s", u->name);
 		return -ENOENT;
 	}
 	if (u->has_ratio && u->overcommit_ratio <= 0) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "overcommit_ratio", "",
+		error_set(err, ERROR_UNPROCESSABLE, "overcommit_ratio", "",
 			      "overcommit_ratio must be above 0");
 		return -ERANGE;
 	}
 	if (u->has_tick && (u->tick_ms < 100 || u->tick_ms > 3600000)) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "tick_ms", "",
+		error_set(err, ERROR_UNPROCESSABLE, "tick_ms", "",
 			      "tick_ms must be within 100..3600000");
 		return -ERANGE;
 	}
@@ -220,37 +205,4 @@ int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
 		 stub_policy.name);
 	event_publish(&d->bus, &ev);
 	return 0;
-}
-
-int ctl_status_http(enum ctl_status s)
-{
-	static const int codes[] = {
-		[CTL_OK] = 200,		   [CTL_BAD_REQUEST] = 400,
-		[CTL_UNAUTHENTICATED] = 401, [CTL_FORBIDDEN] = 403,
-		[CTL_NOT_FOUND] = 404,	   [CTL_CONFLICT] = 409,
-		[CTL_TOO_LARGE] = 413,	   [CTL_UNPROCESSABLE] = 422,
-		[CTL_UNAVAILABLE] = 503,   [CTL_INTERNAL] = 500,
-	};
-
-	return (unsigned)s < sizeof(codes) / sizeof(codes[0]) ? codes[s] : 500;
-}
-
-const char *ctl_status_title(enum ctl_status s)
-{
-	static const char *const titles[] = {
-		[CTL_OK] = "OK",
-		[CTL_BAD_REQUEST] = "Bad Request",
-		[CTL_UNAUTHENTICATED] = "Unauthorized",
-		[CTL_FORBIDDEN] = "Forbidden",
-		[CTL_NOT_FOUND] = "Not Found",
-		[CTL_CONFLICT] = "Conflict",
-		[CTL_TOO_LARGE] = "Content Too Large",
-		[CTL_UNPROCESSABLE] = "Unprocessable Content",
-		[CTL_UNAVAILABLE] = "Service Unavailable",
-		[CTL_INTERNAL] = "Internal Server Error",
-	};
-
-	return (unsigned)s < sizeof(titles) / sizeof(titles[0]) ?
-		       titles[s] :
-		       "Internal Server Error";
 }

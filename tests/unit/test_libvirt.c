@@ -302,13 +302,13 @@ START_TEST(test_none_is_read_only)
 {
 	struct ctl_memory_update u = {.has_target = true,
 				      .target_bytes = 200 * MiB};
-	struct ctl_error err;
+	struct error err;
 
 	start(FIXTURE_URI);
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-none", &u, &err),
 			 -EOPNOTSUPP);
-	ck_assert_int_eq(err.status, CTL_CONFLICT);
-	ck_assert_int_eq(ctl_status_http(err.status), 409);
+	ck_assert_int_eq(err.status, ERROR_CONFLICT);
+	ck_assert_int_eq(error_status_http(err.status), 409);
 	ck_assert_ptr_nonnull(strstr(err.reason, "none"));
 	stop();
 }
@@ -388,7 +388,7 @@ START_TEST(test_target_while_stopped)
 	struct ctl_memory_update u = {.has_target = true,
 				      .target_bytes = 200 * MiB};
 	virConnectPtr other = virConnectOpen("test:///default");
-	struct ctl_error err;
+	struct error err;
 	virDomainInfo info;
 	virDomainPtr dom;
 	struct vm *vm;
@@ -442,7 +442,7 @@ START_TEST(test_metadata_written_through_api)
 				      .max_bytes = 448 * MiB,
 				      .has_shares = true,
 				      .shares = 2000};
-	struct ctl_error err;
+	struct error err;
 	virDomainPtr dom;
 	char *live, *config;
 
@@ -508,7 +508,7 @@ START_TEST(test_balloon_target_reached)
 	struct ctl_memory_update u = {.has_target = true,
 				      .target_bytes = 256 * MiB};
 	const struct event *ev;
-	struct ctl_error err;
+	struct error err;
 	virDomainInfo info;
 	virDomainPtr dom;
 
@@ -532,7 +532,7 @@ START_TEST(test_refused_target_not_retried_every_tick)
 {
 	struct ctl_memory_update u = {.has_target = true,
 				      .target_bytes = 512 * MiB};
-	struct ctl_error err;
+	struct error err;
 	struct vm *vm;
 
 	uint64_t errors;
@@ -548,8 +548,8 @@ START_TEST(test_refused_target_not_retried_every_tick)
 	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
 	ck_assert_ptr_nonnull(wait_event(EV_ERROR, "ha-vmem", mark, 0));
 	/* The engine asks every tick; libvirt is not asked again yet. */
-	engine_steer(&H.d, vm);
-	engine_steer(&H.d, vm);
+	daemon_vm_steer(&H.d, vm);
+	daemon_vm_steer(&H.d, vm);
 	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
 	stop();
 }
