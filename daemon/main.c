@@ -18,11 +18,11 @@
 #include "backend.h"
 #include "daemon.h"
 #include "engine.h"
-#include "grpc_server.h" /* grpcd_start, grpcd_stop */
-#include "http.h" /* http_server_start, http_server_stop */
-#include "libvirt.h"
+#include "grpc/server.h" /* grpcd_start, grpcd_stop */
+#include "http/server.h" /* http_server_start, http_server_stop */
+#include "libvirt/tracker.h"
 #include "log.h"
-#include "sim.h"
+#include "sim/sim.h"
 #include "state.h"
 
 #define DEFAULT_CONFIG "/etc/hyperalloc/hyperallocd.json"

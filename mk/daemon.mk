@@ -3,6 +3,7 @@
 # (lib/ itself comes with libhyperalloc).
 test_config_DEPS := daemon/config daemon/log daemon/vm
 test_safety_DEPS := daemon/safety
+test_auth_DEPS := daemon/auth
 
 # The host suites share the recording embedder of tests/unit/host_fixture.c;
 # the guest suites the region and bookkeeping of tests/unit/guest_fixture.c.

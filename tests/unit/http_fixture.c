@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http/server.h"
 
 struct http_fixture fx;
 

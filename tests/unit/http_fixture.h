@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Test fixture for the HTTP suites (test_http, test_http_sse,
- * test_http_start, test_hactl): the real HTTP server of daemon/http.c in a
+ * test_http_start, test_hactl): the real HTTP server of daemon/http/server.c in a
  * real sd-event loop, run on its own thread as the daemon's main thread
  * would, with a struct daemon holding three hand-made VMs; and a
  * plain-socket HTTP/1.1 client.

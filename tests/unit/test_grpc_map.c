@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for daemon/grpc_map.c: daemon structs to protobuf messages
+ * Unit tests for daemon/grpc/map.c: daemon structs to protobuf messages
  * (every field, and the field names are the JSON API's), request messages
  * to ctl structs (presence, limits, errors naming the field), and ctl
  * statuses to gRPC codes.
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_map.h"
+#include "grpc/map.h"
 #include "hyperalloc.pb-c.h"
-#include "json.h"
+#include "http/json.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

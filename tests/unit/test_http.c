@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The HTTP server in process: daemon/http.c with the real libmicrohttpd
+ * The HTTP server in process: daemon/http/server.c with the real libmicrohttpd
  * inside a real sd-event loop and a plain-socket client speaking HTTP/1.1
  * over 127.0.0.1 and a unix socket (tests/unit/http_fixture.h). ctl is
  * tests/unit/stub_ctl.c. Requests, answers and their limits, and who may
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "http_fixture.h"
-#include "http_routes.h"
+#include "http/routes.h"
 
 /* ---- tests ---- */
 

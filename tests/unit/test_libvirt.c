@@ -22,9 +22,9 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "engine.h"
-#include "libvirt.h"
-#include "libvirt_internal.h"
-#include "libvirt_loop.h"
+#include "libvirt/tracker.h"
+#include "libvirt/internal.h"
+#include "libvirt/loop.h"
 #include "log.h"
 
 #define MiB	    (1ull << 20)

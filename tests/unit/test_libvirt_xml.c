@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "libvirt_internal.h"
+#include "libvirt/internal.h"
 
 #define MiB (1ull << 20)
 
