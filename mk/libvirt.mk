@@ -6,7 +6,7 @@
 # in tests/unit/fixtures/). The integration test with a real libvirtd and
 # TCG guests is tests/integration/test_libvirt.py.
 
-LIBVIRT_PKGS := libvirt libxml-2.0
+LIBVIRT_PKGS := libvirt libvirt-qemu libxml-2.0
 LIBVIRT_CFLAGS := $(shell pkg-config --cflags $(LIBVIRT_PKGS) 2>/dev/null)
 LIBVIRT_LIBS := $(shell pkg-config --libs $(LIBVIRT_PKGS) 2>/dev/null)
 
@@ -23,4 +23,5 @@ test_libvirt_DEPS := $(LIBVIRT_OBJS) daemon/daemon daemon/vm daemon/events \
 	$(patsubst %.c,%,$(wildcard policies/*.c))
 $(BUILD)/tests/unit/test_libvirt.o: \
 	CFLAGS += -DLV_FIXTURES='"$(CURDIR)/tests/unit/fixtures"'
-test_libvirt_xml_DEPS := $(test_libvirt_DEPS)
+# The pure parts alone: XML in and out, progress toward a target.
+test_libvirt_xml_DEPS := daemon/libvirt/xml daemon/libvirt/progress

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * virtio-balloon through libvirt. The target is the balloon's guest size
- * (virDomainSetMemoryFlags, KiB, live only: the domain's configured size
- * stays what the operator defined). The guest inflates or deflates in its
+ * (virDomainSetMemoryFlags through the monitor seam, KiB, live only: the
+ * domain's configured size stays what the operator defined). The guest inflates or deflates in its
  * own time; QEMU reports the new size with BALLOON_CHANGE (throttled to
  * one per second) and the stats poll reads it with the guest's free
  * memory. A target the balloon stops short of is the engine's "stuck"
@@ -29,7 +29,7 @@ static int balloon_apply_target(struct vm *vm, uint64_t target_bytes)
 	if (!lv_domain_should_apply(ld, target_bytes))
 		return 0;
 	kib = (unsigned long)(target_bytes >> 10);
-	r = virDomainSetMemoryFlags(ld->dom, kib, VIR_DOMAIN_AFFECT_LIVE);
+	r = ld->t->monitor->set_balloon(ld->dom, kib);
 	return lv_domain_applied(ld, target_bytes, r, "balloon target");
 }
 

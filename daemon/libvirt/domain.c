@@ -33,74 +33,6 @@ struct lv_domain *lv_domain_of(struct libvirt_tracker *t, virDomainPtr dom)
 	return lv_domain_find(t, uuid);
 }
 
-int lv_errno(const char *what, const struct lv_domain *ld)
-{
-	virErrorPtr e = virGetLastError();
-	int r = -EIO;
-
-	if (e) {
-		switch (e->code) {
-		case VIR_ERR_NO_DOMAIN:
-			r = -ENOENT;
-			break;
-		case VIR_ERR_NO_SUPPORT:
-		case VIR_ERR_ARGUMENT_UNSUPPORTED:
-			r = -EOPNOTSUPP;
-			break;
-		case VIR_ERR_INVALID_ARG:
-		case VIR_ERR_XML_ERROR:
-		case VIR_ERR_CONFIG_UNSUPPORTED:
-			r = -EINVAL;
-			break;
-		case VIR_ERR_OPERATION_INVALID:
-			r = -EBUSY;
-			break;
-		case VIR_ERR_OPERATION_TIMEOUT:
-			r = -ETIMEDOUT;
-			break;
-		case VIR_ERR_NO_CONNECT:
-		case VIR_ERR_INVALID_CONN:
-			r = -ENOTCONN;
-			break;
-		case VIR_ERR_SYSTEM_ERROR:
-			r = e->int1 > 0 ? -e->int1 : -EIO;
-			break;
-		default:
-			break;
-		}
-	}
-	log_warn("%s%s%s: %s", ld ? ld->name : "", ld ? ": " : "", what,
-		 e && e->message ? e->message : "unknown libvirt error");
-	return r;
-}
-
-/* ---- progress (pure) ---- */
-
-static uint64_t gap(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : b - a;
-}
-
-void lv_progress_start(struct lv_progress *p, uint64_t target, uint64_t current,
-		       uint64_t now)
-{
-	p->active = true;
-	p->target_bytes = target;
-	p->from_bytes = current;
-	p->start_usec = now;
-}
-
-enum lv_progress_result lv_progress_step(struct lv_progress *p,
-					 uint64_t current, uint64_t tolerance)
-{
-	if (!p->active)
-		return LV_PROGRESS_IDLE;
-	if (gap(current, p->target_bytes) > tolerance)
-		return LV_PROGRESS_MOVING;
-	p->active = false;
-	return LV_PROGRESS_REACHED;
-}
-
 /* ---- state ---- */
 
 static void migration_ended(struct lv_domain *ld);
@@ -182,7 +114,7 @@ void lv_domain_progress(struct lv_domain *ld, uint64_t current)
 	snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
 	ev.target_bytes = ld->prog.target_bytes;
 	ev.current_bytes = current;
-	ev.bytes = gap(from, current);
+	ev.bytes = lv_progress_moved(&ld->prog, current);
 	ev.duration_us = now_usec() - ld->prog.start_usec;
 	snprintf(ev.message, sizeof(ev.message),
 		 "%s %llu MiB in %.1f ms through %s",
@@ -210,7 +142,7 @@ int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
 		      const char *what)
 {
 	if (r < 0) {
-		r = lv_errno(what, ld);
+		r = lv_errno(what, ld->name);
 		/* Remember the refusal: the engine asks every tick, libvirt
 		 * is asked again only after LV_RETRY_USEC. */
 		ld->requested_bytes = target;
@@ -403,9 +335,8 @@ static void ensure_stats_period(struct lv_domain *ld)
 	if (!ld->active || ld->migrating || !ld->dom || !ld->x.balloon ||
 	    ld->x.stats_period)
 		return;
-	if (virDomainSetMemoryStatsPeriod(ld->dom, LV_STATS_PERIOD_S,
-					  VIR_DOMAIN_AFFECT_LIVE) < 0)
-		lv_errno("setting the balloon stats period", ld);
+	if (ld->t->monitor->set_stats_period(ld->dom, LV_STATS_PERIOD_S) < 0)
+		lv_errno("setting the balloon stats period", ld->name);
 	else
 		ld->x.stats_period = LV_STATS_PERIOD_S;
 }

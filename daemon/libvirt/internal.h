@@ -6,6 +6,9 @@
  *   libvirt/balloon.c    virtio-balloon backend
  *   libvirt/virtiomem.c  virtio-mem backend
  *   libvirt/meta.c       limits in the domain's metadata
+ * and the leaves they use: libvirt/monitor.h (the seam to QEMU),
+ * libvirt/error.h, libvirt/progress.h and libvirt/xml.h (pure),
+ * libvirt/mem.h (direct access to guest RAM), libvirt/loop.h.
  * All of it runs on the daemon's loop thread.
  */
 #ifndef HA_LIBVIRT_INTERNAL_H
@@ -17,7 +20,10 @@
 #include <systemd/sd-event.h>
 
 #include "backend.h"
+#include "libvirt/error.h"
 #include "libvirt/mem.h"
+#include "libvirt/monitor.h"
+#include "libvirt/progress.h"
 #include "libvirt/xml.h"
 #include "vm.h"
 
@@ -53,25 +59,6 @@ struct lv_stats {
 	uint64_t usable_bytes;
 };
 
-/*
- * A target on its way: pure bookkeeping, see lv_progress_step. Whether a
- * VM that does not get there is "stuck" is the engine's call
- * (daemon/safety.h, the same rule for every backend); the tracker reports
- * when a target is reached, with how long it took.
- */
-struct lv_progress {
-	bool active;
-	uint64_t target_bytes;
-	uint64_t from_bytes;
-	uint64_t start_usec;
-};
-
-enum lv_progress_result {
-	LV_PROGRESS_IDLE = 0, /* no target being tracked */
-	LV_PROGRESS_MOVING,   /* not there yet */
-	LV_PROGRESS_REACHED,  /* within the tolerance: done (reported once) */
-};
-
 struct lv_domain {
 	struct libvirt_tracker *t;
 	virDomainPtr dom; /* NULL while disconnected */
@@ -104,6 +91,7 @@ struct libvirt_tracker {
 	char *uri;
 	const char *proc;    /* "/proc" (tests inject their own) */
 	const char *run_dir; /* libvirt's QEMU pid files */
+	const struct lv_monitor_ops *monitor; /* QEMU (tests put their own) */
 	virConnectPtr conn;
 	int cb_ids[LV_EV_COUNT];
 	bool close_cb;
@@ -158,16 +146,6 @@ bool lv_domain_should_apply(struct lv_domain *ld, uint64_t target);
 int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
 		      const char *what);
 
-/* The last libvirt error as -errno; its message is logged (warning). */
-int lv_errno(const char *what, const struct lv_domain *ld);
-
-/* Pure: start tracking a move from @current to @target at @now. */
-void lv_progress_start(struct lv_progress *p, uint64_t target, uint64_t current,
-		       uint64_t now);
-/* Pure: feed the size now. */
-enum lv_progress_result lv_progress_step(struct lv_progress *p,
-					 uint64_t current, uint64_t tolerance);
-
 int lv_refresh(struct vm *vm);
 void lv_detach(struct vm *vm);
 
@@ -185,8 +163,6 @@ extern const struct backend_ops lv_vmem_ops;
 /* MEMORY_DEVICE_SIZE_CHANGE of device @alias to @size_kib. */
 void lv_vmem_size_changed(struct lv_domain *ld, const char *alias,
 			  unsigned long long size_kib);
-/* The device size for a logical target (block rounded, within limits). */
-uint64_t lv_vmem_request_for(const struct lv_domain_xml *x, uint64_t target);
 
 /* ---- libvirt/meta.c ---- */
 

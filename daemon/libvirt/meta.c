@@ -40,7 +40,7 @@ int lv_meta_load(struct lv_domain *ld)
 			memset(&ld->limits, 0, sizeof(ld->limits));
 			return 0;
 		}
-		return lv_errno("reading the hyperalloc metadata", ld);
+		return lv_errno("reading the hyperalloc metadata", ld->name);
 	}
 	r = lv_xml_parse_limits(xml, &l, err, sizeof(err));
 	free(xml);
@@ -153,7 +153,7 @@ int lv_meta_save(const struct vm *vm)
 		return r;
 	if (virDomainSetMetadata(ld->dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
 				 LV_META_PREFIX, LV_META_NS, flags) < 0)
-		return lv_errno("writing the hyperalloc metadata", ld);
+		return lv_errno("writing the hyperalloc metadata", ld->name);
 	ld->meta_dirty = false;
 	log_debug("%s: metadata written: %s", vm->id, xml);
 	return 0;

@@ -535,6 +535,7 @@ int libvirt_tracker_start(struct daemon *d)
 					    : "qemu:///system");
 	t->proc = "/proc";
 	t->run_dir = "/run/libvirt/qemu";
+	t->monitor = &lv_monitor_libvirt;
 	t->backoff_ms = LV_BACKOFF_MIN_MS;
 	for (int k = 0; k < LV_EV_COUNT; k++)
 		t->cb_ids[k] = -1;

@@ -4,7 +4,7 @@
  * what its (first) virtio-mem device has plugged; a target becomes the
  * device's requested size, rounded up to the device's block size and
  * kept within [0, the device's size], sent with virDomainUpdateDeviceFlags
- * as the device element libvirt gave us with a new <requested>. The guest
+ * (through the monitor seam, libvirt/monitor.h) as the device element libvirt gave us with a new <requested>. The guest
  * plugs or unplugs blocks in its own time; QEMU reports the plugged size
  * with MEMORY_DEVICE_SIZE_CHANGE (throttled to one per second).
  */
@@ -14,19 +14,6 @@
 
 #include "libvirt/internal.h"
 #include "log.h"
-
-uint64_t lv_vmem_request_for(const struct lv_domain_xml *x, uint64_t target)
-{
-	uint64_t base = lv_xml_base_bytes(x);
-	uint64_t block = x->vmem.block_bytes ? x->vmem.block_bytes : 1;
-	uint64_t want = target > base ? target - base : 0;
-
-	if (want >= x->vmem.size_bytes)
-		return x->vmem.size_bytes / block * block;
-	/* Round up: the VM never ends up below what was asked (nor below
-	 * its min, which asked for it). */
-	return (want + block - 1) / block * block;
-}
 
 static int vmem_apply_target(struct vm *vm, uint64_t target_bytes)
 {
@@ -39,14 +26,14 @@ static int vmem_apply_target(struct vm *vm, uint64_t target_bytes)
 		return -ENODEV;
 	if (!ld->x.vmem.xml)
 		return -EINVAL;
-	req = lv_vmem_request_for(&ld->x, target_bytes);
+	req = lv_xml_vmem_request_for(&ld->x, target_bytes);
 	logical = lv_xml_base_bytes(&ld->x) + req;
 	if (!lv_domain_should_apply(ld, logical))
 		return 0;
 	r = lv_xml_vmem_request(ld->x.vmem.xml, req, &xml);
 	if (r < 0)
 		return r;
-	r = virDomainUpdateDeviceFlags(ld->dom, xml, VIR_DOMAIN_AFFECT_LIVE);
+	r = ld->t->monitor->update_device(ld->dom, xml);
 	free(xml);
 	if (r == 0)
 		ld->x.vmem.requested_bytes = req;

@@ -448,6 +448,20 @@ static xmlNodePtr child(xmlNodePtr parent, const char *name)
 	return NULL;
 }
 
+uint64_t lv_xml_vmem_request_for(const struct lv_domain_xml *x,
+				 uint64_t target)
+{
+	uint64_t base = lv_xml_base_bytes(x);
+	uint64_t block = x->vmem.block_bytes ? x->vmem.block_bytes : 1;
+	uint64_t want = target > base ? target - base : 0;
+
+	if (want >= x->vmem.size_bytes)
+		return x->vmem.size_bytes / block * block;
+	/* Round up: the VM never ends up below what was asked (nor below
+	 * its min, which asked for it). */
+	return (want + block - 1) / block * block;
+}
+
 int lv_xml_vmem_request(const char *device_xml, uint64_t requested_bytes,
 			char **ret)
 {

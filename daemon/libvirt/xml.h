@@ -97,6 +97,12 @@ int lv_xml_parse_limits(const char *xml, struct lv_limits *ret, char *err,
  * length, or -ENOSPC if @len is too small. */
 int lv_xml_format_limits(const struct lv_limits *l, char *buf, size_t len);
 
+/* The virtio-mem requested size for a logical size of @target: what is
+ * above the base RAM, rounded up to the device's block size and at most
+ * the device's size (rounded down to whole blocks). */
+uint64_t lv_xml_vmem_request_for(const struct lv_domain_xml *x,
+				 uint64_t target);
+
 /*
  * The virtio-mem device element @device_xml with <requested> set to
  * @requested_bytes (written in KiB), for virDomainUpdateDeviceFlags.

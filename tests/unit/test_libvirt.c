@@ -555,6 +555,64 @@ START_TEST(test_refused_target_not_retried_every_tick)
 }
 END_TEST
 
+/* Every command to QEMU goes through the tracker's monitor table: a
+ * test's own table sees the balloon target and can refuse it. */
+static struct {
+	unsigned long balloon_kib;
+	int balloon_calls;
+	int refuse;
+} mon;
+
+static int fake_set_balloon(virDomainPtr dom, unsigned long kib)
+{
+	(void)dom;
+	mon.balloon_calls++;
+	mon.balloon_kib = kib;
+	return mon.refuse ? -1 : 0;
+}
+
+START_TEST(test_monitor_seam)
+{
+	struct ctl_memory_update u = {.has_target = true,
+				      .target_bytes = 256 * MiB};
+	virDomainPtr dom;
+	struct error err;
+	char *reply = NULL;
+	struct vm *vm;
+	struct lv_monitor_ops fake = lv_monitor_libvirt;
+	size_t mark;
+
+	fake.set_balloon = fake_set_balloon;
+	start(FIXTURE_URI);
+	vm = vm_get("ha-bal");
+	H.d.libvirt->monitor = &fake;
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
+	ck_assert_int_eq(mon.balloon_calls, 1);
+	ck_assert_uint_eq(mon.balloon_kib, 256 * 1024);
+
+	/* Refused by "QEMU": counted and published, not retried at once. */
+	mon.refuse = 1;
+	mark = H.n_evs;
+	u.target_bytes = 200 * MiB;
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
+	ck_assert_int_eq(mon.balloon_calls, 2);
+	ck_assert_uint_eq(vm->counters.apply_errors, 1);
+	ck_assert_ptr_nonnull(wait_event(EV_ERROR, "ha-bal", mark, 0));
+
+	/* The real table asks libvirt; the test driver has no QEMU monitor. */
+	dom = virDomainLookupByName(conn(), "ha-bal");
+	ck_assert_ptr_nonnull(dom);
+	ck_assert_int_eq(lv_monitor_libvirt.qmp(dom,
+						"{\"execute\": \"query-status\"}",
+						&reply),
+			 -1);
+	ck_assert_ptr_null(reply);
+	ck_assert_int_lt(lv_errno("qmp", "ha-bal"), 0);
+	virDomainFree(dom);
+	stop();
+}
+END_TEST
+
 /* "Stuck" is the engine's verdict (daemon/safety.h): lifecycle events
  * must not wipe it, and it goes when the engine lets go. */
 START_TEST(test_engine_stuck_kept)
@@ -762,6 +820,7 @@ static Suite *libvirt_suite(void)
 	tcase_add_test(tracker, test_metadata_changed_outside);
 	tcase_add_test(tracker, test_balloon_target_reached);
 	tcase_add_test(tracker, test_refused_target_not_retried_every_tick);
+	tcase_add_test(tracker, test_monitor_seam);
 	tcase_add_test(tracker, test_engine_stuck_kept);
 	tcase_add_test(tracker, test_reconnect_resync);
 	tcase_add_test(tracker, test_unreachable_retries);
