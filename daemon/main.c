@@ -24,9 +24,19 @@
 #include "log.h"
 #include "sim/sim.h"
 #include "state.h"
+#include "vm_source.h"
 
 #define DEFAULT_CONFIG "/etc/hyperalloc/hyperallocd.json"
 #define HYPERALLOC_VERSION "0.1.0"
+
+/* Where VMs come from (vm_source.h): started, reconfigured and stopped in
+ * this order. */
+static const struct vm_source *const sources[] = {
+	&sim_source,
+	&libvirt_source,
+};
+
+#define SOURCES (sizeof(sources) / sizeof(sources[0]))
 
 static void usage(FILE *f)
 {
@@ -202,7 +212,10 @@ static void reload(struct daemon *d)
 				     "running policy stays",
 				     cerr.reason);
 	}
-	sim_backend_reconfigure(d);
+	for (size_t i = 0; i < SOURCES; i++) {
+		if (sources[i]->reconfigure)
+			sources[i]->reconfigure(d);
+	}
 	config_free(old);
 
 	struct event ev = { .type = EV_CONFIG_RELOADED };
@@ -271,13 +284,11 @@ static int setup(struct daemon *d)
 	r = grpcd_start(d, &d->grpc);
 	if (r < 0)
 		return r;
-	r = sim_backend_start(d);
-	if (r < 0)
-		return r;
-	if (d->cfg->libvirt.enabled) {
-		r = libvirt_tracker_start(d);
+	for (size_t i = 0; i < SOURCES; i++) {
+		r = sources[i]->start(d);
 		if (r < 0)
 			return r;
+		log_debug("VM source %s started", sources[i]->name);
 	}
 	r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC, 5000000,
 				       1000000, on_status_timer, d);
@@ -290,8 +301,8 @@ static int setup(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
-	sim_backend_stop(d);
-	libvirt_tracker_stop(d);
+	for (size_t i = 0; i < SOURCES; i++)
+		sources[i]->stop(d);
 	while (d->vms.head)
 		daemon_vm_remove(d, d->vms.head, "daemon shutting down");
 	http_server_stop(d->http);

@@ -581,3 +581,16 @@ void libvirt_tracker_stop(struct daemon *d)
 	free(t);
 	d->libvirt = NULL;
 }
+
+static int source_start(struct daemon *d)
+{
+	if (!d->cfg->libvirt.enabled)
+		return 0;
+	return libvirt_tracker_start(d);
+}
+
+const struct vm_source libvirt_source = {
+	.name = "libvirt",
+	.start = source_start,
+	.stop = libvirt_tracker_stop,
+};

@@ -9,7 +9,13 @@
 #ifndef HA_LIBVIRT_TRACKER_H
 #define HA_LIBVIRT_TRACKER_H
 
+#include "vm_source.h"
+
 struct daemon;
+
+/* The libvirt VM source: the tracker below when cfg->libvirt.enabled,
+ * nothing otherwise; no reconfigure (the connection is read at start). */
+extern const struct vm_source libvirt_source;
 
 /*
  * Start tracking: integrate libvirt's event loop into d->loop and connect.

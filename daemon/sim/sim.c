@@ -486,7 +486,7 @@ static int activated_fd(void)
 	return fd;
 }
 
-int sim_backend_start(struct daemon *d)
+static int sim_start(struct daemon *d)
 {
 	struct sim_backend *sb = calloc(1, sizeof(*sb));
 	int r;
@@ -518,7 +518,7 @@ int sim_backend_start(struct daemon *d)
 	return sim_spawn_all(sb);
 }
 
-void sim_backend_stop(struct daemon *d)
+static void sim_stop(struct daemon *d)
 {
 	struct sim_backend *sb = d->sim;
 
@@ -537,8 +537,15 @@ void sim_backend_stop(struct daemon *d)
 	d->sim = NULL;
 }
 
-void sim_backend_reconfigure(struct daemon *d)
+static void sim_reconfigure(struct daemon *d)
 {
 	if (d->sim)
 		sim_spawn_reconfigure(d->sim);
 }
+
+const struct vm_source sim_source = {
+	.name = "sim",
+	.start = sim_start,
+	.stop = sim_stop,
+	.reconfigure = sim_reconfigure,
+};

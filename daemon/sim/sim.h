@@ -8,17 +8,18 @@
 #ifndef HA_SIM_H
 #define HA_SIM_H
 
-struct daemon;
+#include "vm_source.h"
 
-/* Listen on cfg->sim.socket (or a socket-activated fd named "sim") and
- * spawn the configured guests. 0 or -errno (logged). */
-int sim_backend_start(struct daemon *d);
-
-/* Disconnect every guest, stop spawned ones (SIGTERM), close the socket. */
-void sim_backend_stop(struct daemon *d);
-
-/* After a config reload: spawn guests that are new in the config, stop
- * the ones that left it. */
-void sim_backend_reconfigure(struct daemon *d);
+/*
+ * The sim VM source:
+ * start       listen on cfg->sim.socket (or a socket-activated fd named
+ *             "sim"; no socket configured: nothing) and spawn the
+ *             configured guests. 0 or -errno (logged).
+ * stop        disconnect every guest, stop spawned ones (SIGTERM), close
+ *             the socket.
+ * reconfigure spawn guests that are new in the reloaded configuration,
+ *             stop the ones that left it.
+ */
+extern const struct vm_source sim_source;
 
 #endif
