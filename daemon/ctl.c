@@ -94,6 +94,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 {
 	char v[32], w[32];
 	struct vm *vm;
+	int r;
 
 	if (!ctl_authorize(caller, err))
 		return -EPERM;
@@ -156,12 +157,22 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		return -EOPNOTSUPP;
 	}
 
+	/* The one change that can fail, first: nothing else is changed
+	 * if the backend cannot switch. */
+	if (u->has_auto) {
+		r = daemon_vm_set_auto(vm, u->auto_reclaim);
+		if (r < 0) {
+			error_set(err, ERROR_UNAVAILABLE, "auto_reclaim",
+				  u->auto_reclaim ? "true" : "false",
+				  "%s cannot switch automatic reclaim now: %s",
+				  id, strerror(-r));
+			return r;
+		}
+	}
 	vm->mem.min_bytes = min;
 	vm->mem.max_bytes = max;
 	if (u->has_shares)
 		vm->mem.shares = u->shares;
-	if (u->has_auto)
-		vm->mem.auto_reclaim = u->auto_reclaim;
 	if (u->has_target) {
 		vm->manual_target = u->target_bytes;
 		vm->mem.target_source = VM_TARGET_MANUAL;

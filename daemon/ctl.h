@@ -62,7 +62,8 @@ const struct vm *ctl_vm_get(struct daemon *d, const char *id,
  * field's range (-ERANGE, ERROR_UNPROCESSABLE: 0 < max <= VM RAM,
  * min <= max, target within [min, max], shares 1..100000), auto_reclaim
  * only where the mechanism can reclaim free memory (-EOPNOTSUPP,
- * ERROR_UNPROCESSABLE). Nothing changes unless every check passes. On
+ * ERROR_UNPROCESSABLE); then the backend switches auto_reclaim (its
+ * -errno, ERROR_UNAVAILABLE). Nothing changes unless all of it passes. On
  * success (0) the settings are updated, the backend is steered, then they
  * are persisted (state file, the VM's own store).
  */

@@ -41,8 +41,9 @@ static void restore(struct daemon *d, struct vm *vm)
 		vm->mem.min_bytes = s.min_bytes;
 	if (s.has_shares)
 		vm->mem.shares = s.shares;
-	if (s.has_auto && vm->ops && vm->ops->reclaim_free)
-		vm->mem.auto_reclaim = s.auto_reclaim;
+	if (s.has_auto && vm->ops && vm->ops->reclaim_free &&
+	    daemon_vm_set_auto(vm, s.auto_reclaim) < 0)
+		log_warn("%s: cannot restore auto_reclaim", vm->id);
 	if (s.has_target && s.target_bytes >= vm->mem.min_bytes &&
 	    s.target_bytes <= vm->mem.max_bytes) {
 		vm->manual_target = s.target_bytes;
@@ -108,6 +109,14 @@ void daemon_vm_steer(struct daemon *d, struct vm *vm)
 		daemon_error(d, vm, "cannot steer %s to %llu bytes: %s", vm->id,
 			     (unsigned long long)want, strerror(-r));
 	}
+}
+
+int daemon_vm_set_auto(struct vm *vm, bool enabled)
+{
+	if (vm->ops && vm->ops->set_auto)
+		return vm->ops->set_auto(vm, enabled);
+	vm->mem.auto_reclaim = enabled;
+	return 0;
 }
 
 void daemon_vm_remove(struct daemon *d, struct vm *vm, const char *why)

@@ -54,6 +54,11 @@ int daemon_vm_add(struct daemon *d, struct vm *vm);
  * published as an error. */
 void daemon_vm_steer(struct daemon *d, struct vm *vm);
 
+/* The operator's automatic soft reclaim setting of @vm: through its
+ * backend's set_auto, or recorded in vm->mem.auto_reclaim if it has none.
+ * 0, or the backend's -errno with nothing changed. */
+int daemon_vm_set_auto(struct vm *vm, bool enabled);
+
 /* Remove a VM (backend detach, VM_REMOVED event, free). */
 void daemon_vm_remove(struct daemon *d, struct vm *vm, const char *why);
 

@@ -195,9 +195,10 @@ static int sim_apply_target(struct vm *vm, uint64_t target_bytes)
 	return 0;
 }
 
-static int sim_set_auto(struct vm *vm, bool enabled, uint64_t keep)
+/* The daemon's engine does the sim guest's soft reclaim (reclaim_free on
+ * every tick): nothing to switch, only the setting to record. */
+static int sim_set_auto(struct vm *vm, bool enabled)
 {
-	(void)keep;
 	vm->mem.auto_reclaim = enabled;
 	return 0;
 }

@@ -256,8 +256,10 @@ class RestartKeepsManualTargets(unittest.TestCase):
             wait_for(lambda: "persist" in d.vms(), timeout=20,
                      what="spawned guest")
             r = d.put("/vms/persist/memory",
-                      {"target_bytes": 80 * MIB, "shares": 1234})
+                      {"target_bytes": 80 * MIB, "shares": 1234,
+                       "auto_reclaim": True})
             self.assertEqual(r.status, 200, r)
+            self.assertIs(r.json()["auto_reclaim"], True)
             wait_for(lambda: d.memory("persist")["current_bytes"]
                      == 80 * MIB, timeout=20, what="shrink")
             self.assertEqual(d.stop(), 0, d.read_log())
@@ -272,6 +274,7 @@ class RestartKeepsManualTargets(unittest.TestCase):
                 self.assertEqual(m["target_source"], "manual")
                 self.assertEqual(m["target_bytes"], 80 * MIB)
                 self.assertEqual(m["shares"], 1234)
+                self.assertIs(m["auto_reclaim"], True)
                 wait_for(lambda: d2.memory("persist")["current_bytes"]
                          == 80 * MIB, timeout=20, what="shrink again")
             finally:
