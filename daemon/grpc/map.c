@@ -71,7 +71,7 @@ static void fill_memory(Hyperalloc__V1__VMMemory *m, const struct vm *vm,
 	m->mechanism = str(vm_mechanism_to_string(vm->mechanism));
 	when[0] = '\0';
 	if (mem->updated_at_usec)
-		json_format_time(mem->updated_at_usec, when, 32);
+		event_format_time(mem->updated_at_usec, when, 32);
 	m->updated_at = when;
 }
 
@@ -229,7 +229,7 @@ int grpcd_pack_event(const struct event *ev, uint64_t lost,
 
 	hyperalloc__v1__event__init(&m);
 	m.seq = ev->seq;
-	m.time = str(json_format_time(ev->time_usec, when, sizeof(when)));
+	m.time = str(event_format_time(ev->time_usec, when, sizeof(when)));
 	m.type = str(event_type_to_string(ev->type));
 	m.vm = str(ev->vm);
 	/* The same fields per type as the JSON event. */

@@ -13,22 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *json_format_time(uint64_t usec, char *buf, size_t len)
-{
-	time_t secs = (time_t)(usec / 1000000);
-	unsigned ms = (unsigned)(usec % 1000000 / 1000);
-	struct tm tm;
-	char date[24];
-
-	if (!gmtime_r(&secs, &tm) ||
-	    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm)) {
-		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
-		return buf;
-	}
-	snprintf(buf, len, "%s.%03uZ", date, ms);
-	return buf;
-}
-
 /*
  * jansson integers are signed 64-bit. Sizes above INT64_MAX (8 EiB) do not
  * occur; clamp rather than wrap to a negative number if one ever does.
@@ -79,7 +63,7 @@ json_t *json_vm_memory(const struct vm *vm)
 	/* Never refreshed yet: there is no time to report. */
 	set(o, "updated_at",
 	    m->updated_at_usec ?
-		    json_string(json_format_time(m->updated_at_usec, when,
+		    json_string(event_format_time(m->updated_at_usec, when,
 						 sizeof(when))) :
 		    json_null(),
 	    &ok);
@@ -282,7 +266,7 @@ json_t *json_event(const struct event *ev)
 		return NULL;
 	set(o, "seq", json_u64(ev->seq), &ok);
 	set(o, "time",
-	    json_string(json_format_time(ev->time_usec, when, sizeof(when))),
+	    json_string(event_format_time(ev->time_usec, when, sizeof(when))),
 	    &ok);
 	set(o, "type", json_string(event_type_to_string(ev->type)), &ok);
 	set(o, "vm", str_or_null(ev->vm), &ok);

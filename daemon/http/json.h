@@ -17,9 +17,6 @@
 #include "events.h"
 #include "vm.h"
 
-/* RFC 3339 UTC with milliseconds ("2026-11-26T10:00:00.000Z") of a
- * CLOCK_REALTIME time in microseconds. Returns @buf (at least 32 bytes). */
-const char *json_format_time(uint64_t usec, char *buf, size_t len);
 
 /* The memory object of GET /vms/{id}/memory. NULL on ENOMEM. */
 json_t *json_vm_memory(const struct vm *vm);

@@ -366,10 +366,10 @@ START_TEST(test_format_time)
 {
 	char buf[32];
 
-	ck_assert_str_eq(json_format_time(0, buf, sizeof(buf)),
+	ck_assert_str_eq(event_format_time(0, buf, sizeof(buf)),
 			 "1970-01-01T00:00:00.000Z");
 	ck_assert_str_eq(
-	    json_format_time(1795687200999999ull, buf, sizeof(buf)),
+	    event_format_time(1795687200999999ull, buf, sizeof(buf)),
 	    "2026-11-26T10:00:00.999Z");
 }
 END_TEST
