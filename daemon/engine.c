@@ -122,17 +122,13 @@ static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
 	if (!strchr(name, '/')) {
 		ops = ha_policy_builtin(name);
 		if (!ops) {
-			char avail[256] = "";
+			char avail[256];
 
-			for (size_t i = 0; ha_policy_builtins[i]; i++) {
-				strncat(avail, " ", sizeof(avail) - strlen(avail) - 1);
-				strncat(avail, ha_policy_builtins[i]->name,
-					sizeof(avail) - strlen(avail) - 1);
-			}
 			error_set(err, ERROR_UNPROCESSABLE, "name", name,
-				      "no such policy (built in:%s; or give "
-				      "the path of a plugin .so)",
-				      avail);
+				  "no such policy (built in: %s; or give the "
+				  "path of a plugin .so)",
+				  ha_policy_builtin_names(avail,
+							  sizeof(avail)));
 		}
 		return ops;
 	}
@@ -493,13 +489,7 @@ void engine_policy_get(struct daemon *d, struct engine_policy *ret)
 	ret->ticks = e->ticks;
 	ret->last_tick_us = e->last_tick_us;
 	ret->max_tick_us = e->max_tick_us;
-	for (size_t i = 0; ha_policy_builtins[i]; i++) {
-		if (i)
-			strncat(ret->available, " ",
-				sizeof(ret->available) - strlen(ret->available) - 1);
-		strncat(ret->available, ha_policy_builtins[i]->name,
-			sizeof(ret->available) - strlen(ret->available) - 1);
-	}
+	ha_policy_builtin_names(ret->available, sizeof(ret->available));
 }
 
 int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,

@@ -20,7 +20,7 @@
 #include "hyperalloc.pb-c.h"
 #include "http/json.h" /* json_format_time */
 
-#define AVAILABLE_MAX 64 /* policy names in ctl_policy.available */
+#define AVAILABLE_MAX 64 /* policy names in engine_policy.available */
 
 void grpcd_buf_clear(struct grpcd_buf *b)
 {
