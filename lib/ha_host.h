@@ -137,9 +137,10 @@ int ha_host_install(struct ha_host *h, ha_huge_t huge);
 int ha_host_quarantine(struct ha_host *h);
 
 /*
- * Read-only pass over the children (no lock taken, no word written).
- * Returns HA_OK or HA_EBADMSG if a child word is invalid (the region is
- * then quarantined).
+ * Read-only pass over the children (no lock taken, no word written),
+ * with hard and soft from the host's own state. Returns HA_OK or
+ * HA_EBADMSG if a child word is invalid (the region is then quarantined).
+ * A reader without a struct ha_host uses ha_scan() (ha_scan.h).
  */
 int ha_host_scan(struct ha_host *h, struct ha_host_scan *ret_scan);
 
