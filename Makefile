@@ -9,7 +9,8 @@
 #   make check SAN=address,undefined | SAN=thread
 #   make run             install dependencies, build, start the demo
 #   make bench B=name    run bench/<name>
-#   make deps | clean | format
+#   make format | format-check   clang-format the tree / check it is
+#   make deps | clean
 
 CC ?= gcc
 SAN ?=
@@ -185,14 +186,20 @@ install: all
 		install -Dm644 systemd/hyperallocd.json $(DESTDIR)/etc/hyperalloc/hyperallocd.json; \
 	else echo "keeping existing $(DESTDIR)/etc/hyperalloc/hyperallocd.json"; fi
 
+# The C files of the house style: not guestmod/ (kernel style) nor
+# qemu-patches/ (QEMU style). format-check (tools/format-check.sh) also runs
+# in make check, as tests/integration/test_format.sh.
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' | grep -v '^guestmod/\|^qemu-patches/')
 format:
 	clang-format -i $(FORMAT_SRC)
 
+format-check:
+	$(Q)tools/format-check.sh
+
 clean:
 	rm -rf build
 
-.PHONY: all check run bench deps clean format freestanding install
+.PHONY: all check run bench deps clean format format-check freestanding install
 .DELETE_ON_ERROR:
 .PRECIOUS: $(BUILD)/%.o
 
