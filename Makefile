@@ -9,7 +9,8 @@
 #   make check SAN=address,undefined | SAN=thread
 #   make run             install dependencies, build, start the demo
 #   make bench B=name    run bench/<name>
-#   make deps | clean | format
+#   make format | format-check   clang-format the tree / check it is
+#   make deps | clean
 
 CC ?= gcc
 SAN ?=
@@ -91,20 +92,23 @@ POLICY_SRC := $(wildcard policies/*.c)
 POLICY_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(POLICY_SRC))
 
 # ---- daemon/: hyperallocd ----
+# The core is daemon/*.c; each subsystem folder (daemon/http/, grpc/,
+# libvirt/, sim/) adds its sources, flags and libraries in its fragment
+# mk/<name>.mk. Daemon code includes core headers as "ctl.h" and a
+# subsystem's as "http/json.h"; -iquote keeps daemon/grpc/ and
+# daemon/libvirt/ out of the search for <grpc/...> and <libvirt/...>.
 DAEMON_SRC := $(wildcard daemon/*.c)
-DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRC))
+DAEMON_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(DAEMON_SRC))
 HYPERALLOCD := $(BUILD)/daemon/hyperallocd
 
-$(BUILD)/daemon/%.o: CFLAGS += $(PKG_CFLAGS) -Idaemon -Ipolicies
+$(BUILD)/daemon/%.o: CFLAGS += $(PKG_CFLAGS) -iquote daemon -Ipolicies
 $(BUILD)/policies/%.o: CFLAGS += -Ipolicies
 
-$(HYPERALLOCD): $(DAEMON_OBJ) $(POLICY_OBJ) $(LIBHA)
-	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-
 # ---- tools/ ----
+# Tools see lib/ and the wire contracts in proto/, nothing of the daemon.
 TOOLS := $(if $(wildcard tools/ha-demo.c),$(BUILD)/tools/ha-demo)
 
-$(BUILD)/tools/%.o: CFLAGS += $(PKG_CFLAGS) -Idaemon -Itools
+$(BUILD)/tools/%.o: CFLAGS += $(PKG_CFLAGS) -Iproto -Itools
 
 $(BUILD)/tools/ha-demo: $(BUILD)/tools/ha-demo.o $(LIBHA)
 	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -117,7 +121,8 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 
-$(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) $(PKG_CFLAGS) -Idaemon -Ipolicies -Itools
+$(BUILD)/tests/unit/%.o: CFLAGS += $(CHECK_CFLAGS) $(PKG_CFLAGS) -iquote daemon \
+	-Ipolicies -Iproto -Itools
 
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/test_%: $(BUILD)/tests/unit/test_%.o $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(test_$$*_DEPS))) $(LIBHA)
@@ -132,7 +137,16 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBHA)
 
 -include mk/*.mk
 
-all: $(LIBHA) freestanding $(if $(wildcard daemon/http.c),$(HYPERALLOCD)) $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
+# After the fragments: they add to DAEMON_SRC, PKG_LIBS and
+# DAEMON_GEN_HEADERS (generated headers daemon and test objects include).
+$(HYPERALLOCD): $(DAEMON_OBJ) $(POLICY_OBJ) $(LIBHA)
+	$(Q)$(call msg,LD,$@)$(CC) $(LDFLAGS) -o $@ $(filter-out $(LIBHA),$^) \
+		$(LIBHA) $(PKG_LIBS) $(LDLIBS)
+
+$(DAEMON_OBJ) $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/unit/*.c)): \
+	| $(DAEMON_GEN_HEADERS)
+
+all: $(LIBHA) freestanding $(HYPERALLOCD) $(TOOLS) $(UNIT_BIN) $(BENCH_BIN)
 
 # ---- entry points ----
 deps:
@@ -172,14 +186,20 @@ install: all
 		install -Dm644 systemd/hyperallocd.json $(DESTDIR)/etc/hyperalloc/hyperallocd.json; \
 	else echo "keeping existing $(DESTDIR)/etc/hyperalloc/hyperallocd.json"; fi
 
+# The C files of the house style: not guestmod/ (kernel style) nor
+# qemu-patches/ (QEMU style). format-check (tools/format-check.sh) also runs
+# in make check, as tests/integration/test_format.sh.
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' | grep -v '^guestmod/\|^qemu-patches/')
 format:
 	clang-format -i $(FORMAT_SRC)
 
+format-check:
+	$(Q)tools/format-check.sh
+
 clean:
 	rm -rf build
 
-.PHONY: all check run bench deps clean format freestanding install
+.PHONY: all check run bench deps clean format format-check freestanding install
 .DELETE_ON_ERROR:
 .PRECIOUS: $(BUILD)/%.o
 

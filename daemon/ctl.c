@@ -6,7 +6,6 @@
 #include "ctl.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,89 +16,34 @@
 #include "log.h"
 #include "state.h"
 
-void ctl_error_set(struct ctl_error *err, enum ctl_status status,
-		   const char *field, const char *value, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->status = status;
-	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
-	snprintf(err->value, sizeof(err->value), "%s", value ? value : "");
-	va_start(ap, fmt);
-	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-	va_end(ap);
-}
-
-int ctl_status_http(enum ctl_status s)
-{
-	static const int codes[] = {
-		[CTL_OK] = 200,		   [CTL_BAD_REQUEST] = 400,
-		[CTL_UNAUTHENTICATED] = 401, [CTL_FORBIDDEN] = 403,
-		[CTL_NOT_FOUND] = 404,	   [CTL_CONFLICT] = 409,
-		[CTL_TOO_LARGE] = 413,	   [CTL_UNPROCESSABLE] = 422,
-		[CTL_UNAVAILABLE] = 503,   [CTL_INTERNAL] = 500,
-	};
-
-	if ((unsigned)s >= sizeof(codes) / sizeof(codes[0]))
-		return 500;
-	return codes[s];
-}
-
-const char *ctl_status_title(enum ctl_status s)
-{
-	switch (s) {
-	case CTL_OK:
-		return "OK";
-	case CTL_BAD_REQUEST:
-		return "Bad Request";
-	case CTL_UNAUTHENTICATED:
-		return "Unauthorized";
-	case CTL_FORBIDDEN:
-		return "Forbidden";
-	case CTL_NOT_FOUND:
-		return "Not Found";
-	case CTL_CONFLICT:
-		return "Conflict";
-	case CTL_TOO_LARGE:
-		return "Content Too Large";
-	case CTL_UNPROCESSABLE:
-		return "Unprocessable Content";
-	case CTL_UNAVAILABLE:
-		return "Service Unavailable";
-	case CTL_INTERNAL:
-		break;
-	}
-	return "Internal Server Error";
-}
-
-bool ctl_authorize(const struct ctl_caller *c, struct ctl_error *err)
+bool ctl_authorize(const struct ctl_caller *c, struct error *err)
 {
 	if (c->authenticated)
 		return true;
 	if (!c->credentials_given)
-		ctl_error_set(err, CTL_UNAUTHENTICATED, "Authorization", "",
+		error_set(err, ERROR_UNAUTHENTICATED, "Authorization", "",
 			      "changes need credentials: a bearer token over "
 			      "TCP, or an allowed user on the unix socket");
 	else
-		ctl_error_set(err, CTL_FORBIDDEN, "Authorization", "",
+		error_set(err, ERROR_FORBIDDEN, "Authorization", "",
 			      "%s is not allowed to change settings",
 			      c->who[0] ? c->who : "caller");
 	return false;
 }
 
 static struct vm *find_vm(struct daemon *d, const char *id,
-			  struct ctl_error *err)
+			  struct error *err)
 {
 	struct vm *vm = vm_registry_find(&d->vms, id);
 
 	if (!vm)
-		ctl_error_set(err, CTL_NOT_FOUND, "id", id, "no VM named %s",
+		error_set(err, ERROR_NOT_FOUND, "id", id, "no VM named %s",
 			      id);
 	return vm;
 }
 
 const struct vm *ctl_vm_get(struct daemon *d, const char *id,
-			    struct ctl_error *err)
+			    struct error *err)
 {
 	struct vm *vm = find_vm(d, id, err);
 
@@ -146,10 +90,11 @@ static void persist(struct daemon *d, const struct vm *vm)
 
 int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		      const char *id, const struct ctl_memory_update *u,
-		      struct ctl_error *err)
+		      struct error *err)
 {
 	char v[32], w[32];
 	struct vm *vm;
+	int r;
 
 	if (!ctl_authorize(caller, err))
 		return -EPERM;
@@ -157,12 +102,12 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	if (!vm)
 		return -ENOENT;
 	if (vm->state == VM_STATE_QUARANTINED) {
-		ctl_error_set(err, CTL_CONFLICT, "id", id,
+		error_set(err, ERROR_CONFLICT, "id", id,
 			      "%s is quarantined: %s", id, vm->state_reason);
 		return -EBUSY;
 	}
 	if (!vm->ops || !vm->ops->apply_target) {
-		ctl_error_set(err, CTL_CONFLICT, "id", id,
+		error_set(err, ERROR_CONFLICT, "id", id,
 			      "%s has no memory mechanism the daemon can "
 			      "steer (mechanism %s)",
 			      id, vm_mechanism_to_string(vm->mechanism));
@@ -174,7 +119,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 
 	if (u->has_max && (max > vm->ram_bytes || max == 0)) {
 		u64s(v, sizeof(v), max);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "max_bytes", v,
+		error_set(err, ERROR_UNPROCESSABLE, "max_bytes", v,
 			      "max_bytes %s must be between 1 and the VM's RAM "
 			      "(%llu bytes)",
 			      v, (unsigned long long)vm->ram_bytes);
@@ -183,7 +128,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	if (min > max) {
 		u64s(v, sizeof(v), min);
 		u64s(w, sizeof(w), max);
-		ctl_error_set(err, CTL_UNPROCESSABLE,
+		error_set(err, ERROR_UNPROCESSABLE,
 			      u->has_min ? "min_bytes" : "max_bytes",
 			      u->has_min ? v : w,
 			      "min_bytes %s is above max_bytes %s", v, w);
@@ -191,7 +136,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	}
 	if (u->has_target && (u->target_bytes < min || u->target_bytes > max)) {
 		u64s(v, sizeof(v), u->target_bytes);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "target_bytes", v,
+		error_set(err, ERROR_UNPROCESSABLE, "target_bytes", v,
 			      "target_bytes %s is outside [min_bytes %llu, "
 			      "max_bytes %llu]",
 			      v, (unsigned long long)min,
@@ -200,24 +145,34 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	}
 	if (u->has_shares && (u->shares < 1 || u->shares > 100000)) {
 		u64s(v, sizeof(v), u->shares);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "shares", v,
+		error_set(err, ERROR_UNPROCESSABLE, "shares", v,
 			      "shares must be between 1 and 100000");
 		return -ERANGE;
 	}
 	if (u->has_auto && u->auto_reclaim && !vm->ops->reclaim_free) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "auto_reclaim", "true",
+		error_set(err, ERROR_UNPROCESSABLE, "auto_reclaim", "true",
 			      "mechanism %s cannot reclaim free memory "
 			      "automatically",
 			      vm_mechanism_to_string(vm->mechanism));
 		return -EOPNOTSUPP;
 	}
 
+	/* The one change that can fail, first: nothing else is changed
+	 * if the backend cannot switch. */
+	if (u->has_auto) {
+		r = daemon_vm_set_auto(vm, u->auto_reclaim);
+		if (r < 0) {
+			error_set(err, ERROR_UNAVAILABLE, "auto_reclaim",
+				  u->auto_reclaim ? "true" : "false",
+				  "%s cannot switch automatic reclaim now: %s",
+				  id, strerror(-r));
+			return r;
+		}
+	}
 	vm->mem.min_bytes = min;
 	vm->mem.max_bytes = max;
 	if (u->has_shares)
 		vm->mem.shares = u->shares;
-	if (u->has_auto)
-		vm->mem.auto_reclaim = u->auto_reclaim;
 	if (u->has_target) {
 		vm->manual_target = u->target_bytes;
 		vm->mem.target_source = VM_TARGET_MANUAL;
@@ -228,7 +183,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		 u->has_auto ? " auto_reclaim" : "");
 	/* Steer first: the state file's fsync must not delay the reclaim. */
 	engine_unstick(d, vm);
-	engine_steer(d, vm);
+	daemon_vm_steer(d, vm);
 	persist(d, vm);
 	if (vm->ops->refresh)
 		vm->ops->refresh(vm);
@@ -236,7 +191,7 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 }
 
 int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
-			  const char *id, struct ctl_error *err)
+			  const char *id, struct error *err)
 {
 	struct vm *vm;
 
@@ -251,7 +206,7 @@ int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
 		log_info("%s: %s released the manual target", vm->id,
 			 caller->who);
 		engine_unstick(d, vm);
-		engine_steer(d, vm);
+		daemon_vm_steer(d, vm);
 		persist(d, vm);
 	}
 	if (vm->ops && vm->ops->refresh)
@@ -262,7 +217,7 @@ int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
 void ctl_host_get(struct daemon *d, struct ctl_host *ret)
 {
 	struct host_mem hm = { 0 };
-	struct ctl_policy p;
+	struct engine_policy p;
 
 	memset(ret, 0, sizeof(*ret));
 	host_read(&hm);
@@ -285,13 +240,13 @@ void ctl_host_get(struct daemon *d, struct ctl_host *ret)
 		usable ? (double)ret->committed_bytes / (double)usable : 0;
 }
 
-void ctl_policy_get(struct daemon *d, struct ctl_policy *ret)
+void ctl_policy_get(struct daemon *d, struct engine_policy *ret)
 {
 	engine_policy_get(d, ret);
 }
 
 int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
-		   const struct ctl_policy_update *u, struct ctl_error *err)
+		   const struct engine_policy_update *u, struct error *err)
 {
 	if (!ctl_authorize(caller, err))
 		return -EPERM;

@@ -2,7 +2,8 @@
 /*
  * The internal control API: the one place where requests from HTTP and
  * gRPC are validated, authorised and carried out. Transports only map
- * their wire format to these structs and ctl errors to their status codes.
+ * their wire format to these structs and errors (errors.h) to their status
+ * codes.
  * Loop thread only.
  */
 #ifndef HA_CTL_H
@@ -11,30 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine.h"
+#include "errors.h"
 #include "vm.h"
 
 struct daemon;
-
-enum ctl_status {
-	CTL_OK = 0,
-	CTL_BAD_REQUEST, /* malformed or wrongly typed input   (HTTP 400) */
-	CTL_UNAUTHENTICATED, /* no or wrong credentials            (401) */
-	CTL_FORBIDDEN, /* credentials without the right       (403) */
-	CTL_NOT_FOUND, /* unknown VM or resource              (404) */
-	CTL_CONFLICT, /* state does not allow it now         (409) */
-	CTL_TOO_LARGE, /* request body over the limit         (413) */
-	CTL_UNPROCESSABLE, /* well-formed, but out of range       (422) */
-	CTL_UNAVAILABLE, /* backend cannot act now              (503) */
-	CTL_INTERNAL, /* bug or resource exhaustion          (500) */
-};
-
-/* What went wrong, for problem+json and gRPC status messages. */
-struct ctl_error {
-	enum ctl_status status;
-	char field[64]; /* the request field at fault, "" if none */
-	char value[128]; /* the offending value as text, "" if none */
-	char reason[256]; /* a sentence for people */
-};
 
 /* Who is asking. Transports fill it; ctl decides. */
 struct ctl_caller {
@@ -62,65 +44,47 @@ struct ctl_host {
 	uint64_t vms;
 };
 
-struct ctl_policy {
-	char name[128];
-	char params_json[4096]; /* parameters as a JSON object */
-	double overcommit_ratio;
-	uint64_t host_reserve_bytes;
-	uint64_t tick_ms;
-	char available[512]; /* space-separated built-in names */
-	/* engine health (read-only) */
-	uint64_t ticks;
-	uint64_t last_tick_us; /* duration of the last tick */
-	uint64_t max_tick_us;
-};
-
-struct ctl_policy_update {
-	bool has_name, has_params, has_ratio, has_reserve, has_tick;
-	char name[128];
-	char params_json[4096];
-	double overcommit_ratio;
-	uint64_t host_reserve_bytes;
-	uint64_t tick_ms;
-};
-
-void ctl_error_set(struct ctl_error *err, enum ctl_status status,
-		   const char *field, const char *value, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-/* May @caller change settings? true, or false with 401/403 in *err.
- * Transports call it before parsing a mutation's body, so an
+/* May @caller change settings? true, or false with ERROR_UNAUTHENTICATED
+ * (no credentials) or ERROR_FORBIDDEN (credentials without the right) in
+ * *err. Transports call it before parsing a mutation's body, so an
  * unauthenticated caller learns nothing about its request. */
-bool ctl_authorize(const struct ctl_caller *caller, struct ctl_error *err);
+bool ctl_authorize(const struct ctl_caller *caller, struct error *err);
 
-/* Look up a VM by name or uuid. NULL + CTL_NOT_FOUND in *err. */
+/* Look up a VM by name or uuid and refresh it from its backend. NULL with
+ * ERROR_NOT_FOUND in *err if there is none. */
 const struct vm *ctl_vm_get(struct daemon *d, const char *id,
-			    struct ctl_error *err);
+			    struct error *err);
 
-/* Validate and apply. Checks, in order: authorisation, VM exists, each
- * field's range (min <= max, max <= VM RAM, target within [min, max],
- * shares 1..100000). On success the VM's settings are updated, persisted
- * to the state file and the backend is steered. */
+/*
+ * Validate and apply. Checks, in order: authorisation (-EPERM), the VM
+ * exists (-ENOENT), it is not quarantined (-EBUSY, ERROR_CONFLICT) and has
+ * a mechanism that can be steered (-EOPNOTSUPP, ERROR_CONFLICT), each
+ * field's range (-ERANGE, ERROR_UNPROCESSABLE: 0 < max <= VM RAM,
+ * min <= max, target within [min, max], shares 1..100000), auto_reclaim
+ * only where the mechanism can reclaim free memory (-EOPNOTSUPP,
+ * ERROR_UNPROCESSABLE); then the backend switches auto_reclaim (its
+ * -errno, ERROR_UNAVAILABLE). Nothing changes unless all of it passes. On
+ * success (0) the settings are updated, the backend is steered, then they
+ * are persisted (state file, the VM's own store).
+ */
 int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		      const char *id, const struct ctl_memory_update *u,
-		      struct ctl_error *err);
+		      struct error *err);
 
-/* Hand the target back to the policy. */
+/* Hand a manual target back to the policy and steer; a VM without one is
+ * left as it is. 0, -EPERM or -ENOENT as for ctl_vm_set_memory. */
 int ctl_vm_release_target(struct daemon *d, const struct ctl_caller *caller,
-			  const char *id, struct ctl_error *err);
+			  const char *id, struct error *err);
 
+/* The host resource: memory, reserve, commitment of the VMs. */
 void ctl_host_get(struct daemon *d, struct ctl_host *ret);
 
-void ctl_policy_get(struct daemon *d, struct ctl_policy *ret);
+/* The policy resource (engine_policy_get). */
+void ctl_policy_get(struct daemon *d, struct engine_policy *ret);
 
-/* Validate (policy exists, params accepted by its init, ratio > 0,
- * reserve < host RAM, tick in [100 ms, 1 h]) and switch; on any error the
- * running policy stays. */
+/* Authorise (-EPERM), then engine_policy_set with its checks; on any error
+ * the running policy stays and the refusal is logged. */
 int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
-		   const struct ctl_policy_update *u, struct ctl_error *err);
-
-/* Map a status to HTTP. */
-int ctl_status_http(enum ctl_status s);
-const char *ctl_status_title(enum ctl_status s);
+		   const struct engine_policy_update *u, struct error *err);
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* VM lifecycle in the daemon: add, remove, errors. */
+/* VM lifecycle in the daemon: add, steer, remove, errors. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "backend.h"
-#include "engine.h"
 #include "log.h"
 #include "state.h"
 
@@ -42,8 +41,9 @@ static void restore(struct daemon *d, struct vm *vm)
 		vm->mem.min_bytes = s.min_bytes;
 	if (s.has_shares)
 		vm->mem.shares = s.shares;
-	if (s.has_auto && vm->ops && vm->ops->reclaim_free)
-		vm->mem.auto_reclaim = s.auto_reclaim;
+	if (s.has_auto && vm->ops && vm->ops->reclaim_free &&
+	    daemon_vm_set_auto(vm, s.auto_reclaim) < 0)
+		log_warn("%s: cannot restore auto_reclaim", vm->id);
 	if (s.has_target && s.target_bytes >= vm->mem.min_bytes &&
 	    s.target_bytes <= vm->mem.max_bytes) {
 		vm->manual_target = s.target_bytes;
@@ -68,7 +68,54 @@ int daemon_vm_add(struct daemon *d, struct vm *vm)
 	log_info("%s: added (%s, max %llu MiB)", vm->id,
 		 vm_mechanism_to_string(vm->mechanism),
 		 (unsigned long long)(vm->mem.max_bytes >> 20));
-	engine_steer(d, vm);
+	daemon_vm_steer(d, vm);
+	return 0;
+}
+
+void daemon_vm_steer(struct daemon *d, struct vm *vm)
+{
+	uint64_t want;
+	int r;
+
+	if (!vm->ops || !vm->ops->apply_target ||
+	    vm->state == VM_STATE_QUARANTINED)
+		return;
+	/* The target is the VM's from now on, also while it cannot be
+	 * steered (migrating, stopped): it shows in the API and is applied
+	 * when the VM runs again (the backend calls here then). */
+	want = vm->mem.target_source == VM_TARGET_MANUAL ? vm->manual_target :
+							   vm->policy_target;
+	if (want == 0)
+		want = vm->mem.max_bytes;
+	if (want < vm->mem.min_bytes)
+		want = vm->mem.min_bytes;
+	if (want > vm->mem.max_bytes)
+		want = vm->mem.max_bytes;
+	if (want != vm->mem.target_bytes) {
+		vm->mem.target_bytes = want;
+		bool manual = vm->mem.target_source == VM_TARGET_MANUAL;
+
+		event_vm(&d->bus, EV_TARGET_CHANGED, vm,
+			 "target %llu bytes (%s%s%s)", (unsigned long long)want,
+			 vm_target_source_to_string(vm->mem.target_source),
+			 manual || !vm->policy_reason[0] ? "" : ": ",
+			 manual ? "" : vm->policy_reason);
+	}
+	if (!vm_steerable(vm))
+		return;
+	r = vm->ops->apply_target(vm, want);
+	if (r < 0) {
+		vm->counters.apply_errors++;
+		daemon_error(d, vm, "cannot steer %s to %llu bytes: %s", vm->id,
+			     (unsigned long long)want, strerror(-r));
+	}
+}
+
+int daemon_vm_set_auto(struct vm *vm, bool enabled)
+{
+	if (vm->ops && vm->ops->set_auto)
+		return vm->ops->set_auto(vm, enabled);
+	vm->mem.auto_reclaim = enabled;
 	return 0;
 }
 

@@ -41,8 +41,23 @@ struct daemon {
 };
 
 /* Add a VM to the registry, restore its persisted settings, publish
- * VM_ADDED. Ownership of @vm passes to the daemon. 0 or -errno. */
+ * VM_ADDED and steer it. Ownership of @vm passes to the daemon on success
+ * (0); -EEXIST if its id or uuid is taken (the caller keeps @vm). */
 int daemon_vm_add(struct daemon *d, struct vm *vm);
+
+/* Move @vm to its effective target now: the manual target if pinned,
+ * else the policy's (the VM's max before the policy spoke), clamped to
+ * [min, max]. A change publishes EV_TARGET_CHANGED. A VM that cannot be
+ * steered now (migrating, stopped) keeps the target for later (its
+ * backend steers again when it runs); a quarantined one or one without
+ * apply_target is left alone. A backend's refusal is counted and
+ * published as an error. */
+void daemon_vm_steer(struct daemon *d, struct vm *vm);
+
+/* The operator's automatic soft reclaim setting of @vm: through its
+ * backend's set_auto, or recorded in vm->mem.auto_reclaim if it has none.
+ * 0, or the backend's -errno with nothing changed. */
+int daemon_vm_set_auto(struct vm *vm, bool enabled);
 
 /* Remove a VM (backend detach, VM_REMOVED event, free). */
 void daemon_vm_remove(struct daemon *d, struct vm *vm, const char *why);

@@ -55,7 +55,7 @@ static void params_free(struct params *ps)
 }
 
 static int params_parse(const char *json, struct params *ps,
-			struct ctl_error *err)
+			struct error *err)
 {
 	json_error_t jerr;
 	json_t *o = json_loads(json, 0, &jerr);
@@ -66,7 +66,7 @@ static int params_parse(const char *json, struct params *ps,
 	ps->n = 0;
 	if (!json_is_object(o)) {
 		json_decref(o);
-		ctl_error_set(err, CTL_BAD_REQUEST, "params", json,
+		error_set(err, ERROR_BAD_REQUEST, "params", json,
 			      "policy parameters must be a JSON object");
 		return -EINVAL;
 	}
@@ -75,7 +75,7 @@ static int params_parse(const char *json, struct params *ps,
 		char *text = NULL, *k;
 
 		if (ps->n == ENGINE_PARAMS_MAX) {
-			ctl_error_set(err, CTL_UNPROCESSABLE, "params", "",
+			error_set(err, ERROR_UNPROCESSABLE, "params", "",
 				      "more than %d parameters",
 				      ENGINE_PARAMS_MAX);
 			r = -E2BIG;
@@ -86,7 +86,7 @@ static int params_parse(const char *json, struct params *ps,
 		} else if (json_is_number(v) || json_is_boolean(v)) {
 			text = json_dumps(v, JSON_ENCODE_ANY);
 		} else {
-			ctl_error_set(err, CTL_UNPROCESSABLE, "params", key,
+			error_set(err, ERROR_UNPROCESSABLE, "params", key,
 				      "parameter %s must be a number, string "
 				      "or boolean",
 				      key);
@@ -113,7 +113,7 @@ static int params_parse(const char *json, struct params *ps,
 /* ---- loading a policy ---- */
 
 static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
-					       struct ctl_error *err)
+					       struct error *err)
 {
 	const struct ha_policy_ops *ops;
 	void *dl;
@@ -122,42 +122,38 @@ static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
 	if (!strchr(name, '/')) {
 		ops = ha_policy_builtin(name);
 		if (!ops) {
-			char avail[256] = "";
+			char avail[256];
 
-			for (size_t i = 0; ha_policy_builtins[i]; i++) {
-				strncat(avail, " ", sizeof(avail) - strlen(avail) - 1);
-				strncat(avail, ha_policy_builtins[i]->name,
-					sizeof(avail) - strlen(avail) - 1);
-			}
-			ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
-				      "no such policy (built in:%s; or give "
-				      "the path of a plugin .so)",
-				      avail);
+			error_set(err, ERROR_UNPROCESSABLE, "name", name,
+				  "no such policy (built in: %s; or give the "
+				  "path of a plugin .so)",
+				  ha_policy_builtin_names(avail,
+							  sizeof(avail)));
 		}
 		return ops;
 	}
 	dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+		error_set(err, ERROR_UNPROCESSABLE, "name", name,
 			      "cannot load plugin: %s", dlerror());
 		return NULL;
 	}
 	ops = dlsym(dl, HA_POLICY_SYMBOL);
 	if (!ops) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+		error_set(err, ERROR_UNPROCESSABLE, "name", name,
 			      "plugin has no symbol %s", HA_POLICY_SYMBOL);
 		dlclose(dl);
 		return NULL;
 	}
 	if (ops->abi_version != HA_POLICY_ABI_VERSION) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+		error_set(err, ERROR_UNPROCESSABLE, "name", name,
 			      "plugin ABI version %u, this daemon speaks %u",
 			      ops->abi_version, HA_POLICY_ABI_VERSION);
 		dlclose(dl);
 		return NULL;
 	}
 	if (!ops->name || !ops->init || !ops->decide || !ops->fini) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "name", name,
+		error_set(err, ERROR_UNPROCESSABLE, "name", name,
 			      "plugin leaves a required operation NULL");
 		dlclose(dl);
 		return NULL;
@@ -170,7 +166,7 @@ static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
 static int policy_prepare(const char *name, const char *params_json,
 			  const struct ha_policy_ops **ret_ops,
 			  void **ret_state, void **ret_dl,
-			  struct ctl_error *err)
+			  struct error *err)
 {
 	struct params ps;
 	char msg[256] = "";
@@ -187,7 +183,7 @@ static int policy_prepare(const char *name, const char *params_json,
 	r = ops->init(ps.p, ps.n, ret_state, msg, sizeof(msg));
 	params_free(&ps);
 	if (r < 0) {
-		ctl_error_set(err, CTL_UNPROCESSABLE, "params", params_json,
+		error_set(err, ERROR_UNPROCESSABLE, "params", params_json,
 			      "policy %s refused its parameters: %s", ops->name,
 			      msg[0] ? msg : strerror(-r));
 		goto fail;
@@ -210,56 +206,6 @@ static void policy_release(struct engine *e)
 	e->ops = NULL;
 	e->state = NULL;
 	e->dl = NULL;
-}
-
-/* ---- steering ---- */
-
-static uint64_t clamp_u64(uint64_t v, uint64_t lo, uint64_t hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-static bool steerable(const struct vm *vm)
-{
-	return vm->ops && vm->state != VM_STATE_QUARANTINED &&
-	       vm->state != VM_STATE_STOPPED &&
-	       vm->state != VM_STATE_MIGRATING;
-}
-
-void engine_steer(struct daemon *d, struct vm *vm)
-{
-	uint64_t want;
-	int r;
-
-	if (!vm->ops || !vm->ops->apply_target ||
-	    vm->state == VM_STATE_QUARANTINED)
-		return;
-	/* The target is the VM's from now on, also while it cannot be
-	 * steered (migrating, stopped): it shows in the API and is applied
-	 * when the VM runs again (the backend calls here then). */
-	want = vm->mem.target_source == VM_TARGET_MANUAL ? vm->manual_target :
-							   vm->policy_target;
-	if (want == 0)
-		want = vm->mem.max_bytes;
-	want = clamp_u64(want, vm->mem.min_bytes, vm->mem.max_bytes);
-	if (want != vm->mem.target_bytes) {
-		vm->mem.target_bytes = want;
-		bool manual = vm->mem.target_source == VM_TARGET_MANUAL;
-
-		event_vm(&d->bus, EV_TARGET_CHANGED, vm,
-			 "target %llu bytes (%s%s%s)", (unsigned long long)want,
-			 vm_target_source_to_string(vm->mem.target_source),
-			 manual || !vm->policy_reason[0] ? "" : ": ",
-			 manual ? "" : vm->policy_reason);
-	}
-	if (!steerable(vm))
-		return;
-	r = vm->ops->apply_target(vm, want);
-	if (r < 0) {
-		vm->counters.apply_errors++;
-		daemon_error(d, vm, "cannot steer %s to %llu bytes: %s", vm->id,
-			     (unsigned long long)want, strerror(-r));
-	}
 }
 
 void engine_unstick(struct daemon *d, struct vm *vm)
@@ -356,7 +302,7 @@ static void tick(struct daemon *d)
 
 	vm_foreach(vm, &d->vms)
 	{
-		if (!steerable(vm))
+		if (!vm_steerable(vm))
 			continue;
 		const struct vm_memory *m = &vm->mem;
 
@@ -450,7 +396,7 @@ static void tick(struct daemon *d)
 			continue;
 		/* Steer every VM, manual ones too: a target the guest could
 		 * not reach yet (its memory was in use) is retried. */
-		engine_steer(d, vm);
+		daemon_vm_steer(d, vm);
 		if ((out[i].auto_reclaim || vm->mem.auto_reclaim) &&
 		    vm->ops && vm->ops->reclaim_free)
 			vm->ops->reclaim_free(vm, out[i].keep_free_bytes);
@@ -481,7 +427,7 @@ void engine_tick_now(struct daemon *d)
 		tick(d);
 }
 
-int engine_start(struct daemon *d, struct ctl_error *err)
+int engine_start(struct daemon *d, struct error *err)
 {
 	struct engine *e = calloc(1, sizeof(*e));
 	const struct config *c = d->cfg;
@@ -506,7 +452,7 @@ int engine_start(struct daemon *d, struct ctl_error *err)
 	if (r < 0) {
 		policy_release(e);
 		free(e);
-		ctl_error_set(err, CTL_INTERNAL, "", "", "timer: %s",
+		error_set(err, ERROR_INTERNAL, "", "", "timer: %s",
 			      strerror(-r));
 		return r;
 	}
@@ -527,7 +473,7 @@ void engine_stop(struct daemon *d)
 	d->engine = NULL;
 }
 
-void engine_policy_get(struct daemon *d, struct ctl_policy *ret)
+void engine_policy_get(struct daemon *d, struct engine_policy *ret)
 {
 	struct engine *e = d->engine;
 
@@ -543,17 +489,11 @@ void engine_policy_get(struct daemon *d, struct ctl_policy *ret)
 	ret->ticks = e->ticks;
 	ret->last_tick_us = e->last_tick_us;
 	ret->max_tick_us = e->max_tick_us;
-	for (size_t i = 0; ha_policy_builtins[i]; i++) {
-		if (i)
-			strncat(ret->available, " ",
-				sizeof(ret->available) - strlen(ret->available) - 1);
-		strncat(ret->available, ha_policy_builtins[i]->name,
-			sizeof(ret->available) - strlen(ret->available) - 1);
-	}
+	ha_policy_builtin_names(ret->available, sizeof(ret->available));
 }
 
-int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
-		      struct ctl_error *err)
+int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
+		      struct error *err)
 {
 	struct engine *e = d->engine;
 	const struct ha_policy_ops *ops = NULL;
@@ -574,7 +514,7 @@ int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
 		char v[32];
 
 		snprintf(v, sizeof(v), "%g", u->overcommit_ratio);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "overcommit_ratio", v,
+		error_set(err, ERROR_UNPROCESSABLE, "overcommit_ratio", v,
 			      "must be between 0.1 and 100");
 		return -EINVAL;
 	}
@@ -582,7 +522,7 @@ int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
 		char v[32];
 
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)u->tick_ms);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "tick_ms", v,
+		error_set(err, ERROR_UNPROCESSABLE, "tick_ms", v,
 			      "must be between 100 and 3600000");
 		return -EINVAL;
 	}
@@ -592,7 +532,7 @@ int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
 
 		snprintf(v, sizeof(v), "%llu",
 			 (unsigned long long)u->host_reserve_bytes);
-		ctl_error_set(err, CTL_UNPROCESSABLE, "host_reserve_bytes", v,
+		error_set(err, ERROR_UNPROCESSABLE, "host_reserve_bytes", v,
 			      "must be below the host's memory (%llu bytes)",
 			      (unsigned long long)hm.total_bytes);
 		return -EINVAL;

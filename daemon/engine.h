@@ -2,42 +2,73 @@
 /*
  * The policy engine: every tick it refreshes each VM, hands a snapshot to
  * the active policy's decide(), applies the safety rules and steers the
- * backends. It also steers a single VM at once when an operator changes
- * it through the API.
+ * VMs toward the targets (daemon_vm_steer).
  */
 #ifndef HA_ENGINE_H
 #define HA_ENGINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "ctl.h"
+#include "errors.h"
 
 struct daemon;
 struct vm;
 
-/* Create the engine with the policy named in the config and start its
- * timer. On error *err says why (unknown policy, bad parameters). */
-int engine_start(struct daemon *d, struct ctl_error *err);
-void engine_stop(struct daemon *d);
+/* The policy resource (GET /policy). */
+struct engine_policy {
+	char name[128];
+	char params_json[4096]; /* parameters as a JSON object */
+	double overcommit_ratio;
+	uint64_t host_reserve_bytes;
+	uint64_t tick_ms;
+	char available[512]; /* space-separated built-in names */
+	/* engine health (read-only) */
+	uint64_t ticks;
+	uint64_t last_tick_us; /* duration of the last tick */
+	uint64_t max_tick_us;
+};
 
-/* Move @vm to its effective target now: the manual target if pinned,
- * else the policy's; clamped to [min, max]. A VM that cannot be steered
- * now (migrating, stopped) gets the target recorded, applied later;
- * a quarantined one is left alone. */
-void engine_steer(struct daemon *d, struct vm *vm);
+/* A change to it (PUT /policy); only fields with has_* apply. */
+struct engine_policy_update {
+	bool has_name, has_params, has_ratio, has_reserve, has_tick;
+	char name[128];
+	char params_json[4096];
+	double overcommit_ratio;
+	uint64_t host_reserve_bytes;
+	uint64_t tick_ms;
+};
+
+/* Create the engine with the policy named in the config and start its
+ * timer. 0, or -errno with *err saying why (unknown policy, parameters
+ * its init refuses). */
+int engine_start(struct daemon *d, struct error *err);
+/* Stop the timer and release the policy. Accepts a daemon without an
+ * engine. */
+void engine_stop(struct daemon *d);
 
 /* An operator changed @vm's settings: if it was stuck, it is not any
  * more; the stuck clock starts again. */
 void engine_unstick(struct daemon *d, struct vm *vm);
 
-/* Policy resource (GET|PUT /policy). set validates everything first and
- * keeps the running policy on any error. */
-void engine_policy_get(struct daemon *d, struct ctl_policy *ret);
-int engine_policy_set(struct daemon *d, const struct ctl_policy_update *u,
-		      struct ctl_error *err);
+/* The policy resource now: name, parameters, host-wide settings and the
+ * engine's tick statistics; zeroed without an engine. */
+void engine_policy_get(struct daemon *d, struct engine_policy *ret);
+
+/*
+ * Change the policy resource. Checks first, in order: overcommit ratio
+ * within [0.1, 100], tick within [100 ms, 1 h], reserve below the host's
+ * memory, the policy exists (a built-in name or the path of a plugin with
+ * this daemon's ABI) and its init accepts the parameters. A new name
+ * without parameters starts with {}. On success the change is applied,
+ * EV_POLICY_CHANGED published and a tick run: 0. Otherwise -errno with
+ * *err set (ERROR_UNPROCESSABLE, ERROR_BAD_REQUEST for parameters that
+ * are not a JSON object) and the running policy stays.
+ */
+int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
+		      struct error *err);
 
 /* Run one tick now (tests, SIGHUP). */
 void engine_tick_now(struct daemon *d);
-
 
 #endif

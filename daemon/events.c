@@ -96,3 +96,19 @@ void event_vm(struct event_bus *bus, enum event_type t, const struct vm *vm,
 	}
 	event_publish(bus, &ev);
 }
+
+const char *event_format_time(uint64_t usec, char *buf, size_t len)
+{
+	time_t secs = (time_t)(usec / 1000000);
+	unsigned ms = (unsigned)(usec % 1000000 / 1000);
+	struct tm tm;
+	char date[24];
+
+	if (!gmtime_r(&secs, &tm) ||
+	    !strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
+		return buf;
+	}
+	snprintf(buf, len, "%s.%03uZ", date, ms);
+	return buf;
+}

@@ -73,6 +73,11 @@ static inline uint64_t event_next_seq(const struct event_bus *bus)
 
 const char *event_type_to_string(enum event_type t);
 
+/* The API's timestamps (events, a VM's updated_at, in JSON and gRPC):
+ * RFC 3339 UTC with milliseconds ("2026-11-26T10:00:00.000Z") of a
+ * CLOCK_REALTIME time in microseconds. Returns @buf (at least 32 bytes). */
+const char *event_format_time(uint64_t usec, char *buf, size_t len);
+
 /* Helpers that build and publish the common events. */
 void event_vm(struct event_bus *bus, enum event_type t, const struct vm *vm,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));

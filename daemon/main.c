@@ -18,15 +18,25 @@
 #include "backend.h"
 #include "daemon.h"
 #include "engine.h"
-#include "grpc_server.h" /* grpcd_start, grpcd_stop */
-#include "http.h" /* http_server_start, http_server_stop */
-#include "libvirt.h"
+#include "grpc/server.h" /* grpcd_start, grpcd_stop */
+#include "http/server.h" /* http_server_start, http_server_stop */
+#include "libvirt/tracker.h"
 #include "log.h"
-#include "sim.h"
+#include "sim/sim.h"
 #include "state.h"
+#include "vm_source.h"
 
 #define DEFAULT_CONFIG "/etc/hyperalloc/hyperallocd.json"
 #define HYPERALLOC_VERSION "0.1.0"
+
+/* Where VMs come from (vm_source.h): started, reconfigured and stopped in
+ * this order. */
+static const struct vm_source *const sources[] = {
+	&sim_source,
+	&libvirt_source,
+};
+
+#define SOURCES (sizeof(sources) / sizeof(sources[0]))
 
 static void usage(FILE *f)
 {
@@ -181,7 +191,7 @@ static void reload(struct daemon *d)
 	    old->policy.tick_ms != fresh->policy.tick_ms ||
 	    old->policy.overcommit_ratio != fresh->policy.overcommit_ratio ||
 	    old->policy.host_reserve_bytes != fresh->policy.host_reserve_bytes) {
-		struct ctl_policy_update u = {
+		struct engine_policy_update u = {
 			.has_name = true,
 			.has_params = true,
 			.has_ratio = true,
@@ -191,7 +201,7 @@ static void reload(struct daemon *d)
 			.host_reserve_bytes = fresh->policy.host_reserve_bytes,
 			.tick_ms = fresh->policy.tick_ms,
 		};
-		struct ctl_error cerr;
+		struct error cerr;
 
 		snprintf(u.name, sizeof(u.name), "%s", fresh->policy.name);
 		snprintf(u.params_json, sizeof(u.params_json), "%s",
@@ -202,7 +212,10 @@ static void reload(struct daemon *d)
 				     "running policy stays",
 				     cerr.reason);
 	}
-	sim_backend_reconfigure(d);
+	for (size_t i = 0; i < SOURCES; i++) {
+		if (sources[i]->reconfigure)
+			sources[i]->reconfigure(d);
+	}
 	config_free(old);
 
 	struct event ev = { .type = EV_CONFIG_RELOADED };
@@ -235,7 +248,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si,
 static int setup(struct daemon *d)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct ctl_error cerr;
+	struct error cerr;
 	char warning[512];
 	int r;
 
@@ -271,13 +284,11 @@ static int setup(struct daemon *d)
 	r = grpcd_start(d, &d->grpc);
 	if (r < 0)
 		return r;
-	r = sim_backend_start(d);
-	if (r < 0)
-		return r;
-	if (d->cfg->libvirt.enabled) {
-		r = libvirt_tracker_start(d);
+	for (size_t i = 0; i < SOURCES; i++) {
+		r = sources[i]->start(d);
 		if (r < 0)
 			return r;
+		log_debug("VM source %s started", sources[i]->name);
 	}
 	r = sd_event_add_time_relative(d->loop, NULL, CLOCK_MONOTONIC, 5000000,
 				       1000000, on_status_timer, d);
@@ -290,8 +301,8 @@ static int setup(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
-	sim_backend_stop(d);
-	libvirt_tracker_stop(d);
+	for (size_t i = 0; i < SOURCES; i++)
+		sources[i]->stop(d);
 	while (d->vms.head)
 		daemon_vm_remove(d, d->vms.head, "daemon shutting down");
 	http_server_stop(d->http);

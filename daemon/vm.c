@@ -25,6 +25,13 @@ struct vm *vm_new(const char *id, const char *uuid,
 	return vm;
 }
 
+bool vm_steerable(const struct vm *vm)
+{
+	return vm->ops && vm->state != VM_STATE_QUARANTINED &&
+	       vm->state != VM_STATE_STOPPED &&
+	       vm->state != VM_STATE_MIGRATING;
+}
+
 void vm_free(struct vm *vm)
 {
 	free(vm);

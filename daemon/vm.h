@@ -135,6 +135,10 @@ const char *vm_mechanism_to_string(enum vm_mechanism m);
 const char *vm_state_to_string(enum vm_state s);
 const char *vm_target_source_to_string(enum vm_target_source s);
 
+/* Can @vm be steered now: it has a backend and is not quarantined,
+ * stopped or migrating? A target set meanwhile waits. */
+bool vm_steerable(const struct vm *vm);
+
 /* Is @name a valid VM id: 1..63 chars of [A-Za-z0-9._-]? */
 bool vm_id_valid(const char *name);
 

@@ -15,6 +15,16 @@
 #include "ha_lower.h"
 #include "ha_validate.h"
 
+/* The region's children and bitfields, for the lower allocator. */
+static struct ha_lower lower_of(struct ha_guest *g)
+{
+	return (struct ha_lower){
+		.children = g->children,
+		.bitfields = g->bitfields,
+		.layout = &g->layout,
+	};
+}
+
 #define HA_GET_ATTEMPTS 4
 
 /* ---- reservation words: free:16 | tree:47 | present:1 ---- */
@@ -239,8 +249,9 @@ static int get_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
 	} while (!ha_cas(&lc->reserved[kind], &r, r - n));
 
 	uint64_t t = res_tree(r);
+	struct ha_lower lo = lower_of(g);
 
-	if (ha_lower_get(g, t, 0, order, ret_frame, ret_reclaimed) == HA_OK)
+	if (ha_lower_get(&lo, t, 0, order, ret_frame, ret_reclaimed) == HA_OK)
 		return HA_OK;
 	tree_inc(g, t, n);
 	return HA_EAGAIN;
@@ -364,11 +375,12 @@ static int get_global(struct ha_guest *g, unsigned order,
 		      ha_frame_t *ret_frame, bool *ret_reclaimed)
 {
 	unsigned n = 1u << order;
+	struct ha_lower lo = lower_of(g);
 
 	for (uint64_t t = 0; t < g->layout.trees; t++) {
 		if (!tree_dec_global(g, t, n))
 			continue;
-		if (ha_lower_get(g, t, 0, order, ret_frame, ret_reclaimed) ==
+		if (ha_lower_get(&lo, t, 0, order, ret_frame, ret_reclaimed) ==
 		    HA_OK)
 			return HA_OK;
 		tree_inc(g, t, n);
@@ -421,7 +433,8 @@ int ha_guest_put(struct ha_guest *g, unsigned core, ha_frame_t frame,
 	    frame.v / HA_CHILD_FRAMES + 1 >= g->layout.children)
 		return HA_ERANGE;
 
-	int r = ha_lower_put(g, frame, order);
+	struct ha_lower lo = lower_of(g);
+	int r = ha_lower_put(&lo, frame, order);
 
 	if (r < 0)
 		return r;

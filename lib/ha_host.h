@@ -99,17 +99,31 @@ int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,
 bool ha_host_quarantined(const struct ha_host *h);
 
 /*
+ * Reclaim runs in batches of at most 16 frames: a batch is taken under
+ * the lock and its backing discarded before the lock is dropped. When the
+ * embedder's discard fails, the operation stops after that batch with
+ * HA_EIO, and the frames of the batch stay reclaimed all the same: in
+ * state HARD or SOFT, in the child words and in the counters, though their
+ * backing may still be present. The host does not discard them again; they
+ * are returned and installed like any other reclaimed frame. Frames of
+ * earlier batches are reclaimed and discarded. The region is not
+ * quarantined.
+ */
+
+/*
  * Hard-reclaim up to @n huge frames: take entirely free children from
  * unreserved trees, make them look allocated to the guest, discard their
  * backing. Returns the number reclaimed (< @n when no more are free), or a
- * negative error (HA_EPERM quarantined, HA_EBADMSG corrupt, HA_EIO).
+ * negative error (HA_EPERM quarantined, HA_EBADMSG corrupt, HA_EIO a
+ * discard failed: see above).
  */
 int64_t ha_host_reclaim_hard(struct ha_host *h, uint64_t n);
 
 /*
  * Soft-reclaim up to @max (0 = no limit) entirely free, installed children
  * of unreserved trees: they stay free for the guest but lose their
- * backing. Returns the number reclaimed or a negative error.
+ * backing. Returns the number reclaimed or a negative error (as for
+ * ha_host_reclaim_hard).
  */
 int64_t ha_host_reclaim_soft(struct ha_host *h, uint64_t max);
 
@@ -137,9 +151,10 @@ int ha_host_install(struct ha_host *h, ha_huge_t huge);
 int ha_host_quarantine(struct ha_host *h);
 
 /*
- * Read-only pass over the children (no lock taken, no word written).
- * Returns HA_OK or HA_EBADMSG if a child word is invalid (the region is
- * then quarantined).
+ * Read-only pass over the children (no lock taken, no word written),
+ * with hard and soft from the host's own state. Returns HA_OK or
+ * HA_EBADMSG if a child word is invalid (the region is then quarantined).
+ * A reader without a struct ha_host uses ha_scan() (ha_scan.h).
  */
 int ha_host_scan(struct ha_host *h, struct ha_host_scan *ret_scan);
 

@@ -151,9 +151,9 @@ static bool child_get_huge(ha_child_word *c, bool allow_reclaimed,
 }
 
 /* Two adjacent children as one 32-bit word (index of the first is even). */
-static uint32_t *child_pair(struct ha_guest *g, uint64_t first)
+static uint32_t *child_pair(const struct ha_lower *low, uint64_t first)
 {
-	return (uint32_t *)(void *)&g->children[first];
+	return (uint32_t *)(void *)&low->children[first];
 }
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -172,10 +172,10 @@ static bool pair_free(ha_child_word c, bool allow_reclaimed)
 	       (allow_reclaimed || !ha_child_reclaimed(c));
 }
 
-static bool pair_get(struct ha_guest *g, uint64_t first, bool allow_reclaimed,
+static bool pair_get(const struct ha_lower *low, uint64_t first, bool allow_reclaimed,
 		     bool *ret_reclaimed)
 {
-	uint32_t *p = child_pair(g, first);
+	uint32_t *p = child_pair(low, first);
 	uint32_t old = ha_load(p);
 	uint32_t want;
 
@@ -193,9 +193,9 @@ static bool pair_get(struct ha_guest *g, uint64_t first, bool allow_reclaimed,
 	return true;
 }
 
-static int pair_put(struct ha_guest *g, uint64_t first)
+static int pair_put(const struct ha_lower *low, uint64_t first)
 {
-	uint32_t *p = child_pair(g, first);
+	uint32_t *p = child_pair(low, first);
 	uint32_t old = ha_load(p);
 	uint32_t want;
 
@@ -210,17 +210,17 @@ static int pair_put(struct ha_guest *g, uint64_t first)
 	return HA_OK;
 }
 
-static int try_child(struct ha_guest *g, uint64_t c, unsigned order,
+static int try_child(const struct ha_lower *low, uint64_t c, unsigned order,
 		     bool allow_reclaimed, ha_frame_t *ret_frame,
 		     bool *ret_reclaimed)
 {
-	ha_child_word *cw = &g->children[c];
+	ha_child_word *cw = &low->children[c];
 	ha_child_word old;
 
 	if (order == HA_MAX_ORDER) {
-		if (c % 2 != 0 || c + 1 >= g->layout.children)
+		if (c % 2 != 0 || c + 1 >= low->layout->children)
 			return HA_ENOMEM;
-		if (!pair_get(g, c, allow_reclaimed, ret_reclaimed))
+		if (!pair_get(low, c, allow_reclaimed, ret_reclaimed))
 			return HA_ENOMEM;
 		*ret_frame = ha_frame(c * HA_CHILD_FRAMES);
 		return HA_OK;
@@ -237,7 +237,7 @@ static int try_child(struct ha_guest *g, uint64_t c, unsigned order,
 
 	if (!child_dec(cw, n, allow_reclaimed, &old))
 		return HA_ENOMEM;
-	int pos = bitfield_set(&g->bitfields[c], order);
+	int pos = bitfield_set(&low->bitfields[c], order);
 
 	if (pos < 0) {
 		child_inc(cw, n);
@@ -248,11 +248,11 @@ static int try_child(struct ha_guest *g, uint64_t c, unsigned order,
 	return HA_OK;
 }
 
-int ha_lower_get(struct ha_guest *g, uint64_t tree, unsigned start,
+int ha_lower_get(const struct ha_lower *low, uint64_t tree, unsigned start,
 		 unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed)
 {
 	uint64_t first = tree * HA_TREE_CHILDREN;
-	unsigned count = ha_tree_children_in(&g->layout, tree);
+	unsigned count = ha_tree_children_in(low->layout, tree);
 	unsigned step = order == HA_MAX_ORDER ? 2 : 1;
 
 	/* Pass 0 avoids reclaimed children so that installs stay rare. */
@@ -264,7 +264,7 @@ int ha_lower_get(struct ha_guest *g, uint64_t tree, unsigned start,
 				idx &= ~1u;
 			if (idx >= count)
 				continue;
-			if (try_child(g, first + idx, order, pass == 1,
+			if (try_child(low, first + idx, order, pass == 1,
 				      ret_frame, ret_reclaimed) == HA_OK)
 				return HA_OK;
 		}
@@ -277,10 +277,10 @@ int ha_lower_get(struct ha_guest *g, uint64_t tree, unsigned start,
  * normal child first. One CPU wins row 0 of the bitfield and fills the
  * rest; the others wait until the child is no longer huge.
  */
-static int child_split(struct ha_guest *g, uint64_t c)
+static int child_split(const struct ha_lower *low, uint64_t c)
 {
-	ha_child_word *cw = &g->children[c];
-	struct ha_bitfield *bf = &g->bitfields[c];
+	ha_child_word *cw = &low->children[c];
+	struct ha_bitfield *bf = &low->bitfields[c];
 	uint64_t expected = 0;
 
 	if (ha_cas(&bf->rows[0], &expected, ~0ull)) {
@@ -309,13 +309,13 @@ static int child_split(struct ha_guest *g, uint64_t c)
 	return HA_EAGAIN;
 }
 
-int ha_lower_put(struct ha_guest *g, ha_frame_t frame, unsigned order)
+int ha_lower_put(const struct ha_lower *low, ha_frame_t frame, unsigned order)
 {
 	uint64_t c = frame.v / HA_CHILD_FRAMES;
-	ha_child_word *cw = &g->children[c];
+	ha_child_word *cw = &low->children[c];
 
 	if (order == HA_MAX_ORDER)
-		return pair_put(g, c);
+		return pair_put(low, c);
 
 	if (order == HA_HUGE_ORDER) {
 		ha_child_word old = ha_load(cw);
@@ -331,12 +331,12 @@ int ha_lower_put(struct ha_guest *g, ha_frame_t frame, unsigned order)
 	}
 
 	if (ha_child_huge(ha_load(cw))) {
-		int r = child_split(g, c);
+		int r = child_split(low, c);
 
 		if (r < 0)
 			return r;
 	}
-	int r = bitfield_clear(&g->bitfields[c],
+	int r = bitfield_clear(&low->bitfields[c],
 			       (unsigned)(frame.v % HA_CHILD_FRAMES), order);
 	if (r < 0)
 		return r;

@@ -6,7 +6,18 @@
 #ifndef HA_LOWER_H
 #define HA_LOWER_H
 
-#include "ha_guest.h"
+#include "ha_layout.h"
+
+/*
+ * What the lower allocator works on: the child words and bitfields of a
+ * region (struct ha_guest lends its own). Tree words are the upper
+ * allocator's.
+ */
+struct ha_lower {
+	ha_child_word *children;
+	struct ha_bitfield *bitfields;
+	const struct ha_layout *layout;
+};
 
 /* Children of tree @tree that exist (the last tree may be partial). */
 static inline unsigned ha_tree_children_in(const struct ha_layout *l,
@@ -31,7 +42,7 @@ static inline unsigned ha_tree_capacity(const struct ha_layout *l,
  * reclaimed ones. The caller has already taken 2^@order from a tree
  * counter. Returns HA_OK with *ret_frame and *ret_reclaimed, or HA_ENOMEM.
  */
-int ha_lower_get(struct ha_guest *g, uint64_t tree, unsigned start,
+int ha_lower_get(const struct ha_lower *low, uint64_t tree, unsigned start,
 		 unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed);
 
 /*
@@ -39,6 +50,6 @@ int ha_lower_get(struct ha_guest *g, uint64_t tree, unsigned start,
  * caller). Returns HA_OK, HA_EFAULT (not allocated) or HA_EAGAIN (a split
  * of the same huge frame is still under way).
  */
-int ha_lower_put(struct ha_guest *g, ha_frame_t frame, unsigned order);
+int ha_lower_put(const struct ha_lower *low, ha_frame_t frame, unsigned order);
 
 #endif /* HA_LOWER_H */

@@ -33,5 +33,5 @@ $(BUILD)/bench/%: bench/%.py mk/bench.mk
 $(BUILD)/bench/%: bench/%.sh mk/bench.mk
 	$(call bench_wrapper,/bin/sh)
 
-# scale_guest speaks the sim protocol (daemon/sim_proto.h).
-$(BUILD)/bench/scale_guest.o: CFLAGS += -Idaemon
+# scale_guest speaks the sim protocol (proto/sim_proto.h).
+$(BUILD)/bench/scale_guest.o: CFLAGS += -Iproto

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The gRPC API: C code generated from proto/hyperalloc.proto by protoc-c
-# into $(BUILD)/proto/ (never committed), gRPC core and protobuf-c for the
-# daemon, and the unit suites of daemon/grpc_{map,auth}.c.
+# The gRPC API (daemon/grpc/): C code generated from proto/hyperalloc.proto
+# by protoc-c into $(BUILD)/proto/ (never committed), gRPC core and
+# protobuf-c for the daemon, and the unit suite of daemon/grpc/map.c.
+
+DAEMON_SRC += $(wildcard daemon/grpc/*.c)
 
 PROTO_OUT := $(BUILD)/proto
 PROTO_SRC := proto/hyperalloc.proto
@@ -31,15 +33,14 @@ $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 # it must exist before any of them compiles (-MMD tracks it afterwards).
 $(BUILD)/daemon/%.o $(BUILD)/tests/unit/%.o: CFLAGS += -I$(PROTO_OUT) \
 	$(GRPC_CFLAGS)
-$(DAEMON_OBJ) $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%.o,\
-	$(wildcard tests/unit/*.c)): | $(PROTO_H)
+DAEMON_GEN_HEADERS += $(PROTO_H)
 
 $(HYPERALLOCD): $(PROTO_OBJ)
 $(HYPERALLOCD): PKG_LIBS += $(GRPC_LIBS)
 
-# Unit suites: the message <-> struct mapping and the credential checks,
-# each linking only its module plus what it needs.
-test_grpc_map_DEPS := daemon/grpc_map daemon/json daemon/events daemon/vm \
-	proto/hyperalloc.pb-c
-test_auth_DEPS := daemon/auth
+# Unit suite: the message <-> struct mapping, linking only its module plus
+# what it needs (and the JSON module, to check that both APIs use the same
+# field names).
+test_grpc_map_DEPS := daemon/grpc/map daemon/errors daemon/events \
+	daemon/vm proto/hyperalloc.pb-c daemon/http/json
 $(BUILD)/tests/unit/test_grpc_map: PKG_LIBS += $(PROTOBUF_C_LIBS)

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# The HTTP API: hactl, the OpenAPI document embedded in the daemon, and
-# the unit suites of daemon/{http,http_routes,json,sse,metrics} and hactl.
+# The HTTP API (daemon/http/: server, routes, JSON, SSE, metrics), hactl,
+# the OpenAPI document embedded in the daemon, and their unit suites.
+
+DAEMON_SRC += $(wildcard daemon/http/*.c)
 
 HACTL := $(BUILD)/tools/hactl
 
@@ -15,20 +17,26 @@ $(HACTL): $(HACTL_OBJ) $(LIBHA)
 
 all: $(HACTL)
 
-# http_routes.c embeds docs/openapi.yaml with .incbin (path relative to the
+# http/routes.c embeds docs/openapi.yaml with .incbin (path relative to the
 # top directory, where make runs the compiler); -MMD cannot see that.
-$(BUILD)/daemon/http_routes.o: docs/openapi.yaml
+$(BUILD)/daemon/http/routes.o: docs/openapi.yaml
 
-# ctl is stubbed (tests/unit/stub_ctl.c); the registry and the event bus
-# are the real ones.
-HTTP_TEST_BASE := daemon/json daemon/log daemon/vm daemon/events
-HTTP_TEST_API := daemon/http_routes daemon/sse daemon/metrics \
-	tests/unit/stub_ctl $(HTTP_TEST_BASE)
+# The suites run the real control API (ctl, errors, daemon: steering,
+# the state file) over the real registry and event bus; the engine and
+# the host's /proc are stubbed (tests/unit/stub_engine.c, stub_host.c),
+# and the fixture's VMs have a recording backend (http_fixture.c).
+HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/vm \
+	daemon/events
+HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/state tests/unit/stub_host \
+	tests/unit/stub_engine
+HTTP_TEST_API := daemon/http/routes daemon/http/sse daemon/http/metrics \
+	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE)
 
 test_json_DEPS := $(HTTP_TEST_BASE)
 test_routes_DEPS := $(HTTP_TEST_API)
-test_metrics_DEPS := daemon/metrics tests/unit/stub_ctl $(HTTP_TEST_BASE)
-test_http_DEPS := tests/unit/http_fixture daemon/http daemon/listen daemon/auth $(HTTP_TEST_API)
+test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE)
+test_http_DEPS := tests/unit/http_fixture daemon/http/server daemon/listen \
+	daemon/auth $(HTTP_TEST_API)
 test_http_sse_DEPS := $(test_http_DEPS)
 test_http_start_DEPS := $(test_http_DEPS)
 test_hactl_DEPS := $(test_http_DEPS)

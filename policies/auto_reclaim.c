@@ -11,41 +11,42 @@
 #include <stdlib.h>
 
 #include "pace.h"
+#include "params.h"
 #include "policy.h"
 
 #define AUTO_RECLAIM_DEFAULT_INTERVAL_MS 5000u
 
+struct auto_reclaim {
+	struct policy_pace pace;
+};
+
+static const struct auto_reclaim auto_reclaim_defaults = {
+	.pace = {
+		.enabled = true,
+		.interval_ms = AUTO_RECLAIM_DEFAULT_INTERVAL_MS,
+	},
+};
+
+/* Soft reclaim is what this policy does: no auto_reclaim switch. */
+static const struct policy_param_spec auto_reclaim_params[] = {
+	POLICY_PACE_PARAMS_NO_SWITCH(struct auto_reclaim, pace),
+};
+
 static int auto_reclaim_init(const struct ha_policy_param *params, size_t n,
 			     void **ret_state, char *err, size_t err_len)
 {
-	static const char *const known[] = {"interval_ms", "keep_free",
-					    "hysteresis", NULL};
-	struct policy_pace *p;
-	int r;
-
-	*ret_state = NULL;
-	r = ha_policy_params_known(params, n, known, err, err_len);
-	if (r < 0)
-		return r;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
-	r = policy_pace_parse(params, n, false, true,
-			      AUTO_RECLAIM_DEFAULT_INTERVAL_MS, p, err,
-			      err_len);
-	if (r < 0) {
-		free(p);
-		return r;
-	}
-	*ret_state = p;
-	return 0;
+	return policy_params_init(params, n, auto_reclaim_params,
+				  POLICY_PARAMS_N(auto_reclaim_params),
+				  &auto_reclaim_defaults,
+				  sizeof(auto_reclaim_defaults), ret_state, err,
+				  err_len);
 }
 
 static void auto_reclaim_decide(void *state, const struct ha_policy_host *host,
 				const struct ha_policy_vm *vms, size_t n,
 				struct ha_policy_target *targets)
 {
-	struct policy_pace *p = state;
+	struct policy_pace *p = &((struct auto_reclaim *)state)->pace;
 	bool due = policy_pace_due(p, host);
 
 	for (size_t i = 0; i < n; i++) {

@@ -2,58 +2,7 @@
 /* Soft-reclaim pacing shared by the built-in policies (see pace.h). */
 #include "pace.h"
 
-#include <stdio.h>
-#include <string.h>
-
 #include "policy_util.h"
-
-int policy_param_bool(const struct ha_policy_param *params, size_t n,
-		      const char *key, bool *ret, char *err, size_t err_len)
-{
-	const char *v = ha_policy_param(params, n, key);
-
-	if (!v)
-		return -ENOENT;
-	if (strcmp(v, "true") == 0) {
-		*ret = true;
-		return 0;
-	}
-	if (strcmp(v, "false") == 0) {
-		*ret = false;
-		return 0;
-	}
-	snprintf(err, err_len, "parameter %s: \"%s\" is not true or false", key,
-		 v);
-	return -EINVAL;
-}
-
-int policy_pace_parse(const struct ha_policy_param *params, size_t n,
-		      bool with_switch, bool enabled, uint64_t interval_ms,
-		      struct policy_pace *p, char *err, size_t err_len)
-{
-	int r = 0;
-
-	*p = (struct policy_pace){
-	    .enabled = enabled,
-	    .interval_ms = interval_ms,
-	};
-	if (with_switch)
-		r = policy_param_opt(policy_param_bool(
-		    params, n, "auto_reclaim", &p->enabled, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "interval_ms", 0, POLICY_PACE_MAX_INTERVAL_MS,
-		    &p->interval_ms, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "keep_free", 0, POLICY_PACE_MAX_BYTES,
-		    &p->keep_free, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "hysteresis", 0, POLICY_PACE_MAX_BYTES,
-		    &p->hysteresis, err, err_len));
-	return r;
-}
 
 bool policy_pace_due(struct policy_pace *p, const struct ha_policy_host *host)
 {

@@ -18,11 +18,11 @@
 #ifndef HA_POLICY_PACE_H
 #define HA_POLICY_PACE_H
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "params.h"
 #include "policy.h"
 
 #define POLICY_PACE_MAX_INTERVAL_MS 86400000ull	 /* one day */
@@ -38,14 +38,21 @@ struct policy_pace {
 	uint64_t last_ms; /* now_ms of the last pass */
 };
 
-/*
- * Fill @p from @params: defaults first (@enabled, @interval_ms, keep_free
- * and hysteresis 0), then the knobs above; @with_switch says whether the
- * auto_reclaim knob exists. 0, or -EINVAL with a sentence in @err.
- */
-int policy_pace_parse(const struct ha_policy_param *params, size_t n,
-		      bool with_switch, bool enabled, uint64_t interval_ms,
-		      struct policy_pace *p, char *err, size_t err_len);
+/* The knobs above as entries of a parameter table (params.h), for a
+ * state struct @type whose struct policy_pace is @member; the _NO_SWITCH
+ * variant has no auto_reclaim knob (soft reclaim is always on). A
+ * policy's defaults set enabled and interval_ms; keep_free and
+ * hysteresis default to 0. */
+#define POLICY_PACE_PARAMS_NO_SWITCH(type, member)                           \
+	POLICY_PARAM_U64_OF("interval_ms", type, member.interval_ms, 0,      \
+			    POLICY_PACE_MAX_INTERVAL_MS),                    \
+	POLICY_PARAM_U64_OF("keep_free", type, member.keep_free, 0,          \
+			    POLICY_PACE_MAX_BYTES),                          \
+	POLICY_PARAM_U64_OF("hysteresis", type, member.hysteresis, 0,        \
+			    POLICY_PACE_MAX_BYTES)
+#define POLICY_PACE_PARAMS(type, member)                                     \
+	POLICY_PARAM_BOOL_OF("auto_reclaim", type, member.enabled),          \
+	POLICY_PACE_PARAMS_NO_SWITCH(type, member)
 
 /* Is a pass due at this tick? Records the pass when it is. A tick
  * within half a tick of the interval counts (timers drift late). */
@@ -66,16 +73,5 @@ void policy_pace_apply(const struct policy_pace *p, bool due,
 void policy_pace_target(const struct policy_pace *p, bool due, bool resize,
 			const struct ha_policy_vm *vm, uint64_t size,
 			struct ha_policy_target *t);
-
-/* A boolean parameter ("true" / "false"): 0, -ENOENT, or -EINVAL with a
- * message in @err. */
-int policy_param_bool(const struct ha_policy_param *params, size_t n,
-		      const char *key, bool *ret, char *err, size_t err_len);
-
-/* A parameter that is absent keeps its default: -ENOENT becomes 0. */
-static inline int policy_param_opt(int r)
-{
-	return r == -ENOENT ? 0 : r;
-}
 
 #endif

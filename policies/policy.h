@@ -114,23 +114,10 @@ struct ha_policy_ops {
 const struct ha_policy_ops *ha_policy_builtin(const char *name);
 /* NULL-terminated list of built-ins. */
 extern const struct ha_policy_ops *const ha_policy_builtins[];
+/* Their names, space-separated in the list's order ("static
+ * auto-reclaim ..."), cut to fit @len. Returns @buf. */
+const char *ha_policy_builtin_names(char *buf, size_t len);
 
 const char *ha_policy_reason_str(enum ha_policy_reason r);
-
-/* Helpers for init(): look up a parameter, parse numbers strictly.
- * Return 0, -ENOENT (absent) or -EINVAL (not a number / out of range),
- * writing a message to @err on -EINVAL. */
-const char *ha_policy_param(const struct ha_policy_param *p, size_t n,
-			    const char *key);
-int ha_policy_param_double(const struct ha_policy_param *p, size_t n,
-			   const char *key, double lo, double hi, double *ret,
-			   char *err, size_t err_len);
-int ha_policy_param_u64(const struct ha_policy_param *p, size_t n,
-			const char *key, uint64_t lo, uint64_t hi,
-			uint64_t *ret, char *err, size_t err_len);
-/* Fails with a message if a key is not in the NULL-terminated @known. */
-int ha_policy_params_known(const struct ha_policy_param *p, size_t n,
-			   const char *const *known, char *err,
-			   size_t err_len);
 
 #endif

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "pace.h"
+#include "params.h"
 #include "policy.h"
 #include "policy_util.h"
 #include "vmtab.h"
@@ -56,83 +57,51 @@ struct pr_state {
 	struct policy_vmtab vms;
 };
 
-static int pr_parse(const struct ha_policy_param *params, size_t n,
-		    struct pr_cfg *c, char *err, size_t err_len)
-{
-	static const struct {
-		const char *key;
-		double lo, hi;
-		size_t off;
-	} dbl[] = {
-	    {"max_probe", 0, 1, offsetof(struct pr_cfg, max_probe)},
-	    {"max_backoff", 0, 10, offsetof(struct pr_cfg, max_backoff)},
-	    {"coeff_probe", 0, 1000, offsetof(struct pr_cfg, coeff_probe)},
-	    {"coeff_backoff", 0, 1000, offsetof(struct pr_cfg, coeff_backoff)},
-	    {"install_target", 0, 1e9, offsetof(struct pr_cfg, install_target)},
-	    {"host_psi", 0, 100, offsetof(struct pr_cfg, host_psi)},
-	};
-	int r;
+static const struct pr_state pr_defaults = {
+	.cfg = {
+		.resize = true,
+		.max_probe = PR_DEFAULT_MAX_PROBE,
+		.max_backoff = PR_DEFAULT_MAX_BACKOFF,
+		.coeff_probe = PR_DEFAULT_COEFF_PROBE,
+		.coeff_backoff = PR_DEFAULT_COEFF_BACKOFF,
+		.install_target = PR_DEFAULT_INSTALL_TARGET,
+		.min_free = PR_DEFAULT_MIN_FREE,
+		.host_psi = PR_DEFAULT_HOST_PSI,
+	},
+	.pace = { .interval_ms = PR_DEFAULT_INTERVAL_MS },
+};
 
-	*c = (struct pr_cfg){
-	    .resize = true,
-	    .max_probe = PR_DEFAULT_MAX_PROBE,
-	    .max_backoff = PR_DEFAULT_MAX_BACKOFF,
-	    .coeff_probe = PR_DEFAULT_COEFF_PROBE,
-	    .coeff_backoff = PR_DEFAULT_COEFF_BACKOFF,
-	    .install_target = PR_DEFAULT_INSTALL_TARGET,
-	    .min_free = PR_DEFAULT_MIN_FREE,
-	    .host_psi = PR_DEFAULT_HOST_PSI,
-	};
-	for (size_t i = 0; i < sizeof(dbl) / sizeof(dbl[0]); i++) {
-		double *d = (double *)(void *)((char *)c + dbl[i].off);
-
-		r = policy_param_opt(
-		    ha_policy_param_double(params, n, dbl[i].key, dbl[i].lo,
-					   dbl[i].hi, d, err, err_len));
-		if (r < 0)
-			return r;
-	}
-	r = policy_param_opt(
-	    policy_param_bool(params, n, "resize", &c->resize, err, err_len));
-	if (r < 0)
-		return r;
-	return policy_param_opt(
-	    ha_policy_param_u64(params, n, "min_free", 0, POLICY_PACE_MAX_BYTES,
-				&c->min_free, err, err_len));
-}
+static const struct policy_param_spec pr_params[] = {
+	POLICY_PARAM_BOOL_OF("resize", struct pr_state, cfg.resize),
+	POLICY_PARAM_DOUBLE_OF("max_probe", struct pr_state, cfg.max_probe, 0,
+			       1),
+	POLICY_PARAM_DOUBLE_OF("max_backoff", struct pr_state, cfg.max_backoff,
+			       0, 10),
+	POLICY_PARAM_DOUBLE_OF("coeff_probe", struct pr_state, cfg.coeff_probe,
+			       0, 1000),
+	POLICY_PARAM_DOUBLE_OF("coeff_backoff", struct pr_state,
+			       cfg.coeff_backoff, 0, 1000),
+	POLICY_PARAM_DOUBLE_OF("install_target", struct pr_state,
+			       cfg.install_target, 0, 1e9),
+	POLICY_PARAM_U64_OF("min_free", struct pr_state, cfg.min_free, 0,
+			    POLICY_PACE_MAX_BYTES),
+	POLICY_PARAM_DOUBLE_OF("host_psi", struct pr_state, cfg.host_psi, 0,
+			       100),
+	POLICY_PACE_PARAMS(struct pr_state, pace),
+};
 
 static int pr_init(const struct ha_policy_param *params, size_t n,
 		   void **ret_state, char *err, size_t err_len)
 {
-	static const char *const known[] = {
-	    "resize",	   "max_probe",	    "max_backoff",
-	    "coeff_probe", "coeff_backoff", "install_target",
-	    "min_free",	   "host_psi",	    "auto_reclaim",
-	    "interval_ms", "keep_free",	    "hysteresis",
-	    NULL,
-	};
-	struct pr_state *s;
-	int r;
+	int r = policy_params_init(params, n, pr_params,
+				   POLICY_PARAMS_N(pr_params), &pr_defaults,
+				   sizeof(pr_defaults), ret_state, err,
+				   err_len);
 
-	*ret_state = NULL;
-	r = ha_policy_params_known(params, n, known, err, err_len);
-	if (r < 0)
-		return r;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	r = pr_parse(params, n, &s->cfg, err, err_len);
-	if (!r)
-		r = policy_pace_parse(params, n, true, false,
-				      PR_DEFAULT_INTERVAL_MS, &s->pace, err,
-				      err_len);
-	if (r < 0) {
-		free(s);
-		return r;
-	}
-	policy_vmtab_init(&s->vms, sizeof(struct pr_vm));
-	*ret_state = s;
-	return 0;
+	if (r == 0)
+		policy_vmtab_init(&((struct pr_state *)*ret_state)->vms,
+				  sizeof(struct pr_vm));
+	return r;
 }
 
 static double dmin(double a, double b)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "pace.h"
+#include "params.h"
 #include "policy.h"
 #include "policy_util.h"
 
@@ -36,44 +37,28 @@ struct share_vm {
 	bool active; /* still being filled */
 };
 
+static const struct shares shares_defaults = {
+	.fill = SHARES_DEFAULT_FILL,
+	.max_step = SHARES_DEFAULT_MAX_STEP,
+	.pace = { .interval_ms = SHARES_DEFAULT_INTERVAL_MS },
+};
+
+static const struct policy_param_spec shares_params[] = {
+	POLICY_PARAM_DOUBLE_OF("fill", struct shares, fill, 0.01, 1.0),
+	POLICY_PARAM_U64_OF("budget", struct shares, budget, 0,
+			    POLICY_PACE_MAX_BYTES),
+	POLICY_PARAM_U64_OF("max_step", struct shares, max_step, 0,
+			    POLICY_PACE_MAX_BYTES),
+	POLICY_PACE_PARAMS(struct shares, pace),
+};
+
 static int shares_init(const struct ha_policy_param *params, size_t n,
 		       void **ret_state, char *err, size_t err_len)
 {
-	static const char *const known[] = {
-	    "fill",	   "budget",	"max_step",   "auto_reclaim",
-	    "interval_ms", "keep_free", "hysteresis", NULL};
-	struct shares *s;
-	int r;
-
-	*ret_state = NULL;
-	r = ha_policy_params_known(params, n, known, err, err_len);
-	if (r < 0)
-		return r;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->fill = SHARES_DEFAULT_FILL;
-	s->max_step = SHARES_DEFAULT_MAX_STEP;
-	r = policy_param_opt(ha_policy_param_double(
-	    params, n, "fill", 0.01, 1.0, &s->fill, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "budget", 0, POLICY_PACE_MAX_BYTES, &s->budget,
-		    err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "max_step", 0, POLICY_PACE_MAX_BYTES,
-		    &s->max_step, err, err_len));
-	if (!r)
-		r = policy_pace_parse(params, n, true, false,
-				      SHARES_DEFAULT_INTERVAL_MS, &s->pace, err,
-				      err_len);
-	if (r < 0) {
-		free(s);
-		return r;
-	}
-	*ret_state = s;
-	return 0;
+	return policy_params_init(params, n, shares_params,
+				  POLICY_PARAMS_N(shares_params),
+				  &shares_defaults, sizeof(shares_defaults),
+				  ret_state, err, err_len);
 }
 
 /* Bytes the VMs may have in all: min(fill or budget, ratio x usable). */

@@ -3,15 +3,15 @@
  * static: targets change only through the API. Every VM not pinned by an
  * operator stays at its max size; nothing is reclaimed automatically.
  */
+#include "params.h"
 #include "policy.h"
 
+/* No parameters: any key is unknown. */
 static int static_init(const struct ha_policy_param *params, size_t n,
 		       void **ret_state, char *err, size_t err_len)
 {
-	static const char *const known[] = { NULL };
-
 	*ret_state = NULL;
-	return ha_policy_params_known(params, n, known, err, err_len);
+	return policy_params_parse(params, n, NULL, 0, NULL, err, err_len);
 }
 
 static void static_decide(void *state, const struct ha_policy_host *host,

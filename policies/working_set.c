@@ -20,6 +20,7 @@
 #include <stdlib.h>
 
 #include "pace.h"
+#include "params.h"
 #include "policy.h"
 #include "policy_util.h"
 #include "vmtab.h"
@@ -51,73 +52,44 @@ struct ws_state {
 	struct policy_vmtab vms;
 };
 
-static int ws_parse(const struct ha_policy_param *params, size_t n,
-		    struct ws_cfg *c, char *err, size_t err_len)
-{
-	int r;
+static const struct ws_state ws_defaults = {
+	.cfg = {
+		.resize = true,
+		.decay = WS_DEFAULT_DECAY,
+		.headroom = WS_DEFAULT_HEADROOM,
+		.headroom_min = WS_DEFAULT_HEADROOM_MIN,
+		.idle_window_ms = WS_DEFAULT_IDLE_WINDOW_MS,
+		.idle_tax = WS_DEFAULT_IDLE_TAX,
+	},
+	.pace = { .interval_ms = WS_DEFAULT_INTERVAL_MS },
+};
 
-	*c = (struct ws_cfg){
-	    .resize = true,
-	    .decay = WS_DEFAULT_DECAY,
-	    .headroom = WS_DEFAULT_HEADROOM,
-	    .headroom_min = WS_DEFAULT_HEADROOM_MIN,
-	    .idle_window_ms = WS_DEFAULT_IDLE_WINDOW_MS,
-	    .idle_tax = WS_DEFAULT_IDLE_TAX,
-	};
-	r = policy_param_opt(
-	    policy_param_bool(params, n, "resize", &c->resize, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_double(
-		    params, n, "decay", 0.0, 1.0, &c->decay, err, err_len));
-	if (!r)
-		r = policy_param_opt(
-		    ha_policy_param_double(params, n, "headroom", 0.0, 10.0,
-					   &c->headroom, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "headroom_min", 0, POLICY_PACE_MAX_BYTES,
-		    &c->headroom_min, err, err_len));
-	if (!r)
-		r = policy_param_opt(ha_policy_param_u64(
-		    params, n, "idle_window_ms", 0, POLICY_PACE_MAX_INTERVAL_MS,
-		    &c->idle_window_ms, err, err_len));
-	if (!r)
-		r = policy_param_opt(
-		    ha_policy_param_double(params, n, "idle_tax", 0.0, 1.0,
-					   &c->idle_tax, err, err_len));
-	return r;
-}
+static const struct policy_param_spec ws_params[] = {
+	POLICY_PARAM_BOOL_OF("resize", struct ws_state, cfg.resize),
+	POLICY_PARAM_DOUBLE_OF("decay", struct ws_state, cfg.decay, 0.0, 1.0),
+	POLICY_PARAM_DOUBLE_OF("headroom", struct ws_state, cfg.headroom, 0.0,
+			       10.0),
+	POLICY_PARAM_U64_OF("headroom_min", struct ws_state, cfg.headroom_min,
+			    0, POLICY_PACE_MAX_BYTES),
+	POLICY_PARAM_U64_OF("idle_window_ms", struct ws_state,
+			    cfg.idle_window_ms, 0, POLICY_PACE_MAX_INTERVAL_MS),
+	POLICY_PARAM_DOUBLE_OF("idle_tax", struct ws_state, cfg.idle_tax, 0.0,
+			       1.0),
+	POLICY_PACE_PARAMS(struct ws_state, pace),
+};
 
 static int ws_init(const struct ha_policy_param *params, size_t n,
 		   void **ret_state, char *err, size_t err_len)
 {
-	static const char *const known[] = {
-	    "resize",	      "decay",	    "headroom",	    "headroom_min",
-	    "idle_window_ms", "idle_tax",   "auto_reclaim", "interval_ms",
-	    "keep_free",      "hysteresis", NULL,
-	};
-	struct ws_state *s;
-	int r;
+	int r = policy_params_init(params, n, ws_params,
+				   POLICY_PARAMS_N(ws_params), &ws_defaults,
+				   sizeof(ws_defaults), ret_state, err,
+				   err_len);
 
-	*ret_state = NULL;
-	r = ha_policy_params_known(params, n, known, err, err_len);
-	if (r < 0)
-		return r;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	r = ws_parse(params, n, &s->cfg, err, err_len);
-	if (!r)
-		r = policy_pace_parse(params, n, true, false,
-				      WS_DEFAULT_INTERVAL_MS, &s->pace, err,
-				      err_len);
-	if (r < 0) {
-		free(s);
-		return r;
-	}
-	policy_vmtab_init(&s->vms, sizeof(struct ws_vm));
-	*ret_state = s;
-	return 0;
+	if (r == 0)
+		policy_vmtab_init(&((struct ws_state *)*ret_state)->vms,
+				  sizeof(struct ws_vm));
+	return r;
 }
 
 /* One VM: update its estimate from @used, return its target. */

@@ -11,8 +11,9 @@
  * it back and keeps the rest as room to grow. Repeated every tick this
  * settles where target = (max + share x used) / (1 + share).
  *
- * A plugin sees only policy.h: the daemon does not export its parameter
- * helpers (ha_policy_param*), so a plugin parses its parameters itself.
+ * A plugin sees only policy.h: the daemon does not export the built-ins'
+ * parameter table (policies/params.h), so a plugin parses its parameters
+ * itself.
  *
  * The -D switches below build the deliberately broken variants the tests
  * load (mk/policies.mk): a wrong ABI version, no ha_policy_ops symbol, an

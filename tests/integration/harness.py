@@ -171,6 +171,41 @@ class Daemon:
         assert r.status == 200, r
         return r.json()
 
+    def workload(self, vm):
+        """What a sim guest last reported of its workload (the "guest"
+        object of GET /vms/{id}), or None before its first STATUS."""
+        r = self.get("/vms/%s" % vm)
+        assert r.status == 200, r
+        return r.json().get("guest")
+
+    def wait_workload(self, vm, timeout=20):
+        """Wait until sim guest vm holds (nine tenths of) what its trace
+        asks for: its working set is in place. Returns the status."""
+        def holding():
+            g = self.workload(vm)
+            if g and g["workload_target_bytes"] > 0 and \
+                    g["allocated_bytes"] * 10 >= \
+                    g["workload_target_bytes"] * 9:
+                return g
+            return None
+        return wait_for(holding, timeout=timeout,
+                        what="%s to hold its working set" % vm)
+
+    def wait_ticks(self, n, timeout=20):
+        """Wait until the engine has run n more ticks (the metric
+        hyperalloc_policy_ticks_total): n decisions of the policy have
+        been applied."""
+        def ticks():
+            r = self.get("/metrics")
+            assert r.status == 200, r
+            for line in r.body.decode().splitlines():
+                if line.startswith("hyperalloc_policy_ticks_total "):
+                    return int(line.split()[1])
+            raise AssertionError("no hyperalloc_policy_ticks_total")
+        start = ticks()
+        wait_for(lambda: ticks() >= start + n, timeout=timeout,
+                 what="%d engine ticks" % n)
+
     def read_log(self):
         try:
             with open(self.log_path, "rb") as f:

@@ -4,7 +4,6 @@ RAM, canaries), real HTTP over TCP and the unix socket."""
 
 import os
 import signal
-import time
 import unittest
 
 from harness import (MIB, Daemon, SimGuest, SSE, wait_for, main)
@@ -56,8 +55,8 @@ class DaemonWithGuests(unittest.TestCase):
         # RAM, so every reclaimed frame was resident.
         g = self.guest("shrinky", memory="384M", trace="steady",
                        time_scale=5, vcpus=1, extra=["--prefault"])
-        # Let it fault in its working set and settle.
-        time.sleep(2)
+        # Let it fault in its working set.
+        self.d.wait_workload("shrinky")
         before = self.d.memory("shrinky")
         blocks_before = g.memfd_blocks_bytes()
         self.assertGreater(blocks_before, 32 * MIB)
@@ -220,7 +219,8 @@ class StuckVMs(unittest.TestCase):
         sse = None
         try:
             wait_for(lambda: "busy" in d.vms(), timeout=20, what="guest")
-            time.sleep(1)  # let it allocate half of its memory
+            # let it allocate its half of the memory
+            d.wait_workload("busy")
             sse = SSE(d)
             # the guest holds ~64 MiB: 20 MiB cannot be reached
             r = d.put("/vms/busy/memory", {"min_bytes": 16 * MIB,
@@ -256,8 +256,10 @@ class RestartKeepsManualTargets(unittest.TestCase):
             wait_for(lambda: "persist" in d.vms(), timeout=20,
                      what="spawned guest")
             r = d.put("/vms/persist/memory",
-                      {"target_bytes": 80 * MIB, "shares": 1234})
+                      {"target_bytes": 80 * MIB, "shares": 1234,
+                       "auto_reclaim": True})
             self.assertEqual(r.status, 200, r)
+            self.assertIs(r.json()["auto_reclaim"], True)
             wait_for(lambda: d.memory("persist")["current_bytes"]
                      == 80 * MIB, timeout=20, what="shrink")
             self.assertEqual(d.stop(), 0, d.read_log())
@@ -272,6 +274,7 @@ class RestartKeepsManualTargets(unittest.TestCase):
                 self.assertEqual(m["target_source"], "manual")
                 self.assertEqual(m["target_bytes"], 80 * MIB)
                 self.assertEqual(m["shares"], 1234)
+                self.assertIs(m["auto_reclaim"], True)
                 wait_for(lambda: d2.memory("persist")["current_bytes"]
                          == 80 * MIB, timeout=20, what="shrink again")
             finally:

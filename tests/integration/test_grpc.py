@@ -227,7 +227,7 @@ class GrpcAPI(unittest.TestCase):
     def test_set_target_releases_memory_and_streams_events(self):
         g = self.guest("shrinky", memory="384M", trace="steady",
                        time_scale=5, vcpus=1, extra=["--prefault"])
-        time.sleep(2)
+        self.d.wait_workload("shrinky")
         before = self.tcp.call("GetVMMemory", id="shrinky")
         blocks_before = g.memfd_blocks_bytes()
         self.assertGreater(blocks_before, 32 * MIB)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Guests are hostile input. A hand-made guest speaks the sim protocol
-(daemon/sim_proto.h) with a real memfd and real allocator metadata
+(proto/sim_proto.h) with a real memfd and real allocator metadata
 (docs/protocol.md), then lies: the daemon must refuse, disconnect or
 quarantine — with a reason a person can read — and never crash."""
 

@@ -20,7 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "backend.h"
+#include "http/server.h"
 
 struct http_fixture fx;
 
@@ -115,10 +116,40 @@ int fx_call(char c)
 	return ack;
 }
 
+/* The fixture VMs' backend: accepts every target and, for sim VMs, has
+ * a soft reclaim, so the real ctl.c accepts what it accepts for real VMs
+ * of the mechanism. */
+static int fx_apply_target(struct vm *vm, uint64_t target_bytes)
+{
+	(void)vm;
+	(void)target_bytes;
+	return 0;
+}
+
+static int64_t fx_reclaim_free(struct vm *vm, uint64_t keep_free_bytes)
+{
+	(void)vm;
+	(void)keep_free_bytes;
+	return 0;
+}
+
+static const struct backend_ops fx_sim_ops = {
+	.name = "fixture-sim",
+	.apply_target = fx_apply_target,
+	.reclaim_free = fx_reclaim_free,
+};
+
+static const struct backend_ops fx_balloon_ops = {
+	.name = "fixture-balloon",
+	.apply_target = fx_apply_target,
+};
+
 static void init_vm(struct vm *vm, const char *id, const char *uuid,
 		    enum vm_mechanism mech, uint64_t max)
 {
 	memset(vm, 0, sizeof(*vm));
+	vm->ops = mech == VM_MECH_SIM ? &fx_sim_ops : &fx_balloon_ops;
+	vm->ram_bytes = max;
 	snprintf(vm->id, sizeof(vm->id), "%s", id);
 	snprintf(vm->uuid, sizeof(vm->uuid), "%s", uuid);
 	vm->mechanism = mech;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for daemon/grpc_map.c: daemon structs to protobuf messages
+ * Unit tests for daemon/grpc/map.c: daemon structs to protobuf messages
  * (every field, and the field names are the JSON API's), request messages
  * to ctl structs (presence, limits, errors naming the field), and ctl
  * statuses to gRPC codes.
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "grpc_map.h"
+#include "grpc/map.h"
 #include "hyperalloc.pb-c.h"
-#include "json.h"
+#include "http/json.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -239,7 +239,7 @@ END_TEST
 
 START_TEST(test_policy)
 {
-	struct ctl_policy p = {
+	struct engine_policy p = {
 		.name = "shares",
 		.params_json = "{\"floor\":3}",
 		.overcommit_ratio = 2.0,
@@ -341,7 +341,7 @@ END_TEST
 START_TEST(test_names_are_json_names)
 {
 	struct vm *vm = make_vm("sim-1");
-	struct ctl_policy p = { .name = "static", .available = "static" };
+	struct engine_policy p = { .name = "static", .available = "static" };
 	struct ctl_host h = { 0 };
 	struct event ev = { .seq = 1, .type = EV_RECLAIM_DONE, .vm = "a" };
 	json_t *o;
@@ -394,7 +394,7 @@ START_TEST(test_parse_id)
 	const ProtobufCMessageDescriptor *desc = descs[_i];
 	Hyperalloc__V1__GetVMRequest m = HYPERALLOC__V1__GET_VMREQUEST__INIT;
 	char long_id[200], id[128];
-	struct ctl_error err;
+	struct error err;
 	struct grpcd_buf b;
 
 	/* All three are {string id = 1}: packing one, parsing as another. */
@@ -411,7 +411,7 @@ START_TEST(test_parse_id)
 	ck_assert_int_eq(grpcd_parse_id(desc, b.data, b.len, id, sizeof(id),
 					&err),
 			 -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	ck_assert_str_eq(err.field, "id");
 	grpcd_buf_clear(&b);
 
@@ -428,7 +428,7 @@ START_TEST(test_parse_id)
 	ck_assert_int_eq(grpcd_parse_id(desc, garbage, sizeof(garbage), id,
 					sizeof(id), &err),
 			 -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	ck_assert_ptr_nonnull(strstr(err.reason, "not a valid"));
 }
 END_TEST
@@ -437,7 +437,7 @@ START_TEST(test_parse_empty)
 {
 	Hyperalloc__V1__ListVMsRequest m =
 		HYPERALLOC__V1__LIST_VMS_REQUEST__INIT;
-	struct ctl_error err;
+	struct error err;
 	struct grpcd_buf b = pack_msg(&m.base);
 
 	ck_assert_uint_eq(b.len, 0);
@@ -449,14 +449,14 @@ START_TEST(test_parse_empty)
 				 &hyperalloc__v1__get_host_request__descriptor,
 				 garbage, sizeof(garbage), &err),
 			 -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	grpcd_buf_clear(&b);
 }
 END_TEST
 
 static int parse_memory(const Hyperalloc__V1__SetVMMemoryRequest *m,
 			char *id, struct ctl_memory_update *u,
-			struct ctl_error *err)
+			struct error *err)
 {
 	struct grpcd_buf b = pack_msg(&m->base);
 	int r = grpcd_parse_memory_update(b.data, b.len, id, 128, u, err);
@@ -470,7 +470,7 @@ START_TEST(test_parse_memory)
 	Hyperalloc__V1__SetVMMemoryRequest m =
 		HYPERALLOC__V1__SET_VMMEMORY_REQUEST__INIT;
 	struct ctl_memory_update u;
-	struct ctl_error err;
+	struct error err;
 	char id[128];
 
 	/* Nothing but the id: nothing changes. */
@@ -514,7 +514,7 @@ START_TEST(test_parse_memory)
 	/* Sizes above INT64_MAX, like the JSON API: 400 naming the field. */
 	m.max_bytes = UINT64_MAX;
 	ck_assert_int_eq(parse_memory(&m, id, &u, &err), -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	ck_assert_str_eq(err.field, "max_bytes");
 	ck_assert_str_eq(err.value, "18446744073709551615");
 	m.max_bytes = (uint64_t)INT64_MAX;
@@ -532,12 +532,12 @@ START_TEST(test_parse_memory)
 	ck_assert_int_eq(grpcd_parse_memory_update(garbage, sizeof(garbage),
 						   id, sizeof(id), &u, &err),
 			 -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 }
 END_TEST
 
 static int parse_policy(const Hyperalloc__V1__SetPolicyRequest *m,
-			struct ctl_policy_update *u, struct ctl_error *err)
+			struct engine_policy_update *u, struct error *err)
 {
 	struct grpcd_buf b = pack_msg(&m->base);
 	int r = grpcd_parse_policy_update(b.data, b.len, u, err);
@@ -554,8 +554,8 @@ START_TEST(test_parse_policy)
 {
 	Hyperalloc__V1__SetPolicyRequest m =
 		HYPERALLOC__V1__SET_POLICY_REQUEST__INIT;
-	struct ctl_policy_update u;
-	struct ctl_error err;
+	struct engine_policy_update u;
+	struct error err;
 
 	ck_assert_int_eq(parse_policy(&m, &u, &err), 0);
 	ck_assert(!u.has_name && !u.has_params && !u.has_ratio &&
@@ -587,8 +587,8 @@ START_TEST(test_parse_policy_bad)
 {
 	Hyperalloc__V1__SetPolicyRequest m =
 		HYPERALLOC__V1__SET_POLICY_REQUEST__INIT;
-	struct ctl_policy_update u;
-	struct ctl_error err;
+	struct engine_policy_update u;
+	struct error err;
 	char name[200];
 	const char *field = NULL;
 
@@ -632,7 +632,7 @@ START_TEST(test_parse_policy_bad)
 		break;
 	}
 	ck_assert_int_eq(parse_policy(&m, &u, &err), -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	ck_assert_str_eq(err.field, field);
 	ck_assert(err.reason[0]);
 }
@@ -642,7 +642,7 @@ START_TEST(test_parse_watch)
 {
 	Hyperalloc__V1__WatchEventsRequest m =
 		HYPERALLOC__V1__WATCH_EVENTS_REQUEST__INIT;
-	struct ctl_error err;
+	struct error err;
 	struct grpcd_buf b;
 	uint64_t last = 99;
 	bool has = true;
@@ -683,20 +683,20 @@ END_TEST
 START_TEST(test_status)
 {
 	static const struct {
-		enum ctl_status ctl;
+		enum error_status ctl;
 		grpc_status_code grpc;
 	} map[] = {
-		{ CTL_OK, GRPC_STATUS_OK },
-		{ CTL_BAD_REQUEST, GRPC_STATUS_INVALID_ARGUMENT },
-		{ CTL_UNPROCESSABLE, GRPC_STATUS_INVALID_ARGUMENT },
-		{ CTL_UNAUTHENTICATED, GRPC_STATUS_UNAUTHENTICATED },
-		{ CTL_FORBIDDEN, GRPC_STATUS_PERMISSION_DENIED },
-		{ CTL_NOT_FOUND, GRPC_STATUS_NOT_FOUND },
-		{ CTL_CONFLICT, GRPC_STATUS_FAILED_PRECONDITION },
-		{ CTL_TOO_LARGE, GRPC_STATUS_RESOURCE_EXHAUSTED },
-		{ CTL_UNAVAILABLE, GRPC_STATUS_UNAVAILABLE },
-		{ CTL_INTERNAL, GRPC_STATUS_INTERNAL },
-		{ (enum ctl_status)1000, GRPC_STATUS_INTERNAL },
+		{ ERROR_OK, GRPC_STATUS_OK },
+		{ ERROR_BAD_REQUEST, GRPC_STATUS_INVALID_ARGUMENT },
+		{ ERROR_UNPROCESSABLE, GRPC_STATUS_INVALID_ARGUMENT },
+		{ ERROR_UNAUTHENTICATED, GRPC_STATUS_UNAUTHENTICATED },
+		{ ERROR_FORBIDDEN, GRPC_STATUS_PERMISSION_DENIED },
+		{ ERROR_NOT_FOUND, GRPC_STATUS_NOT_FOUND },
+		{ ERROR_CONFLICT, GRPC_STATUS_FAILED_PRECONDITION },
+		{ ERROR_TOO_LARGE, GRPC_STATUS_RESOURCE_EXHAUSTED },
+		{ ERROR_UNAVAILABLE, GRPC_STATUS_UNAVAILABLE },
+		{ ERROR_INTERNAL, GRPC_STATUS_INTERNAL },
+		{ (enum error_status)1000, GRPC_STATUS_INTERNAL },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
@@ -706,8 +706,8 @@ END_TEST
 
 START_TEST(test_status_message)
 {
-	struct ctl_error err = {
-		.status = CTL_UNPROCESSABLE,
+	struct error err = {
+		.status = ERROR_UNPROCESSABLE,
 		.field = "target_bytes",
 		.value = "1048576",
 		.reason = "target_bytes 1048576 is below min_bytes 268435456",

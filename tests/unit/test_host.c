@@ -632,18 +632,65 @@ START_TEST(test_time_accounting)
 }
 END_TEST
 
+/* ha_host.h: after a failed discard the batch's frames stay reclaimed
+ * (state, child words, counters), backing or not; nothing is discarded
+ * twice, and they come back to the guest like any reclaimed frame. */
 START_TEST(test_discard_fails)
 {
 	struct hfix f;
+	struct ha_host_counters k;
+	uint64_t hard[4], soft[4], nh = 0, ns = 0;
 
 	hfix_init(&f, 16, 1);
 	f.rec->fail_discard = true;
 	ck_assert_int_eq(ha_host_reclaim_hard(&f.h, 4), HA_EIO);
+	ck_assert_uint_eq(hfix_count_state(&f, HA_HS_HARD), 4);
 	ck_assert_int_eq(ha_host_reclaim_soft(&f.h, 4), HA_EIO);
+	ck_assert_uint_eq(hfix_count_state(&f, HA_HS_SOFT), 4);
 	ck_assert(!ha_host_quarantined(&f.h));
 	ck_assert_int_eq(f.rec->depth, 0);
+	for (uint64_t c = 0; c < 16; c++) {
+		enum ha_hstate st = ha_host_state(&f.h, ha_huge(c));
+		ha_child_word w = hfix_child(&f, c);
+
+		if (st == HA_HS_HARD) {
+			ck_assert_uint_eq(w, HA_CHILD_HUGE | HA_CHILD_RECLAIMED);
+			hard[nh++] = c;
+		} else if (st == HA_HS_SOFT) {
+			ck_assert_uint_eq(w, HA_CHILD_FRAMES |
+						     HA_CHILD_RECLAIMED);
+			soft[ns++] = c;
+		} else {
+			ck_assert_uint_eq(w, HA_CHILD_FRAMES);
+		}
+		/* the discard failed: the memory is still there */
+		ck_assert(f.rec->backed[c]);
+	}
+	k = hfix_counters(&f);
+	ck_assert_uint_eq(k.hard_now, 4);
+	ck_assert_uint_eq(k.soft_now, 4);
+	ck_assert_uint_eq(k.reclaimed_hard, 4);
+	ck_assert_uint_eq(k.reclaimed_soft, 4);
+	/* the hard frames are the guest's no more */
+	ck_assert_uint_eq(ha_guest_free_frames(&f.g), 12 * 512);
+
+	/* Not discarded again: the 4 soft ones go hard without a discard,
+	 * only the 8 frames still installed are discarded. */
 	f.rec->fail_discard = false;
-	ck_assert_int_eq(ha_host_reclaim_hard(&f.h, 1), 1);
+	ck_assert_int_eq(ha_host_reclaim_hard(&f.h, 12), 12);
+	ck_assert_uint_eq(hfix_count_state(&f, HA_HS_HARD), 16);
+	ck_assert_uint_eq(f.rec->discarded, 8);
+	/* They come back and are installed like any other. */
+	ck_assert_int_eq(ha_host_return(&f.h, 16), 16);
+	ck_assert_uint_eq(hfix_count_state(&f, HA_HS_SOFT), 16);
+	ck_assert_int_eq(ha_host_install(&f.h, ha_huge(hard[0])), HA_OK);
+	ck_assert_int_eq(ha_host_install(&f.h, ha_huge(soft[0])), HA_OK);
+	ck_assert_int_eq(ha_host_state(&f.h, ha_huge(hard[0])),
+			 HA_HS_INSTALLED);
+	ck_assert_int_eq(ha_host_state(&f.h, ha_huge(soft[0])),
+			 HA_HS_INSTALLED);
+	ck_assert_uint_eq(hfix_count_state(&f, HA_HS_SOFT), 14);
+	ck_assert_uint_eq(ha_guest_free_frames(&f.g), 16 * 512);
 	hfix_fini(&f);
 }
 END_TEST

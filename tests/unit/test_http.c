@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The HTTP server in process: daemon/http.c with the real libmicrohttpd
- * inside a real sd-event loop and a plain-socket client speaking HTTP/1.1
- * over 127.0.0.1 and a unix socket (tests/unit/http_fixture.h). ctl is
- * tests/unit/stub_ctl.c. Requests, answers and their limits, and who may
- * change what; the event stream is test_http_sse.c, starting the server
+ * The HTTP server in process: daemon/http/server.c with the real
+ * libmicrohttpd inside a real sd-event loop and a plain-socket client
+ * speaking HTTP/1.1 over 127.0.0.1 and a unix socket
+ * (tests/unit/http_fixture.h), over the real control API with a stub
+ * engine. Requests, answers and their limits, and who may change what; the event stream is test_http_sse.c, starting the server
  * test_http_start.c.
  */
 #include <check.h>
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "http_fixture.h"
-#include "http_routes.h"
+#include "http/routes.h"
 
 /* ---- tests ---- */
 
@@ -169,6 +169,16 @@ START_TEST(test_bad_body)
 	fx_request(false, "PUT", "/policy", AUTH, "{\"tick_ms\": \"fast\"}",
 		   &r);
 	fx_assert_problem(&r, 400, "tick_ms");
+	fx_reply_free(&r);
+	/* ctl's own rules: max within the VM's RAM, soft reclaim only where
+	 * the mechanism has one (bal-1 has not) */
+	fx_request(false, "PATCH", "/vms/sim-1/memory", AUTH,
+		   "{\"max_bytes\": 1073741825}", &r);
+	fx_assert_problem(&r, 422, "max_bytes");
+	fx_reply_free(&r);
+	fx_request(false, "PATCH", "/vms/bal-1/memory", AUTH,
+		   "{\"auto_reclaim\": true}", &r);
+	fx_assert_problem(&r, 422, "auto_reclaim");
 	fx_reply_free(&r);
 }
 END_TEST

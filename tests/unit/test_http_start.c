@@ -16,7 +16,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "http/server.h"
 #include "http_fixture.h"
 
 /* ---- start-up without a running loop thread ---- */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for daemon/json.c: the JSON shape of every resource (the
+ * Unit tests for daemon/http/json.c: the JSON shape of every resource (the
  * field names are public API) and the strict request body parsers.
  */
 #include <check.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "http/json.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -250,7 +250,7 @@ START_TEST(test_policy)
 	static const char *const keys[] = {
 	    "name",    "params",   "overcommit_ratio", "host_reserve_bytes",
 	    "tick_ms", "available"};
-	struct ctl_policy p = {.name = "shares",
+	struct engine_policy p = {.name = "shares",
 			       .params_json = "{\"keep_free_bytes\":1024}",
 			       .overcommit_ratio = 1.0,
 			       .host_reserve_bytes = 1073741824,
@@ -366,10 +366,10 @@ START_TEST(test_format_time)
 {
 	char buf[32];
 
-	ck_assert_str_eq(json_format_time(0, buf, sizeof(buf)),
+	ck_assert_str_eq(event_format_time(0, buf, sizeof(buf)),
 			 "1970-01-01T00:00:00.000Z");
 	ck_assert_str_eq(
-	    json_format_time(1795687200999999ull, buf, sizeof(buf)),
+	    event_format_time(1795687200999999ull, buf, sizeof(buf)),
 	    "2026-11-26T10:00:00.999Z");
 }
 END_TEST
@@ -481,7 +481,7 @@ START_TEST(test_parse_memory)
 {
 	const char *body = mem_cases[_i].body;
 	struct ctl_memory_update u;
-	struct ctl_error err;
+	struct error err;
 	int r;
 
 	memset(&u, 0xa5, sizeof(u));
@@ -509,7 +509,7 @@ START_TEST(test_parse_memory)
 			ck_assert_int_eq(u.auto_reclaim, w->auto_reclaim);
 		return;
 	}
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	ck_assert_msg(strcmp(err.field, mem_cases[_i].field) == 0,
 		      "%s: field '%s', want '%s'", body, err.field,
 		      mem_cases[_i].field);
@@ -529,7 +529,7 @@ START_TEST(test_parse_memory_lengths)
 	const char body[] = "{\"target_bytes\": 5}garbage";
 	const char nul[] = "{\"target_bytes\": 5}\0{}";
 	struct ctl_memory_update u;
-	struct ctl_error err;
+	struct error err;
 
 	ck_assert_int_eq(json_parse_memory_update(body, 19, &u, &err), 0);
 	ck_assert_uint_eq(u.target_bytes, 5);
@@ -539,7 +539,7 @@ START_TEST(test_parse_memory_lengths)
 	ck_assert_int_eq(
 	    json_parse_memory_update(nul, sizeof(nul) - 1, &u, &err), -EINVAL);
 	ck_assert_int_eq(json_parse_memory_update(NULL, 0, &u, &err), -EINVAL);
-	ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 }
 END_TEST
 
@@ -549,7 +549,7 @@ START_TEST(test_parse_memory_huge)
 	size_t n = 1 << 20;
 	char *body = malloc(n + 64);
 	struct ctl_memory_update u;
-	struct ctl_error err;
+	struct error err;
 
 	ck_assert_ptr_nonnull(body);
 	strcpy(body, "{\"x\": \"");
@@ -597,8 +597,8 @@ static const struct {
 START_TEST(test_parse_policy)
 {
 	const char *body = policy_cases[_i].body;
-	struct ctl_policy_update u;
-	struct ctl_error err;
+	struct engine_policy_update u;
+	struct error err;
 	int r;
 
 	memset(&err, 0, sizeof(err));
@@ -606,7 +606,7 @@ START_TEST(test_parse_policy)
 	ck_assert_msg(r == policy_cases[_i].rc, "%s: rc %d, want %d (%s)", body,
 		      r, policy_cases[_i].rc, err.reason);
 	if (r < 0) {
-		ck_assert_int_eq(err.status, CTL_BAD_REQUEST);
+		ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 		ck_assert_str_eq(err.field, policy_cases[_i].field);
 	}
 }
@@ -617,8 +617,8 @@ START_TEST(test_parse_policy_values)
 	const char *body = "{\"name\": \"shares\", \"params\": {\"b\": 1, "
 			   "\"a\": \"x\"}, \"overcommit_ratio\": 2, "
 			   "\"host_reserve_bytes\": 1024, \"tick_ms\": 250}";
-	struct ctl_policy_update u;
-	struct ctl_error err;
+	struct engine_policy_update u;
+	struct error err;
 
 	ck_assert_int_eq(json_parse_policy_update(body, strlen(body), &u, &err),
 			 0);
@@ -642,8 +642,8 @@ END_TEST
  * truncated. */
 START_TEST(test_parse_policy_too_long)
 {
-	struct ctl_policy_update u;
-	struct ctl_error err;
+	struct engine_policy_update u;
+	struct error err;
 	char body[16384];
 	int n;
 

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "libvirt_internal.h"
+#include "libvirt/progress.h"
+#include "libvirt/xml.h"
 
 #define MiB (1ull << 20)
 
@@ -311,7 +312,7 @@ START_TEST(test_vmem_rounding)
 	    .vmem = {.size_bytes = 768 * MiB, .block_bytes = 2 * MiB},
 	};
 
-	ck_assert_uint_eq(lv_vmem_request_for(&x, rounding[_i].target),
+	ck_assert_uint_eq(lv_xml_vmem_request_for(&x, rounding[_i].target),
 			  rounding[_i].request);
 }
 END_TEST
@@ -335,6 +336,9 @@ START_TEST(test_progress)
 	ck_assert_int_eq(lv_progress_step(&p, 256 * MiB + tol, tol),
 			 LV_PROGRESS_REACHED);
 	ck_assert(!p.active);
+	ck_assert_uint_eq(lv_progress_moved(&p, 256 * MiB + tol),
+			  256 * MiB - tol);
+	ck_assert_uint_eq(lv_progress_moved(&p, 768 * MiB), 256 * MiB);
 	ck_assert_int_eq(lv_progress_step(&p, 256 * MiB, tol),
 			 LV_PROGRESS_IDLE);
 	lv_progress_start(&p, 512 * MiB, 256 * MiB, 0);

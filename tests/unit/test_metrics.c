@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for daemon/metrics.c: the exposition is valid Prometheus
+ * Unit tests for daemon/http/metrics.c: the exposition is valid Prometheus
  * text format 0.0.4 (one HELP and TYPE per family, every sample under its
  * own family, numeric values, escaped label values) and carries the
- * numbers of the daemon's state. ctl is tests/unit/stub_ctl.c.
+ * numbers of the daemon's state (real ctl, stub engine and host).
  */
 #include <check.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "daemon.h"
-#include "metrics.h"
+#include "http/metrics.h"
 
 static struct daemon *d;
 static struct vm vms[2];

@@ -177,6 +177,24 @@ static const struct {
 	{ "pressure", "install_target=-1", -EINVAL, "install_target" },
 	{ "pressure", "min_free=1e9", -EINVAL, "min_free" },
 	{ "pressure", "host_psi=101", -EINVAL, "host_psi" },
+	/* One parameter table for every policy: the same sentences. */
+	{ "auto-reclaim", "every=1", -EINVAL, "unknown parameter \"every\" "
+	  "(known: interval_ms keep_free hysteresis)" },
+	{ "shares", "colour=red fill=0.5", -EINVAL, "unknown parameter "
+	  "\"colour\" (known: fill budget max_step auto_reclaim interval_ms "
+	  "keep_free hysteresis)" },
+	{ "shares", "max_step=x", -EINVAL,
+	  "parameter max_step: \"x\" is not a non-negative integer" },
+	{ "working-set", "resize=1", -EINVAL,
+	  "parameter resize: \"1\" is not true or false" },
+	{ "working-set", "idle_window_ms=86400001", -EINVAL,
+	  "parameter idle_window_ms: 86400001 is outside 0..86400000" },
+	{ "pressure", "coeff_probe=inf", -EINVAL,
+	  "parameter coeff_probe: \"inf\" is not a number" },
+	{ "pressure", "max_backoff=11", -EINVAL,
+	  "parameter max_backoff: 11 is outside 0..10" },
+	{ "pressure", "resize=false keep_free=0 hysteresis=0 auto_reclaim=true",
+	  0, NULL },
 };
 /* clang-format on */
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for the route table of daemon/http_routes.c: the pure
+ * Unit tests for the route table of daemon/http/routes.c: the pure
  * matcher, the Allow lists behind 405, and the promise of docs/api.md
  * that docs/openapi.yaml describes exactly the routes the daemon serves.
  */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_routes.h"
+#include "http/routes.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

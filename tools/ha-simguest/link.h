@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The simulated guest's side of the sim protocol (daemon/sim_proto.h):
+ * The simulated guest's side of the sim protocol (proto/sim_proto.h):
  * one SOCK_SEQPACKET connection to the daemon, shared by every thread.
  *
  * Requests (INSTALL, REPORT) are sent under one mutex; a reader thread

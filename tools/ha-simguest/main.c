@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ha-simguest: a process that is a VM for everything the host can
- * observe. See DESIGN.md "Simulated guests" and daemon/sim_proto.h.
+ * observe. See DESIGN.md "Simulated guests" and proto/sim_proto.h.
  *
  * Threads: main (options, signals, STATUS, shutdown), one per vCPU
  * (vcpu.c), the free page reporter (fpr.c, optional) and the link's

@@ -14,7 +14,7 @@
 #define SG_DEFAULT_SOCKET "/run/hyperalloc/sim.sock"
 #define SG_SOCKET_ENV	  "HA_SIM_SOCKET"
 #define SG_VCPUS_MAX	  256u
-/* Guest RAM the daemon's sim backend accepts (daemon/sim.c). */
+/* Guest RAM the daemon's sim backend accepts (daemon/sim/sim.c). */
 #define SG_MEMORY_MIN (32ull << 20)
 #define SG_MEMORY_MAX (4ull << 40)
 

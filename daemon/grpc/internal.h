@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Internals of the gRPC server shared by grpc/server.c (lifecycle,
+ * completion queue pump, listeners, shutdown), grpc/calls.c (the state
+ * machine of one call, WatchEvents streams) and grpc/methods.c (the method
+ * table and unary handlers). Not for other modules: they use
+ * grpc/server.h.
+ *
+ * Everything here belongs to the loop thread, except the members marked
+ * "pump" which the pump thread touches under @lock.
+ */
+#ifndef HA_GRPC_INTERNAL_H
+#define HA_GRPC_INTERNAL_H
+
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#include "ctl.h"
+#include "grpc/map.h"
+
+struct daemon;
+
+/* Which gRPC core server a call came in on; it decides how the caller
+ * is authenticated. */
+enum grpcd_origin {
+	GRPCD_TOKEN = 0, /* TCP, and unix peers not trusted by credentials:
+			  * "authorization: Bearer <token>" metadata */
+	GRPCD_PEER, /* unix peers trusted by SO_PEERCRED at accept */
+	GRPCD_ORIGINS,
+};
+
+#define GRPCD_REQUESTS 8 /* request_call posted per server at any time */
+#define GRPCD_STREAMS_MAX 64 /* WatchEvents streams open at once */
+#define GRPCD_PEER_FDS 1024 /* peers described per connection fd (logs) */
+#define GRPCD_PEER_LEN 56 /* "tcp [v6 address]:port", "unix uid N" */
+
+enum grpcd_tag_kind {
+	GRPCD_TAG_OPS, /* the call's one batch in flight completed */
+	GRPCD_TAG_CLOSE, /* RECV_CLOSE_ON_SERVER: the call is over */
+	GRPCD_TAG_SHUTDOWN, /* a server finished shutting down */
+};
+
+/* What the completion queue hands back. */
+struct grpcd_tag {
+	enum grpcd_tag_kind kind;
+	struct grpcd_call *call; /* OPS, CLOSE */
+	enum grpcd_origin origin; /* SHUTDOWN */
+};
+
+enum grpcd_phase {
+	GRPCD_REQUESTED, /* waiting in grpc_server_request_call */
+	GRPCD_READING, /* initial metadata out, request message in */
+	GRPCD_STREAMING, /* WatchEvents: sending events */
+	GRPCD_FINISHING, /* status (and answer) out */
+};
+
+struct grpcd_method;
+
+struct grpcd_call {
+	struct grpcd *g;
+	enum grpcd_origin origin;
+	enum grpcd_phase phase;
+	const struct grpcd_method *method;
+
+	grpc_call *call;
+	grpc_call_details details;
+	grpc_metadata_array md;
+	grpc_byte_buffer *recv, *send;
+	int cancelled; /* RECV_CLOSE_ON_SERVER output */
+	grpc_slice status_msg;
+	grpc_metadata trailer[2]; /* hyperalloc-field, hyperalloc-value */
+	size_t n_trailer;
+	bool has_status_msg;
+	bool md_sent; /* SEND_INITIAL_METADATA started */
+
+	struct grpcd_tag ops_tag, close_tag;
+	bool ops_busy; /* a batch other than close is in flight */
+	bool close_busy; /* its own RECV_CLOSE_ON_SERVER batch is in flight */
+	bool close_started; /* RECV_CLOSE_ON_SERVER asked for, in any batch */
+
+	/* WatchEvents */
+	bool stream; /* counted in g->n_streams */
+	uint64_t next_seq; /* next event to send */
+	bool ending; /* daemon stopping: flush, then UNAVAILABLE */
+
+	struct grpcd_call *prev, *next; /* in g->calls */
+};
+
+struct grpcd {
+	struct daemon *d;
+	grpc_completion_queue *cq;
+	grpc_server *srv[GRPCD_ORIGINS];
+	bool srv_started[GRPCD_ORIGINS];
+	struct grpcd_tag shutdown_tag[GRPCD_ORIGINS];
+	bool shutdown_done[GRPCD_ORIGINS];
+	bool grpc_inited;
+
+	/* The pump thread moves completions to @queue and wakes the loop
+	 * through @efd. */
+	pthread_t pump;
+	bool pump_started;
+	pthread_mutex_t lock;
+	struct grpcd_completion *queue; /* pump; under @lock */
+	size_t n_queue, cap_queue; /* pump; under @lock */
+	bool wake_pending; /* pump; under @lock */
+	struct grpcd_completion *spare; /* the loop's array */
+	size_t cap_spare;
+	int efd;
+	sd_event_source *efd_src;
+
+	/* Listeners: connections are accepted here and handed to gRPC
+	 * core; @peer describes each by its fd, for logs. */
+	struct grpcd_listener {
+		struct grpcd *g;
+		int fd;
+		bool is_unix;
+		sd_event_source *src;
+	} listeners[2];
+	size_t n_listeners;
+	char *unix_path; /* the socket file we created */
+	char peer[GRPCD_PEER_FDS][GRPCD_PEER_LEN];
+
+	struct grpcd_call *calls;
+	size_t n_calls, n_streams;
+	int sub; /* event bus subscription, -1 if none */
+	bool stopping;
+};
+
+struct grpcd_completion {
+	void *tag;
+	bool ok;
+};
+
+/* A unary handler: map the request to ctl calls and the result to the
+ * answer. 0 and *resp, or -errno with *err set (an err left at ERROR_OK
+ * means INTERNAL). */
+typedef int (*grpcd_unary_fn)(struct daemon *d,
+			      const struct ctl_caller *caller,
+			      const uint8_t *req, size_t len,
+			      struct grpcd_buf *resp, struct error *err);
+
+struct grpcd_method {
+	const char *path; /* "/hyperalloc.v1.HyperAlloc/ListVMs" */
+	grpcd_unary_fn unary; /* NULL: the WatchEvents stream */
+};
+
+/* grpc/methods.c: the method named by @path (@len bytes), or NULL. */
+const struct grpcd_method *grpcd_method_find(const char *path, size_t len);
+
+/* grpc/calls.c */
+
+/* Post one grpc_server_request_call on @o's server. 0, -ENOMEM, -EIO. */
+int grpcd_request(struct grpcd *g, enum grpcd_origin o);
+/* A completion of @t's call. */
+void grpcd_call_done(struct grpcd_tag *t, bool ok);
+/* An event was published: wake idle streams. */
+void grpcd_streams_wake(struct grpcd *g);
+/* Daemon stopping: each stream sends what it owes, then UNAVAILABLE. */
+void grpcd_streams_end(struct grpcd *g);
+
+/* grpc/server.c: who is on connection fd @fd ("tcp 127.0.0.1:4000",
+ * "unix uid 0"), or NULL. */
+const char *grpcd_peer_desc(const struct grpcd *g, int fd);
+
+#endif

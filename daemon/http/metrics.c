@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Prometheus text format 0.0.4 (see metrics.h). Each family is written
+ * once with its HELP and TYPE lines followed by all its samples, as the
+ * format requires; the per-VM families come from tables so adding one is
+ * one line.
+ */
+#include "http/metrics.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl.h"
+#include "daemon.h"
+
+const char *metrics_escape_label(const char *value, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	for (const char *p = value; *p; p++) {
+		const char *rep = NULL;
+		char one[2] = { *p, '\0' };
+		size_t n;
+
+		if (*p == '\\')
+			rep = "\\\\";
+		else if (*p == '"')
+			rep = "\\\"";
+		else if (*p == '\n')
+			rep = "\\n";
+		else
+			rep = one;
+		n = strlen(rep);
+		if (o + n >= len)
+			break;
+		memcpy(buf + o, rep, n);
+		o += n;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+struct vm_gauge {
+	const char *name, *help;
+	size_t offset; /* of a uint64_t in struct vm_memory */
+};
+
+#define MEM(field) offsetof(struct vm_memory, field)
+
+static const struct vm_gauge vm_gauges[] = {
+	{ "hyperalloc_vm_max_bytes", "Largest logical size of the VM.",
+	  MEM(max_bytes) },
+	{ "hyperalloc_vm_min_bytes", "Smallest logical size policy may set.",
+	  MEM(min_bytes) },
+	{ "hyperalloc_vm_target_bytes", "Logical size being steered to.",
+	  MEM(target_bytes) },
+	{ "hyperalloc_vm_current_bytes",
+	  "Logical size now (max minus hard-reclaimed).", MEM(current_bytes) },
+	{ "hyperalloc_vm_host_resident_bytes",
+	  "Memory of the VM resident on the host.", MEM(host_resident_bytes) },
+	{ "hyperalloc_vm_guest_free_bytes", "Free memory in the guest.",
+	  MEM(guest_free_bytes) },
+	{ "hyperalloc_vm_reclaimed_bytes",
+	  "Hard-reclaimed memory (unusable by the guest).",
+	  MEM(reclaimed_bytes) },
+	{ "hyperalloc_vm_soft_reclaimed_bytes",
+	  "Free guest memory whose backing is discarded.",
+	  MEM(soft_reclaimed_bytes) },
+};
+
+struct vm_counter {
+	const char *name, *help;
+	size_t offset; /* of a uint64_t in struct vm_counters */
+};
+
+#define CNT(field) offsetof(struct vm_counters, field)
+
+static const struct vm_counter vm_counters[] = {
+	{ "hyperalloc_vm_returned_frames_total",
+	  "Reclaimed 2 MiB frames given back to the guest.",
+	  CNT(returned_frames) },
+	{ "hyperalloc_vm_installed_frames_total",
+	  "2 MiB frames installed on the guest's request.",
+	  CNT(installed_frames) },
+	{ "hyperalloc_vm_canary_mismatches_total",
+	  "Data corruption detected by the simulated guest (must stay 0).",
+	  CNT(canary_mismatches) },
+	{ "hyperalloc_vm_apply_errors_total",
+	  "Failed attempts to steer the VM.", CNT(apply_errors) },
+	{ "hyperalloc_vm_stuck_total",
+	  "Times the VM made no progress toward its target and was left "
+	  "alone for a while.",
+	  CNT(stuck_total) },
+};
+
+static uint64_t field_u64(const void *base, size_t offset)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)base + offset, sizeof(v));
+	return v;
+}
+
+static void family(FILE *f, const char *name, const char *type,
+		   const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static uint64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void render_vms(FILE *f, struct daemon *d)
+{
+	char id[2 * VM_ID_MAX];
+
+	for (size_t i = 0; i < sizeof(vm_gauges) / sizeof(vm_gauges[0]); i++) {
+		const struct vm_gauge *g = &vm_gauges[i];
+
+		family(f, g->name, "gauge", g->help);
+		vm_foreach(vm, &d->vms) {
+			fprintf(f, "%s{vm=\"%s\"} %" PRIu64 "\n", g->name,
+				metrics_escape_label(vm->id, id, sizeof(id)),
+				field_u64(&vm->mem, g->offset));
+		}
+	}
+
+	family(f, "hyperalloc_vm_shares", "gauge",
+	       "Weight of the VM in the shares policy.");
+	vm_foreach(vm, &d->vms) {
+		fprintf(f, "hyperalloc_vm_shares{vm=\"%s\"} %u\n",
+			metrics_escape_label(vm->id, id, sizeof(id)),
+			vm->mem.shares);
+	}
+
+	family(f, "hyperalloc_vm_info", "gauge",
+	       "Mechanism, state, target source and the policy's reason for "
+	       "its target (always 1).");
+	vm_foreach(vm, &d->vms) {
+		fprintf(f,
+			"hyperalloc_vm_info{vm=\"%s\",mechanism=\"%s\","
+			"state=\"%s\",source=\"%s\",reason=\"%s\"} 1\n",
+			metrics_escape_label(vm->id, id, sizeof(id)),
+			vm_mechanism_to_string(vm->mechanism),
+			vm_state_to_string(vm->state),
+			vm_target_source_to_string(vm->mem.target_source),
+			vm->policy_reason[0] ? vm->policy_reason : "none");
+	}
+
+	family(f, "hyperalloc_vm_reclaimed_frames_total", "counter",
+	       "2 MiB frames reclaimed, by kind (hard: the VM shrank; "
+	       "soft: free memory discarded).");
+	vm_foreach(vm, &d->vms) {
+		metrics_escape_label(vm->id, id, sizeof(id));
+		fprintf(f,
+			"hyperalloc_vm_reclaimed_frames_total{vm=\"%s\","
+			"kind=\"hard\"} %" PRIu64 "\n"
+			"hyperalloc_vm_reclaimed_frames_total{vm=\"%s\","
+			"kind=\"soft\"} %" PRIu64 "\n",
+			id, vm->counters.reclaimed_hard_frames, id,
+			vm->counters.reclaimed_soft_frames);
+	}
+
+	for (size_t i = 0; i < sizeof(vm_counters) / sizeof(vm_counters[0]);
+	     i++) {
+		const struct vm_counter *c = &vm_counters[i];
+
+		family(f, c->name, "counter", c->help);
+		vm_foreach(vm, &d->vms) {
+			fprintf(f, "%s{vm=\"%s\"} %" PRIu64 "\n", c->name,
+				metrics_escape_label(vm->id, id, sizeof(id)),
+				field_u64(&vm->counters, c->offset));
+		}
+	}
+
+	family(f, "hyperalloc_vm_discard_seconds_total", "counter",
+	       "Time spent discarding the VM's backing memory.");
+	vm_foreach(vm, &d->vms) {
+		fprintf(f,
+			"hyperalloc_vm_discard_seconds_total{vm=\"%s\"} "
+			"%.9f\n",
+			metrics_escape_label(vm->id, id, sizeof(id)),
+			(double)vm->counters.discard_ns / 1e9);
+	}
+}
+
+static void render_host(FILE *f, struct daemon *d)
+{
+	struct engine_policy *p = calloc(1, sizeof(*p));
+	struct ctl_host h;
+	char name[2 * sizeof(p->name)];
+
+	ctl_host_get(d, &h);
+	family(f, "hyperalloc_host_total_bytes", "gauge", "Host RAM.");
+	fprintf(f, "hyperalloc_host_total_bytes %" PRIu64 "\n", h.total_bytes);
+	family(f, "hyperalloc_host_available_bytes", "gauge",
+	       "Host memory available (MemAvailable).");
+	fprintf(f, "hyperalloc_host_available_bytes %" PRIu64 "\n",
+		h.available_bytes);
+	family(f, "hyperalloc_host_committed_bytes", "gauge",
+	       "Sum of the VMs' logical sizes.");
+	fprintf(f, "hyperalloc_host_committed_bytes %" PRIu64 "\n",
+		h.committed_bytes);
+	family(f, "hyperalloc_host_max_committed_bytes", "gauge",
+	       "Sum of the VMs' largest sizes.");
+	fprintf(f, "hyperalloc_host_max_committed_bytes %" PRIu64 "\n",
+		h.max_committed_bytes);
+	family(f, "hyperalloc_host_reserve_bytes", "gauge",
+	       "Memory kept free for the host.");
+	fprintf(f, "hyperalloc_host_reserve_bytes %" PRIu64 "\n",
+		h.reserve_bytes);
+	family(f, "hyperalloc_host_overcommit_ratio", "gauge",
+	       "Allowed overcommit: sum of max over host memory less reserve.");
+	fprintf(f, "hyperalloc_host_overcommit_ratio %.6g\n",
+		h.overcommit_ratio);
+	family(f, "hyperalloc_host_overcommit_now", "gauge",
+	       "Current overcommit: committed over host memory less reserve.");
+	fprintf(f, "hyperalloc_host_overcommit_now %.6g\n", h.overcommit_now);
+
+	if (!p)
+		return;
+	ctl_policy_get(d, p);
+	family(f, "hyperalloc_policy_info", "gauge",
+	       "The active policy (always 1).");
+	fprintf(f, "hyperalloc_policy_info{policy=\"%s\"} 1\n",
+		metrics_escape_label(p->name, name, sizeof(name)));
+	family(f, "hyperalloc_policy_tick_seconds", "gauge",
+	       "Period of the policy engine.");
+	fprintf(f, "hyperalloc_policy_tick_seconds %.3f\n",
+		(double)p->tick_ms / 1e3);
+	family(f, "hyperalloc_policy_ticks_total", "counter",
+	       "Policy engine ticks run.");
+	fprintf(f, "hyperalloc_policy_ticks_total %" PRIu64 "\n", p->ticks);
+	family(f, "hyperalloc_policy_tick_duration_seconds", "gauge",
+	       "How long the last policy tick took (refresh, decide, act).");
+	fprintf(f, "hyperalloc_policy_tick_duration_seconds %.6f\n",
+		(double)p->last_tick_us / 1e6);
+	family(f, "hyperalloc_policy_tick_duration_max_seconds", "gauge",
+	       "The longest policy tick since start.");
+	fprintf(f, "hyperalloc_policy_tick_duration_max_seconds %.6f\n",
+		(double)p->max_tick_us / 1e6);
+	free(p);
+}
+
+static void render_daemon(FILE *f, struct daemon *d)
+{
+	uint64_t now = mono_usec();
+	uint64_t up = d->started_usec && now > d->started_usec ?
+			      now - d->started_usec :
+			      0;
+	uint64_t next = event_next_seq(&d->bus);
+
+	family(f, "hyperalloc_up", "gauge",
+	       "The daemon is serving (always 1).");
+	fprintf(f, "hyperalloc_up 1\n");
+	family(f, "hyperalloc_uptime_seconds", "gauge",
+	       "Seconds since the daemon started.");
+	fprintf(f, "hyperalloc_uptime_seconds %.3f\n", (double)up / 1e6);
+	family(f, "hyperalloc_vms", "gauge", "VMs in the registry.");
+	fprintf(f, "hyperalloc_vms %zu\n", d->vms.count);
+	family(f, "hyperalloc_errors_total", "counter",
+	       "Errors logged since the daemon started.");
+	fprintf(f, "hyperalloc_errors_total %" PRIu64 "\n", d->errors_total);
+	family(f, "hyperalloc_events_total", "counter",
+	       "Events published since the daemon started.");
+	fprintf(f, "hyperalloc_events_total %" PRIu64 "\n",
+		next > 0 ? next - 1 : 0);
+}
+
+char *metrics_render(struct daemon *d, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	render_vms(f, d);
+	render_host(f, d);
+	render_daemon(f, d);
+	if (ferror(f)) {
+		fclose(f);
+		free(buf);
+		return NULL;
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (ret_len)
+		*ret_len = len;
+	return buf;
+}

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * HTTP server: listeners, libmicrohttpd glue and request plumbing (see
+ * http/server.h). Routing and handlers are in http/routes.c, SSE in sse.c.
+ *
+ * How MHD runs inside sd-event: each listener has its own MHD daemon
+ * started with MHD_USE_EPOLL and no internal thread. MHD's epoll fd
+ * becomes readable whenever one of its sockets (or its inter-thread
+ * channel, used by MHD_resume_connection) has work, so it is an sd-event
+ * io source whose callback calls MHD_run(). MHD also needs to run when a
+ * connection times out or when it kept work back (edge-triggered epoll
+ * with data left in a buffer); MHD_get_timeout() says when, and a oneshot
+ * timer is re-armed from it after every MHD_run(). A resumed SSE stream
+ * "kicks" its listener: the timer is set to fire at once.
+ */
+#include "auth.h"
+#include "http/server.h"
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "http/routes.h"
+#include "log.h"
+#include "http/sse.h"
+
+#define DEFAULT_MAX_BODY (64u * 1024)
+#define STOP_RUNS 50 /* MHD runs of <= 10 ms to flush streams at stop */
+#define HTTP_DRAIN_MAX (64ull << 20) /* oversized bodies read to answer 413 */
+#define TIMER_MAX_MS (3600ull * 1000) /* MHD timeouts beyond are clamped */
+
+struct http_listener {
+	struct http_server *srv;
+	bool is_unix;
+	bool activated; /* fd came from systemd */
+	char *unix_path; /* socket file we created (unlinked at stop) */
+	struct MHD_Daemon *mhd;
+	sd_event_source *io, *timer;
+	bool in_run, kick;
+	char desc[160]; /* "tcp 127.0.0.1:8080", for logs */
+};
+
+struct http_server {
+	struct daemon *d;
+	struct http_listener *l[HTTP_LISTENERS_MAX];
+	size_t n;
+	struct sse_hub *sse;
+	bool stopping; /* in http_server_stop: no more timers */
+};
+
+/* State of one request while its body arrives. */
+struct http_conn {
+	char *body;
+	size_t len;
+	bool too_large; /* body over the limit: discard, answer 413 */
+	uint64_t dropped; /* bytes of it discarded so far */
+	bool responded; /* answered before the body (413 by length) */
+};
+
+/* ---- running MHD in the loop ---- */
+
+static void listener_arm(struct http_listener *l)
+{
+	sd_event *loop = l->srv->d->loop;
+	MHD_UNSIGNED_LONG_LONG ms = 0;
+	uint64_t now;
+	int r;
+
+	if (!l->kick && MHD_get_timeout(l->mhd, &ms) != MHD_YES) {
+		(void)sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
+		return;
+	}
+	if (l->kick)
+		ms = 0;
+	if (ms > TIMER_MAX_MS)
+		ms = TIMER_MAX_MS;
+	r = sd_event_now(loop, CLOCK_MONOTONIC, &now);
+	if (r >= 0)
+		r = sd_event_source_set_time(l->timer, now + ms * 1000);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
+	/* -ESTALE: the loop has finished (shutdown); stop() runs MHD. */
+	if (r < 0 && r != -ESTALE)
+		log_err("http: %s: cannot arm timer: %s", l->desc,
+			strerror(-r));
+}
+
+static void listener_run(struct http_listener *l)
+{
+	l->kick = false;
+	l->in_run = true;
+	if (MHD_run(l->mhd) != MHD_YES)
+		log_warn("http: %s: MHD_run failed", l->desc);
+	l->in_run = false;
+	listener_arm(l);
+}
+
+static int on_mhd_io(sd_event_source *s, int fd, uint32_t revents,
+		     void *userdata)
+{
+	(void)s;
+	(void)fd;
+	(void)revents;
+	listener_run(userdata);
+	return 0;
+}
+
+static int on_mhd_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s;
+	(void)usec;
+	listener_run(userdata);
+	return 0;
+}
+
+/* A suspended connection was resumed: have MHD run soon. During
+ * MHD_run() the re-arm at its end sees the flag. */
+static void listener_kick(void *userdata)
+{
+	struct http_listener *l = userdata;
+
+	l->kick = true;
+	if (!l->in_run && !l->srv->stopping)
+		listener_arm(l);
+}
+
+/* ---- credentials ---- */
+
+static void tcp_caller(struct http_listener *l, struct MHD_Connection *conn,
+		       struct ctl_caller *c)
+{
+	const char *auth = MHD_lookup_connection_value(
+		conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const union MHD_ConnectionInfo *ci;
+	const char *token = l->srv->d->api_token;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	char who[sizeof(c->who)];
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const void *sa = ci->client_addr;
+		const struct sockaddr_in *in = sa;
+		const struct sockaddr_in6 *in6 = sa;
+
+		if (in->sin_family == AF_INET)
+			inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		else if (in6->sin6_family == AF_INET6)
+			inet_ntop(AF_INET6, &in6->sin6_addr, addr,
+				  sizeof(addr));
+	}
+	snprintf(who, sizeof(who), "tcp %s", addr);
+	auth_bearer_caller(auth, auth ? strlen(auth) : 0, token, who, c);
+}
+
+static void unix_caller(struct http_listener *l, struct MHD_Connection *conn,
+			struct ctl_caller *c)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	snprintf(c->who, sizeof(c->who), "unix ?");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci || getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred,
+			      &len) < 0)
+		return;
+	snprintf(c->who, sizeof(c->who), "unix uid %u pid %d",
+		 (unsigned)cred.uid, (int)cred.pid);
+	c->credentials_given = true;
+	c->authenticated = auth_peer_allowed(cred.uid, cred.gid, geteuid(),
+					     l->srv->d->cfg->api.unix_group);
+}
+
+/* ---- requests ---- */
+
+static uint64_t max_body(const struct http_listener *l)
+{
+	const struct config *cfg = l->srv->d->cfg;
+
+	return cfg && cfg->api.max_body_bytes ? cfg->api.max_body_bytes :
+						DEFAULT_MAX_BODY;
+}
+
+static int reply_too_large(struct http_listener *l, struct http_response *resp)
+{
+	char detail[96];
+
+	snprintf(detail, sizeof(detail),
+		 "request body is larger than %llu bytes (api.max_body_bytes)",
+		 (unsigned long long)max_body(l));
+	return http_reply_problem(resp, 413, "Content Too Large", detail, NULL,
+				  NULL);
+}
+
+/* Route @method @url and run its handler; fills @resp. */
+static void dispatch(struct http_listener *l, struct http_conn *hc,
+		     struct MHD_Connection *conn, const char *url,
+		     const char *method, struct http_response *resp)
+{
+	struct http_request req;
+	const struct http_route *rt;
+	char detail[400];
+	int r;
+
+	memset(&req, 0, sizeof(req));
+	req.d = l->srv->d;
+	req.conn = conn;
+	req.method = method;
+	req.path = url;
+	req.body = hc->body;
+	req.body_len = hc->len;
+
+	if (hc->too_large) {
+		r = reply_too_large(l, resp);
+		goto cleanup;
+	}
+	rt = http_route_match(method, url, &req.params);
+	if (!rt) {
+		if (http_route_allow(url, resp->allow, sizeof(resp->allow))) {
+			snprintf(detail, sizeof(detail),
+				 "%.16s is not allowed on %.256s (allowed: %s)",
+				 method, url, resp->allow);
+			r = http_reply_problem(resp, 405, "Method Not Allowed",
+					       detail, NULL, NULL);
+		} else {
+			snprintf(detail, sizeof(detail),
+				 "no such resource: %.256s", url);
+			r = http_reply_problem(resp, 404, "Not Found", detail,
+					       NULL, NULL);
+		}
+		goto cleanup;
+	}
+	if (http_method_mutates(method)) {
+		if (l->is_unix)
+			unix_caller(l, conn, &req.caller);
+		else
+			tcp_caller(l, conn, &req.caller);
+	}
+	req.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							"Last-Event-ID");
+	req.sse = l->srv->sse;
+	req.kick = listener_kick;
+	req.kick_userdata = l;
+	r = rt->handler(&req, resp);
+cleanup:
+	if (r < 0) {
+		log_err("http: %s %s: handler failed: %s", method, url,
+			strerror(-r));
+		if (resp->stream) {
+			MHD_destroy_response(resp->stream);
+			resp->stream = NULL;
+		}
+		if (http_reply_problem(resp, 500, "Internal Server Error",
+				       strerror(-r), NULL, NULL) < 0) {
+			resp->status = 500;
+			resp->content_type = "text/plain";
+		}
+	}
+}
+
+static enum MHD_Result queue(struct http_listener *l,
+			     struct MHD_Connection *conn, const char *method,
+			     const char *url, struct http_response *resp)
+{
+	struct MHD_Response *mr = resp->stream;
+	bool stream = mr != NULL;
+	enum MHD_Result ret;
+
+	if (!mr && resp->body) {
+		mr = MHD_create_response_from_buffer(
+			resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+		if (mr)
+			resp->body = NULL; /* MHD frees it */
+	} else if (!mr) {
+		mr = MHD_create_response_from_buffer(0, NULL,
+						     MHD_RESPMEM_PERSISTENT);
+	}
+	free(resp->body);
+	if (!mr) {
+		log_err("http: %s %s: out of memory for the response", method,
+			url);
+		return MHD_NO; /* MHD closes the connection */
+	}
+	if (resp->content_type)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					resp->content_type);
+	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
+				stream ? "no-cache" : "no-store");
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (stream)
+		MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+	if (resp->status == 405 && resp->allow[0])
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+	if (resp->status == 401 && !l->is_unix)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"hyperallocd\"");
+
+	if (resp->status >= 500)
+		log_err("http: %s %s %s -> %u", l->desc, method, url,
+			resp->status);
+	else
+		log_debug("http: %s %s %s -> %u", l->desc, method, url,
+			  resp->status);
+	ret = MHD_queue_response(conn, resp->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_listener *l = cls;
+	struct http_conn *hc = *con_cls;
+	struct http_response resp;
+	uint64_t limit = max_body(l);
+	char *b;
+
+	(void)version;
+	memset(&resp, 0, sizeof(resp));
+	if (!hc) {
+		const char *cl = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		hc = calloc(1, sizeof(*hc));
+		if (!hc)
+			return MHD_NO;
+		*con_cls = hc;
+		if (cl && strtoull(cl, NULL, 10) > limit) {
+			const char *expect = MHD_lookup_connection_value(
+				conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+			hc->too_large = true;
+			/*
+			 * Answer now if the client waits for "100 Continue"
+			 * or announces an absurd size. Otherwise read the
+			 * body into the void and answer at its end: MHD
+			 * closes without lingering, and a client still
+			 * sending would get a reset instead of our 413.
+			 */
+			if ((expect &&
+			     strcasecmp(expect, "100-continue") == 0) ||
+			    strtoull(cl, NULL, 10) > HTTP_DRAIN_MAX) {
+				hc->responded = true;
+				if (reply_too_large(l, &resp) < 0)
+					return MHD_NO;
+				return queue(l, conn, method, url, &resp);
+			}
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (hc->responded)
+			return MHD_YES;
+		if (hc->too_large || hc->len + n > limit) {
+			/* Drop what came and what comes, answer 413 at
+			 * the end; give up on a client that keeps going. */
+			hc->too_large = true;
+			hc->dropped += n + hc->len;
+			free(hc->body);
+			hc->body = NULL;
+			hc->len = 0;
+			return hc->dropped > HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
+		}
+		b = realloc(hc->body, hc->len + n + 1);
+		if (!b)
+			return MHD_NO;
+		memcpy(b + hc->len, upload_data, n);
+		hc->len += n;
+		b[hc->len] = '\0';
+		hc->body = b;
+		return MHD_YES;
+	}
+	if (hc->responded)
+		return MHD_YES;
+	dispatch(l, hc, conn, url, method, &resp);
+	return queue(l, conn, method, url, &resp);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn,
+			 void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct http_conn *hc = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (hc) {
+		free(hc->body);
+		free(hc);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_listener *l = cls;
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	/* A client that went away is routine, not a warning. */
+	if (strstr(line, "no longer available") ||
+	    strstr(line, "closed by remote") || strstr(line, "reset by peer"))
+		log_debug("http: %s: %s", l->desc, line);
+	else
+		log_warn("http: %s: %s", l->desc, line);
+}
+
+/* ---- listeners ---- */
+
+static void listener_free(struct http_listener *l)
+{
+	if (!l)
+		return;
+	sd_event_source_disable_unref(l->io);
+	sd_event_source_disable_unref(l->timer);
+	if (l->mhd)
+		MHD_stop_daemon(l->mhd); /* closes the listening fd */
+	if (l->unix_path) {
+		unlink(l->unix_path);
+		free(l->unix_path);
+	}
+	free(l);
+}
+
+/* Start MHD on listening socket @fd (owned by the listener from here on,
+ * also on failure) and hook it into the loop. */
+static int listener_add(struct http_server *s, int fd, bool is_unix,
+			bool activated, const char *path)
+{
+	struct http_listener *l;
+	const union MHD_DaemonInfo *info;
+	int r;
+
+	if (s->n == HTTP_LISTENERS_MAX) {
+		close(fd);
+		return -E2BIG;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	l->srv = s;
+	l->is_unix = is_unix;
+	l->activated = activated;
+	if (is_unix) {
+		snprintf(l->desc, sizeof(l->desc), "unix %s",
+			 path ? path : "(activated)");
+	} else {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char host[INET6_ADDRSTRLEN] = "?";
+		unsigned port = 0;
+
+		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+			if (ss.ss_family == AF_INET) {
+				struct sockaddr_in *in = (void *)&ss;
+
+				inet_ntop(AF_INET, &in->sin_addr, host,
+					  sizeof(host));
+				port = ntohs(in->sin_port);
+			} else if (ss.ss_family == AF_INET6) {
+				struct sockaddr_in6 *in6 = (void *)&ss;
+
+				inet_ntop(AF_INET6, &in6->sin6_addr, host,
+					  sizeof(host));
+				port = ntohs(in6->sin6_port);
+			}
+		}
+		snprintf(l->desc, sizeof(l->desc), "tcp %s:%u", host, port);
+	}
+	/* Only a socket we created is ours to unlink at stop. */
+	if (path && !activated) {
+		l->unix_path = strdup(path);
+		if (!l->unix_path) {
+			close(fd);
+			unlink(path);
+			free(l);
+			return -ENOMEM;
+		}
+	}
+
+	l->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
+		NULL, NULL, on_request, l,
+		/* first, so that MHD reports everything through it */
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, l, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)HTTP_CONNECTIONS_MAX, MHD_OPTION_END);
+	if (!l->mhd) {
+		log_err("http: %s: cannot start libmicrohttpd", l->desc);
+		close(fd);
+		listener_free(l);
+		return -EIO;
+	}
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		r = -EIO;
+		goto cleanup;
+	}
+	r = sd_event_add_io(s->d->loop, &l->io, info->epoll_fd, EPOLLIN,
+			    on_mhd_io, l);
+	if (r < 0)
+		goto cleanup;
+	(void)sd_event_source_set_description(l->io, "http-io");
+	r = sd_event_add_time(s->d->loop, &l->timer, CLOCK_MONOTONIC, 0, 1000,
+			      on_mhd_timer, l);
+	if (r < 0)
+		goto cleanup;
+	(void)sd_event_source_set_description(l->timer, "http-timer");
+	listener_arm(l);
+	s->l[s->n++] = l;
+	log_info("http: listening on %s%s", l->desc,
+		 activated ? " (socket activation)" : "");
+	return 0;
+cleanup:
+	log_err("http: %s: cannot hook into the event loop: %s", l->desc,
+		strerror(-r));
+	listener_free(l);
+	return r;
+}
+
+int http_listen_fd_kind(int fd, const char *name)
+{
+	bool unnamed = !name || !*name || strcmp(name, "unknown") == 0;
+
+	if (!unnamed && strcmp(name, "http") != 0 &&
+	    strcmp(name, "http-unix") != 0)
+		return HTTP_LISTEN_IGNORE;
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+		return -ENOTSOCK;
+	if (!unnamed)
+		return strcmp(name, "http") == 0 ? HTTP_LISTEN_TCP :
+						   HTTP_LISTEN_UNIX;
+	if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) > 0)
+		return HTTP_LISTEN_UNIX;
+	return HTTP_LISTEN_TCP;
+}
+
+/* Take the sockets systemd passed for us; say which kinds came. 0 or
+ * -errno. */
+static int add_activated(struct http_server *s, bool *ret_tcp, bool *ret_unix)
+{
+	char **names = NULL;
+	int n, r = 0;
+
+	/* Keep the environment: other servers (gRPC) look for their own
+	 * names in it. */
+	n = sd_listen_fds_with_names(0, &names);
+	if (n <= 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		int kind = http_listen_fd_kind(fd, names ? names[i] : NULL);
+
+		if (kind == HTTP_LISTEN_IGNORE)
+			continue;
+		if (kind < 0) {
+			log_err("http: socket activation fd %d (%s) is not a "
+				"listening stream socket",
+				fd, names ? names[i] : "unnamed");
+			r = kind;
+			break;
+		}
+		r = listener_add(s, fd, kind == HTTP_LISTEN_UNIX, true, NULL);
+		if (r < 0)
+			break;
+		if (kind == HTTP_LISTEN_UNIX)
+			*ret_unix = true;
+		else
+			*ret_tcp = true;
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	return r < 0 ? r : 0;
+}
+
+int http_server_start(struct daemon *d, struct http_server **ret)
+{
+	const struct config *cfg = d->cfg;
+	bool have_tcp = false, have_unix = false;
+	struct http_server *s;
+	int fd, r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->d = d;
+	r = sse_hub_new(d, &s->sse);
+	if (r < 0) {
+		log_err("http: cannot set up event streams: %s", strerror(-r));
+		goto cleanup;
+	}
+	r = add_activated(s, &have_tcp, &have_unix);
+	if (r < 0)
+		goto cleanup;
+	/* What systemd did not pass, we open ourselves. */
+	if (!have_tcp && cfg && cfg->api.tcp && *cfg->api.tcp) {
+		r = listen_tcp("api.tcp", cfg->api.tcp, &fd);
+		if (r < 0)
+			goto cleanup;
+		r = listener_add(s, fd, false, false, NULL);
+		if (r < 0)
+			goto cleanup;
+	}
+	if (!have_unix && cfg && cfg->api.unix_path && *cfg->api.unix_path) {
+		r = listen_unix("api.unix", cfg->api.unix_path,
+				cfg->api.unix_group, SOCK_STREAM, &fd);
+		if (r < 0)
+			goto cleanup;
+		r = listener_add(s, fd, true, false, cfg->api.unix_path);
+		if (r < 0)
+			goto cleanup;
+	}
+	if (s->n == 0) {
+		log_err("http: nothing to listen on (api.tcp and "
+			"api.unix_path are unset)");
+		r = -ENOENT;
+		goto cleanup;
+	}
+	*ret = s;
+	return 0;
+cleanup:
+	http_server_stop(s);
+	return r;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	s->stopping = true;
+	/* Let every stream send its end, so clients see a clean close
+	 * rather than a reset; MHD must not stop with suspended ones. */
+	sse_hub_close_all(s->sse);
+	for (int i = 0; i < STOP_RUNS && sse_hub_streams(s->sse) > 0; i++)
+		for (size_t j = 0; j < s->n; j++)
+			(void)MHD_run_wait(s->l[j]->mhd, 10);
+	for (size_t j = 0; j < s->n; j++)
+		listener_free(s->l[j]);
+	sse_hub_free(s->sse);
+	free(s);
+}
+
+uint16_t http_server_tcp_port(const struct http_server *s)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		const union MHD_DaemonInfo *info;
+
+		if (s->l[i]->is_unix)
+			continue;
+		info = MHD_get_daemon_info(s->l[i]->mhd,
+					   MHD_DAEMON_INFO_BIND_PORT);
+		if (info)
+			return info->port;
+	}
+	return 0;
+}
+
+unsigned http_server_sse_streams(const struct http_server *s)
+{
+	return s ? (unsigned)sse_hub_streams(s->sse) : 0;
+}
+
+void http_server_set_keepalive(struct http_server *s, uint64_t usec)
+{
+	sse_hub_set_keepalive(s->sse, usec);
+}

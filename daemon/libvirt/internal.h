@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Shared between the files of the libvirt tracker:
+ *   libvirt/tracker.c    connection, reconnect, events, periodic stats
+ *   libvirt/domain.c     one tracked domain: sync, state, progress, refresh
+ *   libvirt/balloon.c    virtio-balloon backend
+ *   libvirt/virtiomem.c  virtio-mem backend
+ *   libvirt/meta.c       limits in the domain's metadata
+ * and the leaves they use: libvirt/monitor.h (the seam to QEMU),
+ * libvirt/error.h, libvirt/progress.h and libvirt/xml.h (pure),
+ * libvirt/mem.h (direct access to guest RAM), libvirt/loop.h.
+ * All of it runs on the daemon's loop thread.
+ */
+#ifndef HA_LIBVIRT_INTERNAL_H
+#define HA_LIBVIRT_INTERNAL_H
+
+#include <libvirt/libvirt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "backend.h"
+#include "libvirt/error.h"
+#include "libvirt/mem.h"
+#include "libvirt/monitor.h"
+#include "libvirt/progress.h"
+#include "libvirt/xml.h"
+#include "vm.h"
+
+struct daemon;
+
+#define LV_STATS_INTERVAL_USEC 1000000ull /* balloon stats poll */
+#define LV_STATS_PERIOD_S      2 /* guest stats period we set when it is 0 */
+#define LV_RETRY_USEC	       10000000ull /* retry a refused target after */
+#define LV_BACKOFF_MIN_MS      500
+#define LV_BACKOFF_MAX_MS      30000
+#define LV_REACHED_TOLERANCE   (1ull << 20) /* balloon granularity slack */
+
+enum lv_event_kind {
+	LV_EV_LIFECYCLE = 0,
+	LV_EV_BALLOON,
+	LV_EV_VMEM_SIZE,
+	LV_EV_METADATA,
+	LV_EV_MIGRATION,
+	LV_EV_JOB_COMPLETED,
+	LV_EV_DEVICE_ADDED,
+	LV_EV_DEVICE_REMOVED,
+	LV_EV_COUNT,
+};
+
+/* Balloon statistics of a running domain (bytes), from the stats poll or
+ * the BALLOON_CHANGE event. */
+struct lv_stats {
+	bool has_current, has_rss, has_unused, has_usable;
+	uint64_t current_bytes; /* balloon.current: the guest's size now */
+	uint64_t maximum_bytes;
+	uint64_t rss_bytes;    /* QEMU's resident set */
+	uint64_t unused_bytes; /* MemFree in the guest */
+	uint64_t usable_bytes;
+};
+
+struct lv_domain {
+	struct libvirt_tracker *t;
+	virDomainPtr dom; /* NULL while disconnected */
+	char uuid[VM_UUID_LEN];
+	char name[256];
+	struct vm *vm;		/* NULL if not in the registry (name taken) */
+	struct lv_domain_xml x; /* the last XML read */
+	bool active;
+	bool persistent;
+	int lv_state; /* virDomainState */
+	bool migrating;
+	bool crashed;
+
+	struct lv_stats st;
+	struct lv_mem mem;
+	struct lv_progress prog;
+	struct lv_limits limits; /* from the metadata */
+
+	uint64_t want_bytes;	  /* last target the engine asked for */
+	uint64_t requested_bytes; /* last logical size libvirt accepted */
+	uint64_t failed_usec;	  /* when a request last failed, 0 = none */
+	bool meta_dirty;	  /* limits to write once connected */
+	bool mem_tried;		  /* direct access attempted for this run */
+	bool seen;		  /* resync mark */
+	struct lv_domain *next;
+};
+
+struct libvirt_tracker {
+	struct daemon *d;
+	char *uri;
+	const char *proc;    /* "/proc" (tests inject their own) */
+	const char *run_dir; /* libvirt's QEMU pid files */
+	const struct lv_monitor_ops *monitor; /* QEMU (tests put their own) */
+	virConnectPtr conn;
+	int cb_ids[LV_EV_COUNT];
+	bool close_cb;
+	sd_event_source *reconnect_timer;
+	sd_event_source *lost; /* defer: drop a connection libvirt closed */
+	sd_event_source *stats_timer;
+	uint64_t backoff_ms;
+	bool down_logged;
+	bool stats_failing; /* logged once until it works again */
+	unsigned connects;  /* successful connections so far */
+	struct lv_domain *domains;
+};
+
+/* ---- libvirt/domain.c ---- */
+
+struct lv_domain *lv_domain_find(struct libvirt_tracker *t, const char *uuid);
+/* The tracked domain of @dom, or NULL. */
+struct lv_domain *lv_domain_of(struct libvirt_tracker *t, virDomainPtr dom);
+
+/*
+ * Read @dom's state, XML and metadata and bring its tracked domain up to
+ * date: track and register it if new, re-register it if its mechanism
+ * changed, attach direct memory access when it runs. 0 or -errno
+ * (-ENOENT: the domain is gone).
+ */
+int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom);
+
+/* Stop tracking: remove the VM (VM_REMOVED with @why) and free. */
+void lv_domain_remove(struct lv_domain *ld, const char *why);
+
+/* The domain stopped: a transient one is gone (removed), a persistent
+ * one stays as "stopped". @why is for people. */
+void lv_domain_stopped(struct lv_domain *ld, const char *why);
+
+/* Recompute the VM's state from the libvirt state and the flags. */
+void lv_domain_update_state(struct lv_domain *ld);
+
+/* Feed the VM's logical size now into the progress tracking: publishes
+ * EV_RECLAIM_DONE when the target is reached. */
+void lv_domain_progress(struct lv_domain *ld, uint64_t current_bytes);
+
+/* Logical size now, by mechanism. */
+uint64_t lv_domain_current(const struct lv_domain *ld);
+
+/* Drop the libvirt handle (connection lost). */
+void lv_domain_disconnect(struct lv_domain *ld);
+
+/* Should apply_target call libvirt for @target? Records the wish; false
+ * if there is nothing new to do or no connection (applied on reconnect). */
+bool lv_domain_should_apply(struct lv_domain *ld, uint64_t target);
+/* libvirt accepted (@r == 0) or refused a request for @target. */
+int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
+		      const char *what);
+
+int lv_refresh(struct vm *vm);
+void lv_detach(struct vm *vm);
+
+extern const struct backend_ops lv_readonly_ops;
+
+/* ---- libvirt/balloon.c ---- */
+
+extern const struct backend_ops lv_balloon_ops;
+/* BALLOON_CHANGE: the balloon is at @actual_kib now. */
+void lv_balloon_changed(struct lv_domain *ld, unsigned long long actual_kib);
+
+/* ---- libvirt/virtiomem.c ---- */
+
+extern const struct backend_ops lv_vmem_ops;
+/* MEMORY_DEVICE_SIZE_CHANGE of device @alias to @size_kib. */
+void lv_vmem_size_changed(struct lv_domain *ld, const char *alias,
+			  unsigned long long size_kib);
+
+/* ---- libvirt/meta.c ---- */
+
+/* Read the limits from the domain's metadata into ld->limits. 0 (also
+ * when there are none) or -errno. */
+int lv_meta_load(struct lv_domain *ld);
+/* Apply ld->limits to the VM (within its RAM). True if anything changed. */
+bool lv_meta_apply(struct lv_domain *ld);
+/*
+ * backend_ops.save_limits: write the VM's limits to the domain, unless
+ * it has them already. Deferred (ld->meta_dirty) while libvirtd is
+ * unreachable or the domain migrates.
+ */
+int lv_meta_save(const struct vm *vm);
+
+#endif

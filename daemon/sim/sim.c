@@ -1,0 +1,551 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Sim backend, connection side: one SOCK_SEQPACKET connection per
+ * simulated guest. Every message is validated before use (size, type,
+ * indices); the guest's memory and metadata are hostile input. Steering
+ * a connected guest is sim/backend.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "daemon.h"
+#include "ha_host.h"
+#include "listen.h"
+#include "log.h"
+#include "sim/sim.h"
+#include "sim/internal.h"
+#include "sim_proto.h"
+#include "user/ident.h"
+#include "user/memfd_env.h"
+
+static void conn_close(struct sim_conn *c, const char *why);
+
+/* ---- sending ---- */
+
+static void hdr_init(struct sim_hdr *h, enum sim_msg_type t)
+{
+	h->magic = SIM_PROTO_MAGIC;
+	h->version = SIM_PROTO_VERSION;
+	h->type = (uint16_t)t;
+}
+
+static int conn_send(struct sim_conn *c, const void *msg, size_t len)
+{
+	ssize_t n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		return -errno;
+	return 0;
+}
+
+static void send_error(struct sim_conn *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void send_error(struct sim_conn *c, int code, const char *fmt, ...)
+{
+	struct sim_error e = { 0 };
+	va_list ap;
+
+	hdr_init(&e.hdr, SIM_ERROR);
+	e.code = code;
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	conn_send(c, &e, sizeof(e));
+	log_warn("sim guest%s%s: %s", c->vm ? " " : "", c->vm ? c->vm->id : "",
+		 e.message);
+}
+
+/* ---- messages ---- */
+
+static bool str_terminated(const char *s, size_t len)
+{
+	return memchr(s, '\0', len) != NULL;
+}
+
+static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
+			int memfd)
+{
+	struct daemon *d = c->sb->d;
+	struct ha_bad bad;
+	struct stat st;
+	struct vm *vm;
+	int r;
+
+	if (c->vm) {
+		send_error(c, -EPROTO, "HELLO sent twice");
+		return -EPROTO;
+	}
+	if (memfd < 0) {
+		send_error(c, -EINVAL, "HELLO without the RAM memfd");
+		return -EINVAL;
+	}
+	c->memfd = memfd;
+	if (!str_terminated(h->name, sizeof(h->name)) ||
+	    !vm_id_valid(h->name)) {
+		send_error(c, -EINVAL,
+			   "name: use 1-63 characters of A-Z a-z 0-9 . _ -");
+		return -EINVAL;
+	}
+	char uuid[IDENT_UUID_LEN + 1];
+
+	if (!str_terminated(h->uuid, sizeof(h->uuid)) ||
+	    ident_uuid_parse(h->uuid, uuid) < 0) {
+		send_error(c, -EINVAL, "uuid: not a canonical UUID");
+		return -EINVAL;
+	}
+	if (h->ram_bytes < (32ull << 20) || h->ram_bytes > (1ull << 42) ||
+	    h->ram_bytes % HA_HUGE_SIZE) {
+		send_error(c, -EINVAL,
+			   "ram_bytes %llu: must be a multiple of 2 MiB "
+			   "between 32 MiB and 4 TiB",
+			   (unsigned long long)h->ram_bytes);
+		return -EINVAL;
+	}
+	if (fstat(memfd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < h->ram_bytes) {
+		send_error(c, -EINVAL,
+			   "the memfd is not a file of at least ram_bytes");
+		return -EINVAL;
+	}
+	if (h->meta_offset % HA_FRAME_SIZE || h->meta_len == 0 ||
+	    h->meta_offset >= h->ram_bytes ||
+	    h->meta_len > h->ram_bytes - h->meta_offset) {
+		send_error(c, -EINVAL,
+			   "meta_offset/meta_len: must be page aligned and "
+			   "inside RAM");
+		return -EINVAL;
+	}
+	if (vm_registry_find(&d->vms, h->name) ||
+	    vm_registry_find(&d->vms, h->uuid)) {
+		send_error(c, -EEXIST, "a VM named %s (or with uuid %s) exists",
+			   h->name, h->uuid);
+		return -EEXIST;
+	}
+
+	c->ram_bytes = h->ram_bytes;
+	c->thp = h->flags & SIM_HELLO_F_THP;
+	c->ram = mmap(NULL, c->ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      memfd, 0);
+	if (c->ram == MAP_FAILED) {
+		c->ram = NULL;
+		r = -errno;
+		send_error(c, r, "cannot map guest RAM: %s", strerror(-r));
+		return r;
+	}
+	c->hstate = calloc(1, ha_host_state_size(c->ram_bytes / HA_FRAME_SIZE));
+	if (!c->hstate)
+		return -ENOMEM;
+	r = memfd_env_init(&c->env, memfd, 0);
+	if (r < 0)
+		return r;
+	c->env_ready = true;
+	r = ha_host_attach(&c->host, c->ram + h->meta_offset, h->meta_len,
+			   h->meta_offset / HA_FRAME_SIZE,
+			   c->ram_bytes / HA_FRAME_SIZE, &c->env.env, c->hstate,
+			   &bad);
+	if (r < 0) {
+		send_error(c, r,
+			   "allocator metadata rejected: %s (index %llu, "
+			   "value %llu)",
+			   ha_bad_str(bad.reason),
+			   (unsigned long long)bad.index,
+			   (unsigned long long)bad.value);
+		return r;
+	}
+	/* The region starts at its base frame inside the memfd. */
+	c->env.base_offset = c->host.base_frame * HA_FRAME_SIZE;
+	if (c->thp && madvise(c->ram, c->ram_bytes, MADV_HUGEPAGE) == 0)
+		memfd_env_use_mapping(&c->env, c->ram);
+
+	vm = vm_new(h->name, uuid, VM_MECH_SIM);
+	if (!vm)
+		return -ENOMEM;
+	vm->ops = &sim_ops;
+	vm->backend = c;
+	vm->ram_bytes = c->ram_bytes;
+	vm->mem.max_bytes = c->ram_bytes;
+	vm->mem.min_bytes = d->cfg->defaults.min_bytes < c->ram_bytes ?
+				    d->cfg->defaults.min_bytes :
+				    c->ram_bytes;
+	vm->mem.shares = d->cfg->defaults.shares;
+	vm->mem.target_bytes = c->ram_bytes;
+	c->vm = vm;
+	/* Keep the hint of what recovery found: frames already reclaimed. */
+	c->want_hard = c->host.c.hard_now;
+
+	struct sim_welcome w = { 0 };
+
+	hdr_init(&w.hdr, SIM_WELCOME);
+	snprintf(w.id, sizeof(w.id), "%s", vm->id);
+	conn_send(c, &w, sizeof(w));
+	log_info("%s: sim guest connected (pid %u, %llu MiB, %u vCPUs, trace "
+		 "%.64s%s%s)",
+		 vm->id, h->pid, (unsigned long long)(c->ram_bytes >> 20),
+		 h->vcpus, str_terminated(h->trace, sizeof(h->trace)) ?
+				   h->trace :
+				   "?",
+		 h->flags & SIM_HELLO_F_FPR ? ", free page reporting" : "",
+		 c->thp ? ", shmem THP" : "");
+	r = daemon_vm_add(d, vm);
+	if (r < 0) {
+		c->vm = NULL;
+		vm_free(vm);
+		return r;
+	}
+	sim_ops.refresh(vm);
+	return 0;
+}
+
+static void handle_install(struct sim_conn *c, const struct sim_install *m)
+{
+	struct sim_installed rep = { .seq = m->seq };
+	int r;
+
+	hdr_init(&rep.hdr, SIM_INSTALLED);
+	r = ha_host_install(&c->host, ha_huge(m->huge));
+	if (r == HA_EBADMSG)
+		sim_quarantine(c);
+	rep.status = r;
+	if (conn_send(c, &rep, sizeof(rep)) < 0)
+		log_warn("%s: cannot answer an install request", c->vm->id);
+}
+
+static void handle_report(struct sim_conn *c, const struct sim_report *m,
+			  size_t len)
+{
+	struct sim_reported rep = { .seq = m->seq };
+	size_t head = offsetof(struct sim_report, huge);
+
+	hdr_init(&rep.hdr, SIM_REPORTED);
+	if (m->count > SIM_REPORT_MAX ||
+	    len != head + m->count * sizeof(uint64_t)) {
+		rep.status = -EINVAL;
+	} else {
+		for (uint32_t i = 0; i < m->count; i++) {
+			if (m->huge[i] >= c->host.layout.children) {
+				rep.status = HA_ERANGE;
+				break;
+			}
+			/* The guest holds these frames allocated: punching
+			 * them is free page reporting, outside the
+			 * reclaim protocol. */
+			if (c->env.env.discard(&c->env, ha_huge(m->huge[i]),
+					       1) == 0)
+				rep.discarded++;
+		}
+	}
+	conn_send(c, &rep, sizeof(rep));
+}
+
+static void handle_status(struct sim_conn *c, const struct sim_status *m)
+{
+	struct vm_counters *k = &c->vm->counters;
+
+	if (m->canary_mismatches > k->canary_mismatches)
+		daemon_error(c->sb->d, c->vm,
+			     "%s: the guest reports %llu canary mismatches "
+			     "(data loss)",
+			     c->vm->id,
+			     (unsigned long long)m->canary_mismatches);
+	k->guest_ops = m->ops;
+	k->guest_installs = m->installs;
+	k->guest_install_ns = m->install_ns;
+	k->canary_checks = m->canary_checks;
+	k->canary_mismatches = m->canary_mismatches;
+	k->alloc_failures = m->alloc_failures;
+	c->vm->guest = (struct vm_guest_status){
+		.valid = true,
+		.trace_pos_ms = m->trace_pos_ms,
+		.trace_len_ms = m->trace_len_ms,
+		.trace_done = m->trace_done != 0,
+		.allocated_bytes = m->allocated_bytes,
+		.target_bytes = m->target_bytes,
+		.reported = m->reported,
+	};
+}
+
+/* Expected packet size per type (REPORT is variable, checked later). */
+static size_t msg_min_size(uint16_t type)
+{
+	switch (type) {
+	case SIM_HELLO:
+		return sizeof(struct sim_hello);
+	case SIM_INSTALL:
+		return sizeof(struct sim_install);
+	case SIM_REPORT:
+		return offsetof(struct sim_report, huge);
+	case SIM_STATUS:
+		return sizeof(struct sim_status);
+	case SIM_BYE:
+		return sizeof(struct sim_hdr);
+	default:
+		return 0;
+	}
+}
+
+static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct sim_conn *c = userdata;
+	union {
+		struct sim_hdr hdr;
+		struct sim_hello hello;
+		struct sim_install install;
+		struct sim_report report;
+		struct sim_status status;
+		char raw[sizeof(struct sim_report) + 64];
+	} buf;
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = &buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.b,
+			     .msg_controllen = sizeof(ctl.b) };
+	int passed = -1;
+	ssize_t n;
+
+	(void)s;
+	(void)revents;
+	n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		conn_close(c, n == 0 ? "guest closed the connection" :
+				       strerror(errno));
+		return 0;
+	}
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm;
+	     cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)(void *)CMSG_DATA(cm);
+
+		for (size_t i = 0; i < nfd; i++) {
+			if (passed < 0)
+				passed = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+	size_t len = (size_t)n;
+
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    len < sizeof(struct sim_hdr) || buf.hdr.magic != SIM_PROTO_MAGIC ||
+	    buf.hdr.version != SIM_PROTO_VERSION ||
+	    msg_min_size(buf.hdr.type) == 0 ||
+	    len < msg_min_size(buf.hdr.type) ||
+	    (buf.hdr.type != SIM_REPORT && len != msg_min_size(buf.hdr.type))) {
+		send_error(c, -EPROTO,
+			   "malformed message (type %u, %zu bytes)",
+			   len >= sizeof(struct sim_hdr) ? buf.hdr.type : 0u,
+			   len);
+		if (passed >= 0)
+			close(passed);
+		conn_close(c, "protocol error");
+		return 0;
+	}
+	if (buf.hdr.type == SIM_HELLO) {
+		int r = handle_hello(c, &buf.hello, passed);
+
+		if (r < 0) {
+			if (passed >= 0 && c->memfd != passed)
+				close(passed);
+			conn_close(c, "HELLO refused");
+		}
+		return 0;
+	}
+	if (passed >= 0)
+		close(passed);
+	if (!c->vm) {
+		send_error(c, -EPROTO, "message before HELLO");
+		conn_close(c, "protocol error");
+		return 0;
+	}
+	switch (buf.hdr.type) {
+	case SIM_INSTALL:
+		handle_install(c, &buf.install);
+		break;
+	case SIM_REPORT:
+		handle_report(c, &buf.report, len);
+		break;
+	case SIM_STATUS:
+		handle_status(c, &buf.status);
+		break;
+	case SIM_BYE:
+		conn_close(c, "guest said goodbye");
+		break;
+	}
+	return 0;
+}
+
+static void conn_close(struct sim_conn *c, const char *why)
+{
+	struct daemon *d = c->sb->d;
+
+	for (struct sim_conn **p = &c->sb->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+
+	if (c->vm) {
+		struct vm *vm = c->vm;
+
+		c->vm = NULL;
+		vm->backend = NULL;
+		vm->ops = NULL;
+		daemon_vm_remove(d, vm, why);
+	}
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->work);
+	close(c->fd);
+	if (c->ram)
+		munmap(c->ram, c->ram_bytes);
+	if (c->memfd >= 0)
+		close(c->memfd);
+	if (c->env_ready)
+		memfd_env_destroy(&c->env);
+	free(c->hstate);
+	free(c);
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents,
+		     void *userdata)
+{
+	struct sim_backend *sb = userdata;
+	struct sim_conn *c;
+	int cfd, r;
+
+	(void)s;
+	(void)revents;
+	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return 0;
+	}
+	c->sb = sb;
+	c->fd = cfd;
+	c->memfd = -1;
+	r = sd_event_add_io(sb->d->loop, &c->io, cfd, EPOLLIN, on_conn, c);
+	if (r >= 0)
+		r = sd_event_add_defer(sb->d->loop, &c->work, sim_work, c);
+	if (r < 0) {
+		log_err("sim: cannot watch a connection: %s", strerror(-r));
+		sd_event_source_disable_unref(c->io);
+		close(cfd);
+		free(c);
+		return 0;
+	}
+	/* Installs (io) before reclaim slices (work). */
+	sd_event_source_set_priority(c->io, SD_EVENT_PRIORITY_NORMAL - 10);
+	sd_event_source_set_priority(c->work, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_enabled(c->work, SD_EVENT_OFF);
+	c->next = sb->conns;
+	sb->conns = c;
+	return 0;
+}
+
+/* ---- listener ---- */
+
+/* A socket systemd passed us with FileDescriptorName=sim. */
+static int activated_fd(void)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(0, &names);
+	int fd = -1;
+
+	for (int i = 0; i < n; i++) {
+		if (names && names[i] && strcmp(names[i], "sim") == 0)
+			fd = SD_LISTEN_FDS_START + i;
+	}
+	if (names) {
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	return fd;
+}
+
+static int sim_start(struct daemon *d)
+{
+	struct sim_backend *sb = calloc(1, sizeof(*sb));
+	int r;
+
+	if (!sb)
+		return -ENOMEM;
+	sb->d = d;
+	sb->listen_fd = -1;
+	d->sim = sb;
+	if (!d->cfg->sim.socket)
+		return 0;
+
+	sb->socket_path = strdup(d->cfg->sim.socket);
+	if (!sb->socket_path)
+		return -ENOMEM;
+	sb->listen_fd = activated_fd();
+	if (sb->listen_fd < 0) {
+		r = listen_unix("sim.socket", d->cfg->sim.socket, NULL,
+				SOCK_SEQPACKET, &sb->listen_fd);
+		if (r < 0)
+			return r;
+		sb->listen_fd_owned = true;
+	}
+	r = sd_event_add_io(d->loop, &sb->listen_src, sb->listen_fd, EPOLLIN,
+			    on_accept, sb);
+	if (r < 0)
+		return r;
+	log_info("sim: guests connect to %s", d->cfg->sim.socket);
+	return sim_spawn_all(sb);
+}
+
+static void sim_stop(struct daemon *d)
+{
+	struct sim_backend *sb = d->sim;
+
+	if (!sb)
+		return;
+	sim_spawn_stop_all(sb);
+	while (sb->conns)
+		conn_close(sb->conns, "daemon shutting down");
+	sd_event_source_disable_unref(sb->listen_src);
+	if (sb->listen_fd >= 0)
+		close(sb->listen_fd);
+	if (sb->listen_fd_owned)
+		unlink(sb->socket_path);
+	free(sb->socket_path);
+	free(sb);
+	d->sim = NULL;
+}
+
+static void sim_reconfigure(struct daemon *d)
+{
+	if (d->sim)
+		sim_spawn_reconfigure(d->sim);
+}
+
+const struct vm_source sim_source = {
+	.name = "sim",
+	.start = sim_start,
+	.stop = sim_stop,
+	.reconfigure = sim_reconfigure,
+};
