@@ -14,3 +14,4 @@ test_scan_DEPS := tests/unit/host_fixture
 test_guest_DEPS := tests/unit/guest_fixture
 test_guest_reclaimed_DEPS := tests/unit/guest_fixture
 test_guest_concurrency_DEPS := tests/unit/guest_fixture
+test_guest_kernel_DEPS := tests/unit/guest_fixture tests/unit/host_fixture
