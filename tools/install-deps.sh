@@ -18,6 +18,7 @@ libvirt-dev libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu
 libvirt-clients qemu-system-x86 busybox-static cpio
 git xz-utils dpkg-dev meson ninja-build libglib2.0-dev libpixman-1-dev
 libfdt-dev zlib1g-dev linux-headers-cloud-amd64 linux-source-6.1
+bc flex bison libelf-dev libssl-dev python3-ply python3-git shellcheck
 "
 
 missing=""
