@@ -154,7 +154,7 @@ deps:
 
 T ?=
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all npm-tests
 	$(Q)BUILD=$(BUILD) T='$(T)' SAN='$(SAN)' tests/run-tests.sh
 
 B ?=
