@@ -453,7 +453,19 @@ static int cmd_watch(struct ctx *c)
 	s->userdata = c;
 	s->retry_ms = 3000;
 	if (c->o.last_id) {
-		uint_field("--last-event-id", c->o.last_id, INT64_MAX);
+		/* RUN-SEQ as the daemon sends it, or a bare SEQ */
+		const char *id = c->o.last_id, *dash = strchr(id, '-');
+		const char *seq = dash ? dash + 1 : id;
+		bool run_ok = !dash || (dash - id == 16 &&
+					strspn(id, "0123456789abcdef") == 16);
+
+		if (!run_ok || !seq[0] ||
+		    strspn(seq, "0123456789") != strlen(seq) ||
+		    strlen(id) >= sizeof(s->last_id))
+			die_usage("--last-event-id %s: expected an event id, "
+				  "RUN-SEQ (16 hex digits, a dash, a number) "
+				  "or SEQ",
+				  c->o.last_id);
 		snprintf(s->last_id, sizeof(s->last_id), "%s", c->o.last_id);
 	}
 	for (;;) {
@@ -511,8 +523,9 @@ static const char help_policy_set[] =
 	"  --tick MS       period of the policy engine in milliseconds\n";
 
 static const char help_watch[] =
-	"  --last-event-id N  first replay the events after N that the\n"
-	"                     daemon still keeps\n";
+	"  --last-event-id ID  first replay the events after ID (RUN-SEQ,\n"
+	"                      the id of an event) that the daemon still\n"
+	"                      keeps; all of them if it restarted since\n";
 
 static const struct command commands[] = {
 	{ .name = "vms",
@@ -551,7 +564,7 @@ static const struct command commands[] = {
 	  .options = O_NAME | O_PARAM | O_RATIO | O_RESERVE | O_TICK,
 	  .run = cmd_policy_set },
 	{ .name = "watch",
-	  .usage = " [--last-event-id N]",
+	  .usage = " [--last-event-id ID]",
 	  .summary = "follow the daemon's events, one line each",
 	  .help = help_watch,
 	  .options = O_LAST_ID,

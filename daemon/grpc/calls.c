@@ -301,12 +301,10 @@ void grpcd_streams_end(struct grpcd *g)
 static void watch_start(struct grpcd_call *c, const uint8_t *data, size_t len)
 {
 	struct grpcd *g = c->g;
-	struct error err;
-	uint64_t last;
-	char text[32];
-	bool has;
+	char resume[EVENT_ID_LEN];
+	struct error err = { 0 };
 
-	if (grpcd_parse_watch(data, len, &has, &last, &err) < 0) {
+	if (grpcd_parse_watch(data, len, resume, sizeof(resume), &err) < 0) {
 		finish_error(c, &err);
 		return;
 	}
@@ -320,8 +318,7 @@ static void watch_start(struct grpcd_call *c, const uint8_t *data, size_t len)
 		       "too many event streams are open", NULL, NULL);
 		return;
 	}
-	snprintf(text, sizeof(text), "%" PRIu64, last);
-	c->next_seq = sse_first_seq(&g->d->bus, has ? text : NULL);
+	c->next_seq = sse_first_seq(&g->d->bus, resume[0] ? resume : NULL);
 	c->phase = GRPCD_STREAMING;
 	c->stream = true;
 	g->n_streams++;

@@ -249,6 +249,7 @@ int grpcd_pack_event(const struct event *ev, uint64_t lost,
 	}
 	m.message = str(ev->message);
 	m.events_lost = lost;
+	m.run = str(ev->run);
 	return pack(&m.base, ret);
 }
 
@@ -493,19 +494,35 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 	return r;
 }
 
-int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct error *err)
+int grpcd_parse_watch(const uint8_t *data, size_t len, char *ret_resume,
+		      size_t resume_len, struct error *err)
 {
 	Hyperalloc__V1__WatchEventsRequest *m;
+	size_t n;
+	int r = 0;
 
 	m = (void *)unpack(&hyperalloc__v1__watch_events_request__descriptor,
 			   data, len, err);
 	if (!m)
 		return -EINVAL;
-	*ret_has = m->last_event_id_opt_case != 0;
-	*ret_last_event_id = *ret_has ? m->last_event_id : 0;
+	n = m->run ? strlen(m->run) : 0;
+	if (n && (n != EVENT_RUN_LEN - 1 ||
+		  strspn(m->run, "0123456789abcdef") != n)) {
+		error_set(err, ERROR_BAD_REQUEST, "run", NULL,
+			  "run must be 16 lower-case hex digits (an "
+			  "Event.run)");
+		r = -EINVAL;
+	} else if (m->last_event_id_opt_case == 0) {
+		snprintf(ret_resume, resume_len, "%s", "");
+	} else if (n) {
+		snprintf(ret_resume, resume_len, "%s-%llu", m->run,
+			 (unsigned long long)m->last_event_id);
+	} else {
+		snprintf(ret_resume, resume_len, "%llu",
+			 (unsigned long long)m->last_event_id);
+	}
 	protobuf_c_message_free_unpacked(&m->base, NULL);
-	return 0;
+	return r;
 }
 
 /* ---- status ---- */

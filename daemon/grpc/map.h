@@ -82,9 +82,12 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 			      struct engine_policy_update *ret,
 			      struct error *err);
 
-/* WatchEventsRequest: *ret_has tells whether last_event_id was given. */
-int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct error *err);
+/* WatchEventsRequest as the Last-Event-ID it stands for, into
+ * @ret_resume (at least EVENT_ID_LEN bytes): "" without last_event_id,
+ * "SEQ" with it, "RUN-SEQ" with run too (see sse_first_seq). A run that
+ * is not 16 lower-case hex digits is refused (-EINVAL, *err). */
+int grpcd_parse_watch(const uint8_t *data, size_t len, char *ret_resume,
+		      size_t resume_len, struct error *err);
 
 /* The gRPC status of a ctl status: INVALID_ARGUMENT (400 and 422),
  * UNAUTHENTICATED (401), PERMISSION_DENIED (403), NOT_FOUND (404),

@@ -44,31 +44,55 @@ struct sse_hub {
 	bool closing;
 };
 
+/* Parse a decimal sequence number filling all of @s..@end. */
+static bool parse_seq(const char *s, const char *end, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (s == end || end - s > 20)
+		return false;
+	for (; s < end; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return true;
+}
+
 uint64_t sse_first_seq(const struct event_bus *bus, const char *last_event_id)
 {
 	uint64_t next = event_next_seq(bus), last;
-	char *end;
+	const char *dash, *end;
 
-	if (!last_event_id || !*last_event_id ||
-	    !strchr("0123456789", last_event_id[0]))
+	if (!last_event_id)
 		return next;
-	errno = 0;
-	last = strtoull(last_event_id, &end, 10);
-	if (errno || *end)
+	end = last_event_id + strlen(last_event_id);
+	dash = strchr(last_event_id, '-');
+	if (!dash) {
+		/* An id of an earlier version: a number per run only. */
+		if (!parse_seq(last_event_id, end, &last))
+			return next;
+		return last >= next ? 1 : last + 1;
+	}
+	if ((size_t)(dash - last_event_id) != EVENT_RUN_LEN - 1 ||
+	    !parse_seq(dash + 1, end, &last))
 		return next;
-	if (last >= next)
-		return 1; /* numbering restarted: all we still have */
-	return last + 1;
+	if (memcmp(last_event_id, bus->run, EVENT_RUN_LEN - 1) != 0)
+		return 1; /* another run: all of this one we still have */
+	return last >= next ? next : last + 1;
 }
 
 char *sse_format_event(const struct event *ev, size_t *ret_len)
 {
 	char *data = json_dump_free(json_event(ev), NULL), *out = NULL;
+	char id[EVENT_ID_LEN];
 	int n;
 
 	if (!data)
 		return NULL;
-	n = asprintf(&out, "id: %" PRIu64 "\nevent: %s\ndata: %s\n\n", ev->seq,
+	n = asprintf(&out, "id: %s\nevent: %s\ndata: %s\n\n",
+		     event_format_id(ev, id, sizeof(id)),
 		     event_type_to_string(ev->type), data);
 	free(data);
 	if (n < 0)

@@ -58,13 +58,22 @@ size_t sse_hub_streams(const struct sse_hub *h);
 /* Change the keepalive period (tests). */
 void sse_hub_set_keepalive(struct sse_hub *h, uint64_t usec);
 
-/* The first sequence number a stream sends, given its Last-Event-ID:
- * new events only without one (or if it is not a number), the next one
- * after it, or from the oldest kept event if it is from the future (the
- * daemon restarted and its numbering with it). Pure. */
+/*
+ * The first sequence number a stream sends, given its Last-Event-ID (an
+ * id this daemon sent, "<run>-<seq>"):
+ *   - none, or not an id: new events only;
+ *   - an id of this run: the events after it;
+ *   - an id of another run (the daemon restarted since): every event of
+ *     this run still in the ring, so that a client resuming across a
+ *     restart loses none of the new run's first events;
+ *   - a bare number (the ids of earlier versions): the events after it,
+ *     or all that are kept if it is from the future.
+ * Pure.
+ */
 uint64_t sse_first_seq(const struct event_bus *bus, const char *last_event_id);
 
-/* "id: N\nevent: TYPE\ndata: JSON\n\n", malloc'd; NULL on ENOMEM. */
+/* "id: RUN-SEQ\nevent: TYPE\ndata: JSON\n\n", malloc'd; NULL on
+ * ENOMEM. */
 char *sse_format_event(const struct event *ev, size_t *ret_len);
 
 #endif

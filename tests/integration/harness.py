@@ -297,7 +297,7 @@ class SSE:
                                                  timeout=10)
         req = "GET /events HTTP/1.1\r\nHost: localhost\r\n"
         if last_id is not None:
-            req += "Last-Event-ID: %d\r\n" % last_id
+            req += "Last-Event-ID: %s\r\n" % last_id
         req += "Accept: text/event-stream\r\n\r\n"
         self.sock.sendall(req.encode())
         self.raw = b""
@@ -338,7 +338,7 @@ class SSE:
         blocks = t.split(b"\n\n")
         self.text = blocks.pop()
         for block in blocks:
-            ev = {}
+            ev, fields = None, {}
             for line in block.split(b"\n"):
                 if line.startswith(b"data:"):
                     try:
@@ -346,15 +346,19 @@ class SSE:
                     except ValueError:
                         pass
                 elif line.startswith(b"id:"):
-                    ev.setdefault("_id", line[3:].strip().decode())
+                    fields["_id"] = line[3:].strip().decode()
                 elif line.startswith(b"event:"):
-                    ev.setdefault("_event", line[6:].strip().decode())
+                    fields["_event"] = line[6:].strip().decode()
             if ev:
+                # The SSE fields as "_id" and "_event" of the data.
+                ev.update(fields)
                 self.events.append(ev)
 
     def wait(self, pred, timeout=10):
         """Wait for an event (the JSON of its data: line) matching pred."""
         end = time.monotonic() + timeout
+        # What came with the response's head may hold events already.
+        self._parse()
         while True:
             for ev in self.events:
                 if pred(ev):

@@ -99,12 +99,17 @@ START_TEST(test_sse_delivery)
 	fx_reply_free(&r);
 	ck_assert_msg(stream_wait(s, "event: target_changed\ndata: "),
 		      "got: %s", s->text);
-	ck_assert_ptr_nonnull(
-		strstr(s->text, "id: 1\nevent: target_changed\n"));
+	/* id: <run>-<seq>, the run being 16 hex digits */
+	ck_assert_ptr_nonnull(strstr(s->text, "-1\nevent: target_changed\n"));
+	ck_assert_uint_eq(
+		strspn(strstr(s->text, "id: ") + 4, "0123456789abcdef"), 16);
 	data = strstr(s->text, "data: ") + 6;
 	j = json_loadb(data, strcspn(data, "\n"), 0, NULL);
 	ck_assert_ptr_nonnull(j);
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "seq")), 1);
+	ck_assert_int_eq(strncmp(json_string_value(json_object_get(j, "run")),
+				 strstr(s->text, "id: ") + 4, 16),
+			 0);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "vm")), "sim-1");
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "target_bytes")),
 			 805306368);
@@ -114,38 +119,81 @@ START_TEST(test_sse_delivery)
 
 	/* and one published by the daemon itself */
 	fx_call('p');
-	ck_assert(stream_wait(s, "id: 2\nevent: error\ndata: "));
+	ck_assert(stream_wait(s, "-2\nevent: daemon_error\ndata: "));
 	ck_assert(stream_wait(s, "\"message\":\"test event\"}\n\n"));
 	close(s->fd);
 	free(s);
 }
 END_TEST
 
+/* "id: <run>-<seq>\n" of the stream's text, or NULL. */
+static const char *find_id(const struct stream *s, const char *run,
+			   unsigned seq)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "id: %s-%u\n", run, seq);
+	return strstr(s->text, needle);
+}
+
 START_TEST(test_sse_replay)
 {
 	struct stream *s = malloc(sizeof(*s));
+	char run[17], hdr[96];
 
 	ck_assert_ptr_nonnull(s);
 	fx_call('P'); /* events 1, 2, 3 */
-	stream_open(s, "Last-Event-ID: 1\r\n");
-	ck_assert(stream_wait(s, "id: 3\n"));
-	ck_assert_ptr_null(strstr(s->text, "id: 1\n"));
-	ck_assert_ptr_nonnull(strstr(s->text, "id: 2\n"));
-	ck_assert(strstr(s->text, "id: 2\n") < strstr(s->text, "id: 3\n"));
+	stream_open(s, "Last-Event-ID: 0000000000000000-0\r\n");
+	ck_assert(stream_wait(s, "-3\nevent:"));
+	snprintf(run, sizeof(run), "%.16s", strstr(s->text, "id: ") + 4);
+	close(s->fd);
+
+	/* an id of this run: what came after it */
+	snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s-1\r\n", run);
+	stream_open(s, hdr);
+	ck_assert(stream_wait(s, "-3\nevent:"));
+	ck_assert_ptr_null(find_id(s, run, 1));
+	ck_assert_ptr_nonnull(find_id(s, run, 2));
+	ck_assert(find_id(s, run, 2) < find_id(s, run, 3));
 	close(s->fd);
 
 	/* without Last-Event-ID: only what comes next */
 	stream_open(s, NULL);
 	ck_assert(stream_wait(s, "retry:"));
 	fx_call('p'); /* event 4 */
-	ck_assert(stream_wait(s, "id: 4\n"));
-	ck_assert_ptr_null(strstr(s->text, "id: 3\n"));
+	ck_assert(stream_wait(s, "-4\nevent:"));
+	ck_assert_ptr_null(find_id(s, run, 3));
 	close(s->fd);
 
-	/* an id from before a restart: everything still kept */
+	/*
+	 * An id of an earlier run, even one with a smaller sequence number
+	 * than this run has reached: every event of this run, so that a
+	 * client resuming across a restart misses none of them.
+	 */
+	stream_open(s, "Last-Event-ID: 00000000000000ff-2\r\n");
+	ck_assert(stream_wait(s, "-4\nevent:"));
+	ck_assert_ptr_nonnull(find_id(s, run, 1));
+	ck_assert_ptr_nonnull(find_id(s, run, 2));
+	close(s->fd);
+
+	/* a bare number (the ids of earlier versions): after it, or all
+	 * if it is from the future */
+	stream_open(s, "Last-Event-ID: 2\r\n");
+	ck_assert(stream_wait(s, "-4\nevent:"));
+	ck_assert_ptr_null(find_id(s, run, 2));
+	ck_assert_ptr_nonnull(find_id(s, run, 3));
+	close(s->fd);
 	stream_open(s, "Last-Event-ID: 999\r\n");
-	ck_assert(stream_wait(s, "id: 4\n"));
-	ck_assert_ptr_nonnull(strstr(s->text, "id: 1\n"));
+	ck_assert(stream_wait(s, "-4\nevent:"));
+	ck_assert_ptr_nonnull(find_id(s, run, 1));
+	close(s->fd);
+
+	/* not an id at all: new events only */
+	stream_open(s, "Last-Event-ID: x-1\r\n");
+	ck_assert(stream_wait(s, "retry:"));
+	fx_call('p'); /* event 5 */
+	ck_assert(stream_wait(s, "-5\nevent:"));
+	ck_assert_ptr_null(find_id(s, run, 4));
 	close(s->fd);
 	free(s);
 }
