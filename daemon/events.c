@@ -60,6 +60,8 @@ void event_publish(struct event_bus *bus, struct event *ev)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ev->seq = bus->next_seq++;
 	memcpy(ev->run, bus->run, sizeof(ev->run));
+	if ((unsigned)ev->type < EV_TYPE_COUNT)
+		bus->published[ev->type]++;
 	ev->time_usec =
 		(uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	bus->ring[ev->seq % EVENT_RING] = *ev;

@@ -51,6 +51,7 @@ struct event_bus {
 	struct event ring[EVENT_RING];
 	uint64_t next_seq;
 	char run[EVENT_RUN_LEN]; /* this run's id, set by event_bus_init */
+	uint64_t published[EV_TYPE_COUNT]; /* events of each type so far */
 	struct {
 		event_fn fn;
 		void *userdata;

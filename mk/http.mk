@@ -29,12 +29,15 @@ HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/vm \
 	daemon/events
 HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/state tests/unit/stub_host \
 	tests/unit/stub_engine
+# The metrics name every reason code of the built-in policies.
+HTTP_TEST_POLICIES := $(patsubst %.c,%,$(POLICY_SRC))
 HTTP_TEST_API := daemon/http/routes daemon/http/sse daemon/http/metrics \
-	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE)
+	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE) $(HTTP_TEST_POLICIES)
 
 test_json_DEPS := $(HTTP_TEST_BASE)
 test_routes_DEPS := $(HTTP_TEST_API)
-test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE)
+test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE) \
+	$(HTTP_TEST_POLICIES)
 test_http_DEPS := tests/unit/http_fixture daemon/http/server daemon/listen \
 	daemon/auth $(HTTP_TEST_API)
 test_http_sse_DEPS := $(test_http_DEPS)

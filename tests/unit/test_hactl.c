@@ -200,7 +200,8 @@ START_TEST(test_hactl_watch)
 		buf[n] = '\0';
 	}
 	/* one line: time, type, vm, message */
-	ck_assert_msg(strstr(buf, "Z daemon_error ") && strstr(buf, " sim-2 ") &&
+	ck_assert_msg(strstr(buf, "Z daemon_error ") &&
+			      strstr(buf, " sim-2 ") &&
 			      strstr(buf, "test event\n"),
 		      "%s", buf);
 	kill(pid, SIGTERM);
