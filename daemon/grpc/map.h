@@ -32,6 +32,16 @@ struct grpcd_buf {
 /* Free @b's bytes and empty it. Accepts NULL. */
 void grpcd_buf_clear(struct grpcd_buf *b);
 
+/* Any message packed into *ret: 0 or -ENOMEM. */
+int grpcd_pack_message(const ProtobufCMessage *m, struct grpcd_buf *ret);
+
+/* @data unpacked as a @desc message (free it with
+ * protobuf_c_message_free_unpacked), or NULL with *err a 400 that says
+ * the request is not a valid message of that type. */
+ProtobufCMessage *grpcd_unpack_message(const ProtobufCMessageDescriptor *desc,
+				       const uint8_t *data, size_t len,
+				       struct error *err);
+
 /*
  * Encoders. Each returns 0 with *ret filled, or -ENOMEM.
  * - VMMemory of GET /vms/{id}/memory;

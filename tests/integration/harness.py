@@ -25,6 +25,36 @@ SIMGUEST = os.path.join(BUILD, "tools", "ha-simguest")
 HACTL = os.path.join(BUILD, "tools", "hactl")
 TRACES = os.path.join(TOP, "tools", "traces")
 MIB = 1 << 20
+# The pinned npm clients (tests/npm/, installed by make check) and the
+# scripts that drive them.
+NODE_MODULES = os.path.join(TOP, "build", "npm", "tests", "node_modules")
+NODE_SCRIPTS = os.path.join(TOP, "tests", "integration", "node")
+
+
+def node_env():
+    env = dict(os.environ)
+    env["NODE_PATH"] = NODE_MODULES
+    env["HA_NODE_MODULES"] = NODE_MODULES
+    return env
+
+
+def node(script, *args, timeout=300):
+    """Run tests/integration/node/<script> with Node.js and the pinned
+    packages; returns the CompletedProcess (stdout and stderr as text)."""
+    if not os.path.isdir(NODE_MODULES):
+        raise AssertionError("%s is missing: make check installs it "
+                             "(tools/npm-ci.sh)" % NODE_MODULES)
+    return subprocess.run(["node", os.path.join(NODE_SCRIPTS, script)]
+                          + [str(a) for a in args], env=node_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def node_popen(script, *args):
+    """The same, running: its stdout is a pipe of text lines."""
+    return subprocess.Popen(["node", os.path.join(NODE_SCRIPTS, script)]
+                            + [str(a) for a in args], env=node_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def free_port():
