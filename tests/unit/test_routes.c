@@ -261,7 +261,7 @@ static const char *openapi_path(void)
 START_TEST(test_openapi_matches_table)
 {
 	struct op ops[64];
-	size_t len, n;
+	size_t len, n, gets = 0;
 	char *text = read_file(openapi_path(), &len);
 
 	n = openapi_ops(text, ops, ARRAY_SIZE(ops));
@@ -277,13 +277,29 @@ START_TEST(test_openapi_matches_table)
 		ck_assert_msg(found, "%s %s is not in docs/openapi.yaml",
 			      http_routes[i].method, http_routes[i].pattern);
 	}
+	/* ... with its HEAD when it is a GET (HEAD is routed like GET) ... */
+	for (size_t i = 0; i < http_routes_count; i++) {
+		bool found = false;
+
+		if (strcmp(http_routes[i].method, "GET") != 0)
+			continue;
+		gets++;
+		for (size_t j = 0; j < n; j++)
+			found |= strcmp(ops[j].method, "HEAD") == 0 &&
+				 strcmp(ops[j].path, http_routes[i].pattern) ==
+					 0;
+		ck_assert_msg(found, "HEAD %s is not in docs/openapi.yaml",
+			      http_routes[i].pattern);
+	}
 	/* ... and every documented operation is served */
 	for (size_t j = 0; j < n; j++) {
+		const char *m = strcmp(ops[j].method, "HEAD") == 0 ?
+					"GET" :
+					ops[j].method;
 		bool found = false;
 
 		for (size_t i = 0; i < http_routes_count; i++)
-			found |= strcmp(ops[j].method, http_routes[i].method) ==
-					 0 &&
+			found |= strcmp(m, http_routes[i].method) == 0 &&
 				 strcmp(ops[j].path, http_routes[i].pattern) ==
 					 0;
 		ck_assert_msg(found,
@@ -291,7 +307,7 @@ START_TEST(test_openapi_matches_table)
 			      "not serve it",
 			      ops[j].method, ops[j].path);
 	}
-	ck_assert_uint_eq(n, http_routes_count);
+	ck_assert_uint_eq(n, http_routes_count + gets);
 	free(text);
 }
 END_TEST
