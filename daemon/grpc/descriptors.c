@@ -162,10 +162,15 @@ int grpcd_descs_by_name(const struct grpcd_descs *d, const char *name)
  * fields hold children) define @rest, a name relative to its parent?
  * @rest is "Name" for @m itself, "Name.child..." below it.
  */
-enum elem_kind { ELEM_MESSAGE, ELEM_ENUM, ELEM_SERVICE, ELEM_LEAF };
+enum elem_kind {
+	ELEM_MESSAGE,
+	ELEM_ENUM,
+	ELEM_SERVICE,
+	ELEM_LEAF
+};
 
-static bool defines(struct grpcd_bytes m, enum elem_kind kind,
-		    const char *rest, int depth)
+static bool defines(struct grpcd_bytes m, enum elem_kind kind, const char *rest,
+		    int depth)
 {
 	struct grpcd_bytes name, v;
 	size_t n = strcspn(rest, ".");
@@ -173,8 +178,7 @@ static bool defines(struct grpcd_bytes m, enum elem_kind kind,
 	uint32_t f;
 	int r;
 
-	if (depth > DEPTH_MAX || !name_of(m, &name) ||
-	    !bytes_eq(name, rest, n))
+	if (depth > DEPTH_MAX || !name_of(m, &name) || !bytes_eq(name, rest, n))
 		return false;
 	if (rest[n] == '\0')
 		return true;
@@ -195,8 +199,7 @@ static bool defines(struct grpcd_bytes m, enum elem_kind kind,
 	return false;
 }
 
-static bool file_defines(const struct grpcd_desc_file *file,
-			 const char *symbol)
+static bool file_defines(const struct grpcd_desc_file *file, const char *symbol)
 {
 	const char *rest = symbol;
 	struct grpcd_bytes v;

@@ -101,8 +101,9 @@ int grpcd_health_list(struct daemon *d, const struct ctl_caller *caller,
 		grpc__health__v1__health_list_response__statuses_entry__init(
 			&entry[i]);
 		grpc__health__v1__health_check_response__init(&status[i]);
-		status[i].status = (Grpc__Health__V1__HealthCheckResponse__ServingStatus)
-			grpcd_health_status(d, names[i], false);
+		status[i].status =
+			(Grpc__Health__V1__HealthCheckResponse__ServingStatus)
+				grpcd_health_status(d, names[i], false);
 		entry[i].key = names[i];
 		entry[i].value = &status[i];
 		ptr[i] = &entry[i];

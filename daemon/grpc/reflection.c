@@ -55,7 +55,8 @@ struct answer {
 	ProtobufCBinaryData file[GRPCD_DESC_FILES_MAX];
 	Grpc__Reflection__V1__ListServiceResponse list;
 	Grpc__Reflection__V1__ServiceResponse service[GRPCD_DESC_FILES_MAX * 4];
-	Grpc__Reflection__V1__ServiceResponse *service_ptr[GRPCD_DESC_FILES_MAX * 4];
+	Grpc__Reflection__V1__ServiceResponse
+		*service_ptr[GRPCD_DESC_FILES_MAX * 4];
 	char service_name[GRPCD_DESC_FILES_MAX * 4][GRPCD_DESC_NAME_MAX];
 	Grpc__Reflection__V1__ExtensionNumberResponse ext;
 	Grpc__Reflection__V1__ErrorResponse error;
@@ -75,16 +76,17 @@ static void answer_error(struct answer *a, int code, const char *fmt,
 }
 
 /* File @i of @d with its dependencies, @i first. */
-static void answer_files(struct answer *a, const struct grpcd_descs *d,
-			 int i, const char *what)
+static void answer_files(struct answer *a, const struct grpcd_descs *d, int i,
+			 const char *what)
 {
 	size_t idx[GRPCD_DESC_FILES_MAX];
 	int n = i < 0 ? i :
-			grpcd_descs_closure(d, (size_t)i, idx, GRPCD_DESC_FILES_MAX);
+			grpcd_descs_closure(d, (size_t)i, idx,
+					    GRPCD_DESC_FILES_MAX);
 
 	if (n < 0) {
-		answer_error(a, CODE_NOT_FOUND, "%s is not known to this server",
-			     what);
+		answer_error(a, CODE_NOT_FOUND,
+			     "%s is not known to this server", what);
 		return;
 	}
 	grpc__reflection__v1__file_descriptor_response__init(&a->files);
@@ -139,18 +141,19 @@ static void answer(struct answer *a, const struct grpcd_descs *d,
 		break;
 	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
 		answer_files(a, d,
-			     grpcd_descs_by_symbol(d, q->file_containing_symbol),
+			     grpcd_descs_by_symbol(d,
+						   q->file_containing_symbol),
 			     q->file_containing_symbol);
 		break;
 	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION:
 		/* Our files declare no extensions. */
-		answer_error(a, CODE_NOT_FOUND, "%s has no extensions",
-			     q->file_containing_extension &&
-					     q->file_containing_extension
-						     ->containing_type ?
-				     q->file_containing_extension
-					     ->containing_type :
-				     "the type");
+		answer_error(
+			a, CODE_NOT_FOUND, "%s has no extensions",
+			q->file_containing_extension &&
+					q->file_containing_extension
+						->containing_type ?
+				q->file_containing_extension->containing_type :
+				"the type");
 		break;
 	case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE:
 		if (grpcd_descs_by_symbol(d, q->all_extension_numbers_of_type) <

@@ -72,7 +72,8 @@ static const struct {
 	{ "hyperalloc.v1.HyperAlloc.ListVMs", "hyperalloc.proto" }, /* method */
 	{ "hyperalloc.v1.HyperAlloc.WatchEvents", "hyperalloc.proto" },
 	{ "hyperalloc.v1.VMMemory", "hyperalloc.proto" }, /* message */
-	{ "hyperalloc.v1.VMMemory.target_bytes", "hyperalloc.proto" }, /* field */
+	{ "hyperalloc.v1.VMMemory.target_bytes",
+	  "hyperalloc.proto" }, /* field */
 	{ "grpc.health.v1.Health", "grpc/health/v1/health.proto" },
 	{ "grpc.health.v1.HealthCheckResponse.ServingStatus", /* nested enum */
 	  "grpc/health/v1/health.proto" },
@@ -210,7 +211,8 @@ START_TEST(test_malformed)
 		memcpy(copy, blob, blob_len);
 		copy[i] ^= 0xff;
 		if (grpcd_descs_parse(copy, blob_len, &d) == 0)
-			(void)grpcd_descs_by_symbol(&d, "grpc.health.v1.Health");
+			(void)grpcd_descs_by_symbol(&d,
+						    "grpc.health.v1.Health");
 	}
 	free(copy);
 	/* a truncated length is an error */
