@@ -23,6 +23,12 @@ else
 BUILD := build/san-$(subst $(comma),-,$(SAN))
 endif
 
+# npm packages of the build and the tests (mk/npm.mk): one install under
+# build/npm/ for every build, the sanitizer ones included.
+NPM_DIR := build/npm
+NPM_DASHBOARD := $(NPM_DIR)/dashboard/.installed
+NPM_TESTS := $(NPM_DIR)/tests/.installed
+
 WARN := -Wall -Wextra -Wconversion -Wformat-security -Wshadow \
 	-Werror=missing-prototypes -Werror=strict-prototypes \
 	-Werror=implicit-fallthrough -Werror=vla

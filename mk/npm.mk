@@ -11,9 +11,8 @@
 #                         `make check` before the tests run.
 # Network is needed only the first time, and never when the daemon runs.
 
-NPM_DIR := build/npm
-NPM_DASHBOARD := $(NPM_DIR)/dashboard/.installed
-NPM_TESTS := $(NPM_DIR)/tests/.installed
+# NPM_DIR, NPM_DASHBOARD and NPM_TESTS are set in the top Makefile, so
+# that every fragment can name them.
 
 $(NPM_DASHBOARD): daemon/http/dashboard/package.json \
 		daemon/http/dashboard/package-lock.json tools/npm-ci.sh

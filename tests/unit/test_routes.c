@@ -17,7 +17,7 @@
 static const struct {
 	const char *method, *path;
 	const char *pattern; /* NULL: no match */
-	const char *id; /* the {id} parameter, if any */
+	const char *id; /* the value of its one {parameter}, if any */
 } match_cases[] = {
 	{ "GET", "/vms", "/vms", NULL },
 	{ "HEAD", "/vms", "/vms", NULL },
@@ -35,7 +35,11 @@ static const struct {
 	{ "GET", "/metrics", "/metrics", NULL },
 	{ "GET", "/healthz", "/healthz", NULL },
 	{ "GET", "/openapi.yaml", "/openapi.yaml", NULL },
+	{ "GET", "/", "/", NULL },
+	{ "HEAD", "/", "/", NULL },
+	{ "GET", "/ui/app.js", "/ui/{asset}", "app.js" },
 	/* wrong method */
+	{ "PUT", "/", NULL, NULL },
 	{ "POST", "/vms", NULL, NULL },
 	{ "DELETE", "/vms/sim-1/memory", NULL, NULL },
 	{ "PUT", "/vms/sim-1", NULL, NULL },
@@ -43,7 +47,9 @@ static const struct {
 	{ "get", "/vms", NULL, NULL },
 	/* wrong path */
 	{ "GET", "", NULL, NULL },
-	{ "GET", "/", NULL, NULL },
+	{ "GET", "/ui", NULL, NULL },
+	{ "GET", "/ui/", NULL, NULL },
+	{ "GET", "/ui/a/b", NULL, NULL },
 	{ "GET", "vms", NULL, NULL },
 	{ "GET", "/vms/", NULL, NULL },
 	{ "GET", "/vms//memory", NULL, NULL },
@@ -78,7 +84,7 @@ START_TEST(test_match)
 		ck_assert_str_eq(rt->method, match_cases[_i].method);
 	if (match_cases[_i].id) {
 		ck_assert_uint_eq(p.n, 1);
-		ck_assert_str_eq(http_param(&p, "id"), match_cases[_i].id);
+		ck_assert_str_eq(p.p[0].value, match_cases[_i].id);
 	} else {
 		ck_assert_uint_eq(p.n, 0);
 		ck_assert_ptr_null(http_param(&p, "id"));

@@ -77,7 +77,8 @@ function mediaType(headers) {
 }
 
 // Check one answer against the operation the document routes it to.
-function check(what, method, path, res, wantStatus) {
+function check(what, method, url, res, wantStatus) {
+  const path = url.split('?')[0];
   const op = api.matchOperation({ method, path, headers: {} });
   if (!op) {
     fail(what, `the document has no operation for ${method} ${path}`);
@@ -154,7 +155,7 @@ async function events(maxBytes) {
   const op = api.matchOperation({ method: 'GET', path: '/events', headers: {} });
   called.add(op.operationId);
   const ctl = new AbortController();
-  const r = await fetch(base + '/events', {
+  const r = await fetch(base + '/events?samples=1', {
     headers: { 'Last-Event-ID': '0' }, signal: ctl.signal });
   if (r.status !== 200)
     fail('event stream', `status ${r.status}`);
@@ -169,7 +170,8 @@ async function events(maxBytes) {
   const give_up = setTimeout(() => ctl.abort(), 30000);
   await request('PATCH', `/vms/${vm}/memory`,
                 { body: { target_bytes: maxBytes / 2 }, auth: 'good' });
-  while (!frames.some((f) => /(^|\n)event: target_changed\n/.test(f))) {
+  const seen = (type) => frames.some((f) => new RegExp(`(^|\n)event: ${type}\n`).test(f));
+  while (!seen('target_changed') || !seen('samples')) {
     let chunk;
     try {
       chunk = await reader.read();
@@ -192,7 +194,7 @@ async function events(maxBytes) {
   await request('DELETE', `/vms/${vm}/memory/target`, { auth: 'good' });
   if (!frames.length || !/^retry: \d+$/.test(frames[0]))
     fail('event stream', `does not start with retry: ${JSON.stringify(frames[0])}`);
-  let n = 0;
+  let n = 0, samples = 0;
   for (const f of frames) {
     const data = f.split('\n').find((l) => l.startsWith('data: '));
     const id = f.split('\n').find((l) => l.startsWith('id: '));
@@ -201,14 +203,21 @@ async function events(maxBytes) {
     const ev = JSON.parse(data.slice(6));
     const errors = validate(op.responses['200'].content['text/event-stream'].schema, ev);
     if (errors)
-      fail('event', `${data}: ${errors}`);
+      fail('event', `${data.slice(0, 300)}: ${errors}`);
+    if (ev.type === 'samples') {
+      // not kept, not resumed: no id
+      if (id !== undefined)
+        fail('samples', `a samples frame with ${id}`);
+      samples++;
+      continue;
+    }
     if (id !== `id: ${ev.run}-${ev.seq}`)
       fail('event', `${id} is not <run>-<seq> of ${data}`);
     n++;
   }
-  if (!n)
-    fail('event stream', 'no event arrived');
-  console.log(`200 GET /events (${n} events validated)`);
+  if (!n || !samples)
+    fail('event stream', `${n} events and ${samples} samples arrived`);
+  console.log(`200 GET /events?samples=1 (${n} events, ${samples} samples validated)`);
 }
 
 // 405: a method the path does not list; Allow names what it lists.
@@ -282,9 +291,16 @@ async function main() {
   await call('health', 'GET', '/healthz', 200);
   await call('this document', 'GET', '/openapi.yaml', 200);
   await events(max);
+  await call('events, samples neither yes nor no', 'GET', '/events?samples=maybe', 400);
+  await call('the dashboard', 'GET', '/', 200);
+  for (const f of ['app.js', 'app.css', 'uPlot.iife.min.js', 'uPlot.min.css'])
+    await call(`the dashboard's ${f}`, 'GET', `/ui/${f}`, 200);
+  await call('a file the dashboard does not have', 'GET', '/ui/nope.js', 404);
+  await call('HEAD of a dashboard file', 'HEAD', '/ui/app.css', 200);
+  await call('HEAD of a file the dashboard does not have', 'HEAD', '/ui/nope.js', 404);
   // HEAD of every GET path.
   for (const p of ['/vms', `/vms/${vm}`, mem, '/host', '/policy', '/events',
-                   '/metrics', '/healthz', '/openapi.yaml'])
+                   '/metrics', '/healthz', '/openapi.yaml', '/'])
     await call(`HEAD ${p}`, 'HEAD', p, 200);
   await call('HEAD of an unknown VM', 'HEAD', '/vms/nope', 404);
   await notAllowed('POST', '/vms');
