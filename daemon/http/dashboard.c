@@ -7,12 +7,8 @@
  */
 #include "http/dashboard.h"
 
-#include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
-
-#include "http/routes.h"
 
 #ifndef DASHBOARD_UPLOT_DIR
 #error "DASHBOARD_UPLOT_DIR (uPlot's dist/ folder) comes from mk/http.mk"
@@ -41,60 +37,38 @@ EMBED(dashboard_uplot_css, DASHBOARD_UPLOT_DIR "/uPlot.min.css");
 #define CT_JS  "text/javascript; charset=utf-8"
 #define CT_CSS "text/css; charset=utf-8"
 
-static const struct file {
-	const char *name, *content_type;
-	const char *data;
-	const uint64_t *len;
-} files[] = {
-	{ "index.html", "text/html; charset=utf-8", dashboard_index_html,
-	  &dashboard_index_html_len },
-	{ "app.js", CT_JS, dashboard_app_js, &dashboard_app_js_len },
-	{ "app.css", CT_CSS, dashboard_app_css, &dashboard_app_css_len },
-	{ "uPlot.iife.min.js", CT_JS, dashboard_uplot_js,
-	  &dashboard_uplot_js_len },
-	{ "uPlot.min.css", CT_CSS, dashboard_uplot_css,
-	  &dashboard_uplot_css_len },
+static struct dashboard_file files[] = {
+	{ "index.html", "text/html; charset=utf-8", dashboard_index_html, 0 },
+	{ "app.js", CT_JS, dashboard_app_js, 0 },
+	{ "app.css", CT_CSS, dashboard_app_css, 0 },
+	{ "uPlot.iife.min.js", CT_JS, dashboard_uplot_js, 0 },
+	{ "uPlot.min.css", CT_CSS, dashboard_uplot_css, 0 },
 };
 
-const char *dashboard_file(size_t i, size_t *ret_len)
+static const uint64_t *const lens[] = {
+	&dashboard_index_html_len, &dashboard_app_js_len,
+	&dashboard_app_css_len,	   &dashboard_uplot_js_len,
+	&dashboard_uplot_css_len,
+};
+
+/* The lengths are link-time constants, not C constants: fill them in. */
+static void fill_lens(void)
 {
-	if (i >= sizeof(files) / sizeof(files[0]))
-		return NULL;
-	if (ret_len)
-		*ret_len = (size_t)*files[i].len;
-	return files[i].name;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		files[i].len = (size_t)*lens[i];
 }
 
-static int reply_file(const struct file *f, struct http_response *resp)
+const struct dashboard_file *dashboard_page(void)
 {
-	size_t n = (size_t)*f->len;
-
-	resp->body = malloc(n + 1);
-	if (!resp->body)
-		return -ENOMEM;
-	memcpy(resp->body, f->data, n + 1);
-	resp->body_len = n;
-	resp->status = 200;
-	resp->content_type = f->content_type;
-	resp->csp = DASHBOARD_CSP;
-	return 0;
+	fill_lens();
+	return &files[0];
 }
 
-int dashboard_index(struct http_request *req, struct http_response *resp)
+const struct dashboard_file *dashboard_find(const char *name)
 {
-	(void)req;
-	return reply_file(&files[0], resp);
-}
-
-int dashboard_asset(struct http_request *req, struct http_response *resp)
-{
-	const char *name = http_param(&req->params, "asset");
-
-	/* index.html is served at / only. */
+	fill_lens();
 	for (size_t i = 1; name && i < sizeof(files) / sizeof(files[0]); i++)
 		if (strcmp(files[i].name, name) == 0)
-			return reply_file(&files[i], resp);
-	return http_reply_problem(resp, 404, "Not Found",
-				  "no such file of the dashboard", "asset",
-				  name);
+			return &files[i];
+	return NULL;
 }

@@ -6,15 +6,13 @@
  * all embedded in the binary at build time. The page reads the API like
  * any client: GET /vms, /host, /policy, the event stream with samples
  * (GET /events?samples=1), and changes targets and the policy with the
- * token its user enters. Nothing is fetched from anywhere else.
+ * token its user enters. Nothing is fetched from anywhere else. The
+ * handlers of / and /ui/{asset} are in http/routes.c.
  */
 #ifndef HA_HTTP_DASHBOARD_H
 #define HA_HTTP_DASHBOARD_H
 
 #include <stddef.h>
-
-struct http_request;
-struct http_response;
 
 /* The policy of every dashboard answer: only this origin, no inline
  * script or style, no framing. */
@@ -23,16 +21,18 @@ struct http_response;
 	"img-src 'self' data:; connect-src 'self'; base-uri 'none'; " \
 	"form-action 'none'; frame-ancestors 'none'"
 
-/* GET /: the page. Returns 0, or -ENOMEM. */
-int dashboard_index(struct http_request *req, struct http_response *resp);
+struct dashboard_file {
+	const char *name; /* "index.html", "app.js", "uPlot.min.css", ... */
+	const char *content_type;
+	const char *data; /* NUL-terminated */
+	size_t len;
+};
 
-/* GET /ui/{asset}: one of the page's files by name ("app.js",
- * "uPlot.min.css", ...); a problem 404 for any other name. Returns 0, or
- * -ENOMEM. */
-int dashboard_asset(struct http_request *req, struct http_response *resp);
+/* The page (index.html), served at /. */
+const struct dashboard_file *dashboard_page(void);
 
-/* The embedded files, for tests: the name of file @i (NULL past the
- * last) and its size. */
-const char *dashboard_file(size_t i, size_t *ret_len);
+/* The file named @name that the page loads from /ui/, or NULL (also for
+ * index.html, which is served at / only). */
+const struct dashboard_file *dashboard_find(const char *name);
 
 #endif

@@ -308,6 +308,39 @@ static int get_openapi(struct http_request *req, struct http_response *resp)
 	return 0;
 }
 
+static int reply_dashboard(const struct dashboard_file *f,
+			   struct http_response *resp)
+{
+	resp->body = malloc(f->len + 1);
+	if (!resp->body)
+		return -ENOMEM;
+	memcpy(resp->body, f->data, f->len + 1);
+	resp->body_len = f->len;
+	resp->status = 200;
+	resp->content_type = f->content_type;
+	resp->csp = DASHBOARD_CSP;
+	return 0;
+}
+
+static int get_dashboard(struct http_request *req, struct http_response *resp)
+{
+	(void)req;
+	return reply_dashboard(dashboard_page(), resp);
+}
+
+static int get_dashboard_file(struct http_request *req,
+			      struct http_response *resp)
+{
+	const char *name = http_param(&req->params, "asset");
+	const struct dashboard_file *f = dashboard_find(name);
+
+	if (!f)
+		return http_reply_problem(resp, 404, "Not Found",
+					  "no such file of the dashboard",
+					  "asset", name);
+	return reply_dashboard(f, resp);
+}
+
 /* ---- the table ---- */
 
 const struct http_route http_routes[] = {
@@ -365,11 +398,11 @@ const struct http_route http_routes[] = {
 	  .summary = "this API's OpenAPI document" },
 	{ .method = "GET",
 	  .pattern = "/",
-	  .handler = dashboard_index,
+	  .handler = get_dashboard,
 	  .summary = "the web dashboard" },
 	{ .method = "GET",
 	  .pattern = "/ui/{asset}",
-	  .handler = dashboard_asset,
+	  .handler = get_dashboard_file,
 	  .summary = "the dashboard's scripts and style sheets" },
 };
 
