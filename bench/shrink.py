@@ -1,28 +1,45 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """bench/shrink: how long shrinking a real guest takes through
-virtio-balloon and through virtio-mem, side by side on this machine.
+virtio-balloon, virtio-mem and the HyperAlloc device, side by side on this
+machine, once on 4 KiB-page RAM and once with huge pages.
 
-A private libvirtd (tests/e2e/lvenv.py) boots two TCG guests of the same
-logical size (Debian's cloud kernel, busybox initramfs, memfd shared RAM):
-one with a virtio-balloon, one with 256 MiB of boot RAM plus a virtio-mem
-device. Each guest first writes most of its memory once and frees it
-again (a guest that ran something), so that what it gives up is resident
-on the host. A real hyperallocd tracks both through libvirt. For each
-mechanism: PUT /vms/{id}/memory with a target --gib smaller, then watch
-the host kernel's account of the guest RAM (st_blocks of QEMU's memfd,
-sampled every few ms) until the guest has reached the target and the
-memory stopped moving. The time is from the request to 95 % of the
-memory that was released being gone from the host. Fresh guests for
-every run; the summary gives medians over --runs.
+Every guest has the same logical size, runs under TCG with two vCPUs and
+has its RAM in a shared memfd. A private libvirtd (tests/e2e/lvenv.py)
+boots the stock guests (Debian's cloud kernel, busybox initramfs): one with
+a virtio-balloon, one with 256 MiB of boot RAM plus a virtio-mem device;
+each writes most of its memory once and frees it again (a guest that ran
+something), so that what it gives up is resident on the host. A real
+hyperallocd tracks both through libvirt, and the request is a PUT
+/vms/{id}/memory with a target --gib smaller. The HyperAlloc guest is the
+patched QEMU (make qemu) with the driver's test mode: its allocator
+manages a memmap= pool of all but 256 MiB of the guest, which the test
+threads write completely and then free; the request is QMP
+hyperalloc-set-target (the daemon's hyperalloc backend is not built yet).
 
-This is the baseline column that the HyperAlloc device will join.
-Summary:
-  shrink: balloon_ms=... virtiomem_ms=... gib=...
+For each mechanism the time is from the request to 95 % of the memory that
+was released being gone from the host (st_blocks of QEMU's memfd, sampled
+every few ms, after the guest reached the target and the memory stopped
+moving). For HyperAlloc also: return (grow back to the full size: the
+device's own time from the request to the target) and install (the device
+populating the returned frames on the guest's request, timed by the
+guest). Fresh guests for every run; medians over --runs.
+
+The huge-page run switches shmem THP to "advise" (QEMU asks for huge pages
+on guest RAM) and restores it; the 4 KiB run leaves it as it is when it is
+off. On 4 KiB pages the kernel's own punch rate bounds every mechanism.
+TCG slows everything the guest does (the balloon's page lists, virtio-mem's
+unplug); the host's discards run at native speed.
+
+Summary (ratios from the huge-page run, the 4 KiB run's beside them):
+  shrink: balloon_ms=... virtiomem_ms=... hyperalloc_ms=... vs_balloon=...
+    vs_virtiomem=... gib=... 4k_hyperalloc_ms=... 4k_vs_balloon=...
+    4k_vs_virtiomem=... hyperalloc_return_ms=... hyperalloc_install_gibps=...
 """
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -32,6 +49,7 @@ from _benchutil import BenchError, harness
 
 sys.path.insert(0, os.path.join(bu.TOP, "tests", "e2e"))
 import lvenv  # noqa: E402
+import qemu_vm  # noqa: E402
 
 NAME = "shrink"
 BASE_MIB = 256  # boot RAM of the virtio-mem guest
@@ -53,39 +71,146 @@ class Host:
         return os.stat(self.path).st_blocks * 512
 
 
-def measure(daemon, vm, host, small, timeout=120.0):
-    """Request @small for @vm; (ms to 95 % released, bytes released)."""
+def measure(request, reached, host, what, timeout=120.0):
+    """Call @request(), then sample @host until @reached() and the memory
+    stopped moving: (ms to 95 % released, bytes released)."""
     res0 = host.resident()
     t0 = time.monotonic()
-    r = daemon.put("/vms/%s/memory" % vm, {"target_bytes": small})
-    if r.status != 200:
-        raise BenchError("PUT %s: %r" % (vm, r))
+    request()
     samples = [(0.0, res0)]
-    reached = None
+    done = None
     last_change = 0.0
-    next_api = 0.0
+    next_check = 0.0
     while True:
         now = time.monotonic() - t0
         cur = host.resident()
         if cur != samples[-1][1]:
             last_change = now
         samples.append((now, cur))
-        if reached is None and now >= next_api:
-            next_api = now + 0.05
-            if daemon.memory(vm)["current_bytes"] <= small:
-                reached = now
-        if reached is not None and now - max(reached, last_change) >= \
-                SETTLE_S:
+        if done is None and now >= next_check:
+            next_check = now + 0.05
+            if reached():
+                done = now
+        if done is not None and now - max(done, last_change) >= SETTLE_S:
             break
         if now > timeout:
-            raise BenchError("%s did not reach %d MiB in %.0f s"
-                             % (vm, small >> 20, timeout))
+            raise BenchError("%s did not reach its target in %.0f s"
+                             % (what, timeout))
         time.sleep(0.002)
     released = res0 - samples[-1][1]
     if released <= 0:
-        raise BenchError("%s released nothing on the host" % vm)
+        raise BenchError("%s released nothing on the host" % what)
     t = next(t for t, v in samples if res0 - v >= 0.95 * released)
     return t * 1000.0, released
+
+
+def measure_daemon(daemon, vm, host, small):
+    def request():
+        r = daemon.put("/vms/%s/memory" % vm, {"target_bytes": small})
+        if r.status != 200:
+            raise BenchError("PUT %s: %r" % (vm, r))
+    return measure(request,
+                   lambda: daemon.memory(vm)["current_bytes"] <= small,
+                   host, vm)
+
+
+HA_SYSFS = "/sys/bus/virtio/devices/virtio*/hyperalloc"
+
+
+def ha_paths():
+    out = {}
+    for cmd in ([os.path.join(bu.TOP, "qemu-patches", "build.sh")],
+                ["sh", os.path.join(bu.TOP, "tests", "e2e",
+                                    "build-ha-guest.sh")]):
+        text = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
+                              text=True).stdout
+        out.update(line.split("=", 1) for line in text.split() if "=" in line)
+    return out
+
+
+def ha_sysfs(vm):
+    for line in vm.run("ls -d %s" % HA_SYSFS):
+        if line.strip().endswith("/hyperalloc"):
+            return line.strip()
+    raise BenchError("the guest has no hyperalloc sysfs directory")
+
+
+def ha_stat(vm, key):
+    for line in vm.run("cat %s/stats" % ha_sysfs(vm)):
+        if line.startswith(key + "="):
+            return int(line.split("=", 1)[1])
+    raise BenchError("the guest's stats have no " + key)
+
+
+def run_hyperalloc(paths, i, mib, small_mib):
+    """One HyperAlloc guest: (reclaim ms, return ms, install GiB/s)."""
+    pool = (mib - BASE_MIB) * bu.MIB
+    start = BASE_MIB * bu.MIB
+    cmdline = ("console=ttyS0 loglevel=4 memmap=%dM$0x%x "
+               "ha.test_pool=%dM@0x%x ha.test_report_s=0 ha.test_hold_pct=50"
+               % (pool >> 20, start, pool >> 20, start))
+    vm = qemu_vm.QemuVM(paths["qemu"], [
+        "-accel", "tcg,thread=multi", "-smp", "2", "-m", "%dM" % mib,
+        "-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % mib,
+        "-machine", "q35,memory-backend=mem",
+        "-kernel", paths["kernel"], "-initrd", paths["initrd"],
+        "-append", cmdline, "-object", "iothread,id=io0",
+        "-device", "virtio-hyperalloc-pci,iothread=io0"],
+        name="bench-shrink-%d" % i)
+    try:
+        vm.start()
+        vm.wait_console("ha-guest: ready", 300)
+        lvenv.wait_for(lambda: vm.qmp("query-hyperalloc")["state"] ==
+                       "active", 300, "the pool to be registered")
+        region = vm.qmp("query-hyperalloc")["regions"][0]
+        # The guest uses all its memory once: the driver writes every free
+        # huge frame of the pool, then frees it (the threads stop first).
+        sysfs = ha_sysfs(vm)
+        vm.run("echo 0 > %s/test_run" % sysfs)
+        lvenv.wait_for(lambda: ha_stat(vm, "test_held_frames") == 0, 600,
+                       "the test threads to free the pool", interval=1)
+        vm.run("echo 1 > %s/test_fill" % sysfs, 600)
+        resident = qemu_vm.memfd_data_bytes(vm.pid(), region["ram-offset"],
+                                            region["size"])
+        if resident < 0.8 * region["size"]:
+            raise BenchError("only %d MiB of the %d MiB pool were written"
+                             % (resident >> 20, region["size"] >> 20))
+        host = Host(vm.pid(), mib * bu.MIB)
+        small = small_mib * bu.MIB
+
+        def reached():
+            q = vm.qmp("query-hyperalloc")
+            return q["target"] == small and q["target-reached"]
+        r_ms, released = measure(
+            lambda: vm.qmp("hyperalloc-set-target", size=small), reached,
+            host, "the HyperAlloc guest")
+        # Return: the device's time from the request to the target.
+        since = len(vm.events)
+        vm.qmp("hyperalloc-set-target", size=mib * bu.MIB)
+        _, ev = vm.wait_event("HYPERALLOC_TARGET_REACHED", 120, since,
+                              pred=lambda e: e["data"]["target"] ==
+                              mib * bu.MIB)
+        ret_ms = ev["data"]["duration-ns"] / 1e6
+        # Install: the guest asks for every frame of the pool at once; the
+        # device populates those it returned (the others are no-ops).
+        soft = vm.qmp("query-hyperalloc")["soft"]
+        huge = region["size"] // (2 * bu.MIB)
+        since = len(vm.console)
+        vm.run("echo 0 0 %d > %s/install" % (min(huge, 512), sysfs), 120)
+        ns = None
+        for line in vm.run("dmesg | grep 'install region=0 huge=0' | tail -n 1"):
+            if "ns=" in line:
+                ns = int(line.rsplit("ns=", 1)[1].split()[0])
+        if not ns:
+            raise BenchError("no install time in the guest's log")
+        inst_gibps = soft * 2 * bu.MIB / (ns / 1e9) / (1 << 30)
+    finally:
+        vm.stop()
+    print("run %d: hyperalloc %.1f ms (%d MiB released), return %.2f ms, "
+          "install %d MiB at %.2f GiB/s" % (i + 1, r_ms, released >> 20,
+                                            ret_ms, soft * 2, inst_gibps),
+          flush=True)
+    return r_ms, ret_ms, inst_gibps
 
 
 def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib):
@@ -104,11 +229,12 @@ def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib):
         lvenv.wait_for(lambda: {bal.name, vmem.name} <= set(daemon.vms()),
                        30, "the daemon to track the guests")
         small = small_mib * bu.MIB
-        b_ms, b_rel = measure(daemon, bal.name,
-                              Host(bal.qemu_pid(), mib * bu.MIB), small)
-        v_ms, v_rel = measure(daemon, vmem.name,
-                              Host(vmem.qemu_pid(),
-                                   (mib - BASE_MIB) * bu.MIB), small)
+        b_ms, b_rel = measure_daemon(daemon, bal.name,
+                                     Host(bal.qemu_pid(), mib * bu.MIB),
+                                     small)
+        v_ms, v_rel = measure_daemon(daemon, vmem.name,
+                                     Host(vmem.qemu_pid(),
+                                          (mib - BASE_MIB) * bu.MIB), small)
     finally:
         env.destroy(bal.name)
         env.destroy(vmem.name)
@@ -116,6 +242,44 @@ def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib):
           "(%d MiB released)" % (i + 1, b_ms, b_rel >> 20, v_ms,
                                  v_rel >> 20), flush=True)
     return b_ms, v_ms
+
+
+class ShmemThp:
+    """Select @value in shmem_enabled for a with-block, restore after."""
+
+    def __init__(self, value):
+        self.value = value
+        self.old = None
+
+    def __enter__(self):
+        cur = bu.thp_selected()
+        if cur != self.value:
+            with open(bu.THP_SHMEM, "w") as f:
+                f.write(self.value)
+            self.old = cur
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            with open(bu.THP_SHMEM, "w") as f:
+                f.write(self.old)
+        return False
+
+
+def run_mode(label, env, daemon, kernel, initrd, paths, args, small_mib,
+             fill_mib):
+    """--runs of all three mechanisms: medians (balloon, virtio-mem,
+    hyperalloc, return, install)."""
+    res = {k: [] for k in ("b", "v", "h", "r", "i")}
+    print("-- %s (shmem_enabled: %s)" % (label, bu.thp_selected()),
+          flush=True)
+    for i in range(args.runs):
+        b, v = run_once(env, daemon, kernel, initrd, i, args.memory_mib,
+                        small_mib, fill_mib)
+        h, r, inst = run_hyperalloc(paths, i, args.memory_mib, small_mib)
+        for k, x in zip("bvhri", (b, v, h, r, inst)):
+            res[k].append(x)
+    return {k: bu.median(x) for k, x in res.items()}
 
 
 def main():
@@ -133,40 +297,49 @@ def main():
     fill_mib = args.memory_mib * 7 // 10
     bu.trap_signals()
     env = daemon = None
-    balloon, virtiomem = [], []
     try:
         bu.require_built(harness.HYPERALLOCD)
         kernel, initrd = lvenv.build_guest()
-        try:
-            with open("/sys/kernel/mm/transparent_hugepage/"
-                      "shmem_enabled") as f:
-                thp = f.read().split("[")[1].split("]")[0]
-        except OSError:
-            thp = "unknown"
-        print("guests: %d MiB, TCG, memfd shared RAM (shmem THP: %s); "
-              "shrinking by %d MiB to %d MiB, %d runs"
-              % (args.memory_mib, thp, args.memory_mib - small_mib,
-                 small_mib, args.runs), flush=True)
+        paths = ha_paths()
+        print("guests: %d MiB, TCG -smp 2, memfd shared RAM; shrinking by "
+              "%d MiB to %d MiB, %d runs per mode"
+              % (args.memory_mib, args.memory_mib - small_mib, small_mib,
+                 args.runs), flush=True)
         env = lvenv.Libvirtd(prefix="ha-bench-lv-").start()
         daemon = harness.Daemon(extra={"libvirt": {
             "enabled": True, "uri": env.uri}})
         daemon.config["log_level"] = "info"
         daemon.write_config()
         daemon.start()
-        for i in range(args.runs):
-            b, v = run_once(env, daemon, kernel, initrd, i,
-                            args.memory_mib, small_mib, fill_mib)
-            balloon.append(b)
-            virtiomem.append(v)
-    except BenchError as e:
+        with ShmemThp("advise"):
+            huge = run_mode("huge pages", env, daemon, kernel, initrd,
+                            paths, args, small_mib, fill_mib)
+        with ShmemThp("never"):
+            small = run_mode("4 KiB pages", env, daemon, kernel, initrd,
+                             paths, args, small_mib, fill_mib)
+    except (BenchError, OSError, subprocess.CalledProcessError,
+            AssertionError) as e:
         bu.fail(NAME, str(e))
     finally:
         if daemon:
             daemon.cleanup(check=False)
         if env:
             env.cleanup()
-    print("%s: balloon_ms=%.0f virtiomem_ms=%.0f gib=%g"
-          % (NAME, bu.median(balloon), bu.median(virtiomem), args.gib))
+    print("| pages | balloon ms | virtio-mem ms | HyperAlloc ms | vs balloon "
+          "| vs virtio-mem | HyperAlloc return ms | install GiB/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, m in (("2 MiB (shmem THP)", huge), ("4 KiB", small)):
+        print("| %s | %.0f | %.0f | %.1f | %.0fx | %.1fx | %.2f | %.2f |"
+              % (label, m["b"], m["v"], m["h"], m["b"] / m["h"],
+                 m["v"] / m["h"], m["r"], m["i"]))
+    print("%s: balloon_ms=%.0f virtiomem_ms=%.0f hyperalloc_ms=%.1f "
+          "vs_balloon=%.1f vs_virtiomem=%.2f gib=%g 4k_hyperalloc_ms=%.1f "
+          "4k_vs_balloon=%.1f 4k_vs_virtiomem=%.2f hyperalloc_return_ms=%.2f "
+          "hyperalloc_install_gibps=%.2f"
+          % (NAME, huge["b"], huge["v"], huge["h"], huge["b"] / huge["h"],
+             huge["v"] / huge["h"], args.gib, small["h"],
+             small["b"] / small["h"], small["v"] / small["h"], huge["r"],
+             huge["i"]))
 
 
 if __name__ == "__main__":
