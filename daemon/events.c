@@ -38,8 +38,8 @@ void event_publish(struct event_bus *bus, struct event *ev)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ev->seq = bus->next_seq++;
-	ev->time_usec = (uint64_t)ts.tv_sec * 1000000 +
-			(uint64_t)ts.tv_nsec / 1000;
+	ev->time_usec =
+		(uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	bus->ring[ev->seq % EVENT_RING] = *ev;
 	for (int i = 0; i < EVENT_SUBSCRIBERS_MAX; i++)
 		if (bus->subs[i].fn)

@@ -40,7 +40,7 @@ struct event {
 
 typedef void (*event_fn)(const struct event *ev, void *userdata);
 
-#define EVENT_RING 1024
+#define EVENT_RING	      1024
 #define EVENT_SUBSCRIBERS_MAX 64
 
 struct event_bus {

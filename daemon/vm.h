@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VM_ID_MAX 64
+#define VM_ID_MAX   64
 #define VM_UUID_LEN 37
 
 struct backend_ops;

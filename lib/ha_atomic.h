@@ -9,16 +9,16 @@
 
 #include "ha_platform.h"
 
-#define ha_load(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define ha_load_relaxed(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define ha_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ha_load(p)	       __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define ha_load_relaxed(p)     __atomic_load_n((p), __ATOMIC_RELAXED)
+#define ha_store(p, v)	       __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ha_store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define ha_add_relaxed(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
-#define ha_xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define ha_add_relaxed(p, v)   __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
+#define ha_xchg(p, v)	       __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 
 /* Compare-and-swap; on failure *expected receives the current value. */
-#define ha_cas(p, expected, desired)                                      \
-	__atomic_compare_exchange_n((p), (expected), (desired), false,    \
+#define ha_cas(p, expected, desired)                                   \
+	__atomic_compare_exchange_n((p), (expected), (desired), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 
 #endif /* HA_ATOMIC_H */

@@ -28,9 +28,9 @@ static struct ha_lower lower_of(struct ha_guest *g)
 #define HA_GET_ATTEMPTS 4
 
 /* ---- reservation words: free:16 | tree:47 | present:1 ---- */
-#define RES_PRESENT (1ull << 63)
+#define RES_PRESENT    (1ull << 63)
 #define RES_TREE_SHIFT 16
-#define RES_TREE_MASK ((1ull << 47) - 1)
+#define RES_TREE_MASK  ((1ull << 47) - 1)
 
 static inline uint64_t res_make(uint64_t tree, unsigned free)
 {
@@ -168,8 +168,8 @@ static void rebuild_trees(struct ha_guest *g)
 		unsigned n = ha_tree_children_in(l, t);
 
 		for (unsigned i = 0; i < n; i++)
-			sum += ha_child_free(
-				ha_load(&g->children[t * HA_TREE_CHILDREN + i]));
+			sum += ha_child_free(ha_load(
+				&g->children[t * HA_TREE_CHILDREN + i]));
 		ha_store(&g->trees[t],
 			 ha_tree_make(sum, false,
 				      ha_tree_kind(ha_load(&g->trees[t]))));
@@ -237,8 +237,7 @@ static unsigned kind_of(const struct ha_guest *g, unsigned order,
 /* Allocate from the CPU's reservation. HA_ENOMEM: the reservation is
  * missing or too small; HA_EAGAIN: it had frames but none that fit. */
 static int get_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
-		     unsigned order, ha_frame_t *ret_frame,
-		     bool *ret_reclaimed)
+		     unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed)
 {
 	unsigned n = 1u << order;
 	uint64_t r = ha_load(&lc->reserved[kind]);
@@ -258,8 +257,8 @@ static int get_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
 }
 
 /* Move frames freed into our reserved tree back into the reservation. */
-static bool sync_local(struct ha_guest *g, struct ha_local *lc,
-		       unsigned kind, unsigned n)
+static bool sync_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
+		       unsigned n)
 {
 	uint64_t r = ha_load(&lc->reserved[kind]);
 
@@ -292,8 +291,8 @@ static void install_reservation(struct ha_guest *g, struct ha_local *lc,
 		tree_unreserve(g, res_tree(old), res_free(old));
 }
 
-static bool reserve_new(struct ha_guest *g, struct ha_local *lc,
-			unsigned kind, unsigned n, uint64_t skip)
+static bool reserve_new(struct ha_guest *g, struct ha_local *lc, unsigned kind,
+			unsigned n, uint64_t skip)
 {
 	const struct ha_layout *l = &g->layout;
 	uint64_t start = ha_load_relaxed(&lc->hint[kind]) % l->trees;
@@ -311,7 +310,8 @@ static bool reserve_new(struct ha_guest *g, struct ha_local *lc,
 				continue;
 			if (pass == 0)
 				got = tree_reserve(g, t, n, cap - 1, kind,
-						   g->use_kinds ? (int)kind : -1);
+						   g->use_kinds ? (int)kind :
+								  -1);
 			else if (pass == 1)
 				got = tree_reserve(g, t, cap, cap, kind, -1);
 			else
@@ -333,7 +333,8 @@ static uint64_t res_take(struct ha_guest *g, uint64_t *slot, unsigned n)
 
 	do {
 		if (!res_present(r) ||
-		    res_free(r) + ha_tree_free(ha_load(&g->trees[res_tree(r)])) <
+		    res_free(r) + ha_tree_free(
+					  ha_load(&g->trees[res_tree(r)])) <
 			    n)
 			return 0;
 	} while (!ha_cas(slot, &r, 0));
@@ -345,8 +346,8 @@ static uint64_t res_take(struct ha_guest *g, uint64_t *slot, unsigned n)
  * owner of a reservation syncs them, and it may never ask again. Stealing
  * across kinds keeps frames reachable when every tree is reserved by
  * some CPU for some kind. */
-static bool steal_reservation(struct ha_guest *g, unsigned core,
-			      unsigned kind, unsigned n)
+static bool steal_reservation(struct ha_guest *g, unsigned core, unsigned kind,
+			      unsigned n)
 {
 	for (unsigned i = 0; i < g->cores; i++) {
 		struct ha_local *other = &g->locals[(core + i) % g->cores];
@@ -371,8 +372,8 @@ static bool steal_reservation(struct ha_guest *g, unsigned core,
 	return false;
 }
 
-static int get_global(struct ha_guest *g, unsigned order,
-		      ha_frame_t *ret_frame, bool *ret_reclaimed)
+static int get_global(struct ha_guest *g, unsigned order, ha_frame_t *ret_frame,
+		      bool *ret_reclaimed)
 {
 	unsigned n = 1u << order;
 	struct ha_lower lo = lower_of(g);

@@ -77,8 +77,7 @@ static int bitfield_set(struct ha_bitfield *bf, unsigned order)
 	return -1;
 }
 
-static int bitfield_clear(struct ha_bitfield *bf, unsigned idx,
-			  unsigned order)
+static int bitfield_clear(struct ha_bitfield *bf, unsigned idx, unsigned order)
 {
 	if (order <= 6) {
 		unsigned r = idx / 64;
@@ -157,12 +156,12 @@ static uint32_t *child_pair(const struct ha_lower *low, uint64_t first)
 }
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define PAIR_LO(w) ((ha_child_word)((w) & 0xffffu))
-#define PAIR_HI(w) ((ha_child_word)((w) >> 16))
+#define PAIR_LO(w)	  ((ha_child_word)((w)&0xffffu))
+#define PAIR_HI(w)	  ((ha_child_word)((w) >> 16))
 #define PAIR_MAKE(lo, hi) ((uint32_t)(lo) | ((uint32_t)(hi) << 16))
 #else
-#define PAIR_LO(w) ((ha_child_word)((w) >> 16))
-#define PAIR_HI(w) ((ha_child_word)((w) & 0xffffu))
+#define PAIR_LO(w)	  ((ha_child_word)((w) >> 16))
+#define PAIR_HI(w)	  ((ha_child_word)((w)&0xffffu))
 #define PAIR_MAKE(lo, hi) ((uint32_t)(hi) | ((uint32_t)(lo) << 16))
 #endif
 
@@ -172,8 +171,8 @@ static bool pair_free(ha_child_word c, bool allow_reclaimed)
 	       (allow_reclaimed || !ha_child_reclaimed(c));
 }
 
-static bool pair_get(const struct ha_lower *low, uint64_t first, bool allow_reclaimed,
-		     bool *ret_reclaimed)
+static bool pair_get(const struct ha_lower *low, uint64_t first,
+		     bool allow_reclaimed, bool *ret_reclaimed)
 {
 	uint32_t *p = child_pair(low, first);
 	uint32_t old = ha_load(p);

@@ -35,7 +35,7 @@
 #endif
 #endif
 
-#define ha_likely(x) __builtin_expect(!!(x), 1)
+#define ha_likely(x)   __builtin_expect(!!(x), 1)
 #define ha_unlikely(x) __builtin_expect(!!(x), 0)
 
 #endif /* HA_PLATFORM_H */

@@ -24,10 +24,10 @@
 #include "http_client.h"
 #include "user/size.h"
 
-#define EXIT_API 1
-#define EXIT_USAGE 2
+#define EXIT_API       1
+#define EXIT_USAGE     2
 #define DEFAULT_SOCKET "/run/hyperalloc/hyperallocd.sock"
-#define PARAMS_MAX 32
+#define PARAMS_MAX     32
 
 /* Options a command may take, besides the common ones. */
 enum {
@@ -161,11 +161,11 @@ static void vm_path(char *buf, size_t len, const char *id, const char *rest)
 static int cmd_vms(struct ctx *c)
 {
 	static const char *const head[HACTL_COLS] = {
-		"ID",	    "MECHANISM", "STATE",	"CURRENT", "TARGET",
-		"MAX",	    "RESIDENT",	 "GUEST FREE", "SOURCE",  "AUTO",
+		"ID",  "MECHANISM", "STATE",	  "CURRENT", "TARGET",
+		"MAX", "RESIDENT",  "GUEST FREE", "SOURCE",  "AUTO",
 	};
 	json_t *j = NULL, *vms, *vm;
-	char (*cells)[HACTL_COLS][HACTL_CELL];
+	char(*cells)[HACTL_COLS][HACTL_CELL];
 	char a[32];
 	size_t i, n;
 	int rc;
@@ -184,7 +184,7 @@ static int cmd_vms(struct ctx *c)
 		snprintf(cells[0][k], sizeof(cells[0][k]), "%s", head[k]);
 	json_array_foreach(vms, i, vm) {
 		static const char *const sizes[] = {
-			"current_bytes", "target_bytes",	"max_bytes",
+			"current_bytes",       "target_bytes",	   "max_bytes",
 			"host_resident_bytes", "guest_free_bytes",
 		};
 		json_t *m = json_object_get(vm, "memory");
@@ -515,33 +515,51 @@ static const char help_watch[] =
 	"                     daemon still keeps\n";
 
 static const struct command commands[] = {
-	{ .name = "vms", .usage = "", .summary = "list the VMs",
+	{ .name = "vms",
+	  .usage = "",
+	  .summary = "list the VMs",
 	  .run = cmd_vms },
-	{ .name = "show", .usage = " ID", .nargs = 1,
+	{ .name = "show",
+	  .usage = " ID",
+	  .nargs = 1,
 	  .summary = "one VM in detail: memory and counters",
 	  .run = cmd_show },
-	{ .name = "set", .usage = " ID [options]", .nargs = 1,
-	  .summary = "change a VM's memory settings", .help = help_set,
+	{ .name = "set",
+	  .usage = " ID [options]",
+	  .nargs = 1,
+	  .summary = "change a VM's memory settings",
+	  .help = help_set,
 	  .options = O_TARGET | O_MIN | O_MAX | O_SHARES | O_AUTO,
 	  .run = cmd_set },
-	{ .name = "release", .usage = " ID", .nargs = 1,
+	{ .name = "release",
+	  .usage = " ID",
+	  .nargs = 1,
 	  .summary = "hand a VM's target back to the policy",
 	  .run = cmd_release },
-	{ .name = "host", .usage = "", .summary = "host memory and overcommit",
+	{ .name = "host",
+	  .usage = "",
+	  .summary = "host memory and overcommit",
 	  .run = cmd_host },
-	{ .name = "policy", .usage = "", .summary = "show the active policy",
+	{ .name = "policy",
+	  .usage = "",
+	  .summary = "show the active policy",
 	  .run = cmd_policy },
-	{ .name = "policy set", .usage = " [options]",
+	{ .name = "policy set",
+	  .usage = " [options]",
 	  .summary = "change the policy (kept as it was on any error)",
 	  .help = help_policy_set,
 	  .options = O_NAME | O_PARAM | O_RATIO | O_RESERVE | O_TICK,
 	  .run = cmd_policy_set },
-	{ .name = "watch", .usage = " [--last-event-id N]",
+	{ .name = "watch",
+	  .usage = " [--last-event-id N]",
 	  .summary = "follow the daemon's events, one line each",
 	  .help = help_watch,
-	  .options = O_LAST_ID, .run = cmd_watch },
-	{ .name = "metrics", .usage = "",
-	  .summary = "print the Prometheus metrics", .run = cmd_metrics },
+	  .options = O_LAST_ID,
+	  .run = cmd_watch },
+	{ .name = "metrics",
+	  .usage = "",
+	  .summary = "print the Prometheus metrics",
+	  .run = cmd_metrics },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -609,7 +627,7 @@ static const struct opt_spec {
 	{ "last-event-id", O_LAST_ID, offsetof(struct opts, last_id) },
 };
 
-#define N_SPECS (sizeof(opt_specs) / sizeof(opt_specs[0]))
+#define N_SPECS	      (sizeof(opt_specs) / sizeof(opt_specs[0]))
 #define OPT_SPEC_BASE 256 /* getopt value of opt_specs[0] */
 
 static const char *option_name(unsigned bit)

@@ -59,8 +59,7 @@ uint64_t hactl_get_u64(json_t *o, const char *key)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-const char *hactl_get_size(json_t *o, const char *key, char *buf,
-			   size_t len)
+const char *hactl_get_size(json_t *o, const char *key, char *buf, size_t len)
 {
 	if (!json_is_integer(json_object_get(o, key)))
 		return "-";
@@ -105,7 +104,7 @@ void hactl_print_memory(json_t *m, const char *indent)
 		  (unsigned long long)hactl_get_u64(m, "shares"));
 	hactl_row(LABEL("auto reclaim:"), "%s",
 		  json_is_true(json_object_get(m, "auto_reclaim")) ? "on" :
-								      "off");
+								     "off");
 	hactl_row(LABEL("mechanism:"), "%s", hactl_get_str(m, "mechanism"));
 	hactl_row(LABEL("updated:"), "%s", hactl_get_str(m, "updated_at"));
 #undef LABEL

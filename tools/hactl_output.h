@@ -32,8 +32,7 @@ uint64_t hactl_get_u64(json_t *o, const char *key);
 
 /* Integer member @key of @o as a human size ("1.5 GiB") in @buf, or "-"
  * when it is not an integer. Returns @buf or "-". */
-const char *hactl_get_size(json_t *o, const char *key, char *buf,
-			   size_t len);
+const char *hactl_get_size(json_t *o, const char *key, char *buf, size_t len);
 
 /* One line: @label left-aligned in 18 columns, then the formatted value. */
 void hactl_row(const char *label, const char *fmt, ...)

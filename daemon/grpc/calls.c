@@ -86,8 +86,7 @@ int grpcd_request(struct grpcd *g, enum grpcd_origin o)
 	c->origin = o;
 	c->phase = GRPCD_REQUESTED;
 	c->ops_tag = (struct grpcd_tag){ .kind = GRPCD_TAG_OPS, .call = c };
-	c->close_tag =
-		(struct grpcd_tag){ .kind = GRPCD_TAG_CLOSE, .call = c };
+	c->close_tag = (struct grpcd_tag){ .kind = GRPCD_TAG_CLOSE, .call = c };
 	grpc_call_details_init(&c->details);
 	grpc_metadata_array_init(&c->md);
 	c->next = g->calls;
@@ -166,9 +165,8 @@ static grpc_slice header_value(const char *s)
 
 /* End the call: the answer @resp if not NULL (consumed), then @code with
  * @msg, and the field and value of @err as trailing metadata. */
-static void finish(struct grpcd_call *c, grpc_status_code code,
-		   const char *msg, struct grpcd_buf *resp,
-		   const struct error *err)
+static void finish(struct grpcd_call *c, grpc_status_code code, const char *msg,
+		   struct grpcd_buf *resp, const struct error *err)
 {
 	grpc_op ops[4];
 	size_t n = 0;
@@ -300,8 +298,7 @@ void grpcd_streams_end(struct grpcd *g)
 	}
 }
 
-static void watch_start(struct grpcd_call *c, const uint8_t *data,
-			size_t len)
+static void watch_start(struct grpcd_call *c, const uint8_t *data, size_t len)
 {
 	struct grpcd *g = c->g;
 	struct error err;
@@ -363,8 +360,8 @@ static void make_caller(struct grpcd_call *c, struct ctl_caller *ret)
 	}
 	auth_bearer_caller(
 		auth ? (const char *)GRPC_SLICE_START_PTR(auth->value) : NULL,
-		auth ? GRPC_SLICE_LENGTH(auth->value) : 0,
-		c->g->d->api_token, who, ret);
+		auth ? GRPC_SLICE_LENGTH(auth->value) : 0, c->g->d->api_token,
+		who, ret);
 }
 
 static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
@@ -383,7 +380,7 @@ static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
 	grpcd_buf_clear(&resp);
 	if (err.status == ERROR_OK) {
 		error_set(&err, ERROR_INTERNAL, NULL, NULL,
-			      "internal error: %s", strerror(-r));
+			  "internal error: %s", strerror(-r));
 		log_err("grpc: %s: %s", method_name(c), err.reason);
 	}
 	finish_error(c, &err);

@@ -33,10 +33,10 @@ enum grpcd_origin {
 	GRPCD_ORIGINS,
 };
 
-#define GRPCD_REQUESTS 8 /* request_call posted per server at any time */
+#define GRPCD_REQUESTS	  8 /* request_call posted per server at any time */
 #define GRPCD_STREAMS_MAX 64 /* WatchEvents streams open at once */
-#define GRPCD_PEER_FDS 1024 /* peers described per connection fd (logs) */
-#define GRPCD_PEER_LEN 56 /* "tcp [v6 address]:port", "unix uid N" */
+#define GRPCD_PEER_FDS	  1024 /* peers described per connection fd (logs) */
+#define GRPCD_PEER_LEN	  56 /* "tcp [v6 address]:port", "unix uid N" */
 
 enum grpcd_tag_kind {
 	GRPCD_TAG_OPS, /* the call's one batch in flight completed */
@@ -138,8 +138,7 @@ struct grpcd_completion {
 /* A unary handler: map the request to ctl calls and the result to the
  * answer. 0 and *resp, or -errno with *err set (an err left at ERROR_OK
  * means INTERNAL). */
-typedef int (*grpcd_unary_fn)(struct daemon *d,
-			      const struct ctl_caller *caller,
+typedef int (*grpcd_unary_fn)(struct daemon *d, const struct ctl_caller *caller,
 			      const uint8_t *req, size_t len,
 			      struct grpcd_buf *resp, struct error *err);
 

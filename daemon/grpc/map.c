@@ -65,8 +65,7 @@ static void fill_memory(Hyperalloc__V1__VMMemory *m, const struct vm *vm,
 	m->reclaimed_bytes = mem->reclaimed_bytes;
 	m->soft_reclaimed_bytes = mem->soft_reclaimed_bytes;
 	m->shares = mem->shares;
-	m->target_source =
-		str(vm_target_source_to_string(mem->target_source));
+	m->target_source = str(vm_target_source_to_string(mem->target_source));
 	m->auto_reclaim = mem->auto_reclaim;
 	m->mechanism = str(vm_mechanism_to_string(vm->mechanism));
 	when[0] = '\0';
@@ -152,7 +151,8 @@ int grpcd_pack_vm_list(const struct vm_registry *r, struct grpcd_buf *ret)
 	int rc = -ENOMEM;
 
 	hyperalloc__v1__list_vms_response__init(&m);
-	vm_foreach(vm, r) n++;
+	vm_foreach(vm, r)
+		n++;
 	if (n) {
 		items = calloc(n, sizeof(*items));
 		ptrs = calloc(n, sizeof(*ptrs));
@@ -263,7 +263,7 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc,
 
 	if (!m)
 		error_set(err, ERROR_BAD_REQUEST, "", "",
-		    "the request is not a valid %s message", desc->name);
+			  "the request is not a valid %s message", desc->name);
 	return m;
 }
 
@@ -278,28 +278,26 @@ int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
 	return 0;
 }
 
-static int copy_id(const char *s, char *id, size_t size,
-		   struct error *err)
+static int copy_id(const char *s, char *id, size_t size, struct error *err)
 {
 	size_t n = strlen(s);
 
 	if (n == 0) {
 		error_set(err, ERROR_BAD_REQUEST, "id", "",
-		    "id is required: a VM's name or UUID");
+			  "id is required: a VM's name or UUID");
 		return -EINVAL;
 	}
 	if (n >= size) {
 		error_set(err, ERROR_BAD_REQUEST, "id", "",
-		    "id is longer than %zu bytes", size - 1);
+			  "id is longer than %zu bytes", size - 1);
 		return -EINVAL;
 	}
 	memcpy(id, s, n + 1);
 	return 0;
 }
 
-int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
-		   const uint8_t *data, size_t len, char *id, size_t size,
-		   struct error *err)
+int grpcd_parse_id(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+		   size_t len, char *id, size_t size, struct error *err)
 {
 	const ProtobufCFieldDescriptor *f;
 	ProtobufCMessage *m;
@@ -307,8 +305,8 @@ int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
 
 	f = protobuf_c_message_descriptor_get_field_by_name(desc, "id");
 	if (!f || f->type != PROTOBUF_C_TYPE_STRING) {
-		error_set(err, ERROR_INTERNAL, "", "", "%s has no string field id",
-		    desc->name);
+		error_set(err, ERROR_INTERNAL, "", "",
+			  "%s has no string field id", desc->name);
 		return -EINVAL;
 	}
 	m = unpack(desc, data, len, err);
@@ -327,8 +325,8 @@ static int get_size(const char *key, uint64_t v, uint64_t *ret,
 
 	if (v > (uint64_t)INT64_MAX) {
 		snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be at most %lld",
-		    key, (long long)INT64_MAX);
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be at most %lld", key, (long long)INT64_MAX);
 		return -EINVAL;
 	}
 	*ret = v;
@@ -389,18 +387,18 @@ static int get_params(const char *text, char *buf, size_t size,
 	if (!o || !json_is_object(o)) {
 		if (o)
 			error_set(err, ERROR_BAD_REQUEST, "params", "",
-			    "params must be a JSON object");
+				  "params must be a JSON object");
 		else
 			error_set(err, ERROR_BAD_REQUEST, "params", "",
-			    "params is not JSON: %s at line %d column %d",
-			    e.text, e.line, e.column);
+				  "params is not JSON: %s at line %d column %d",
+				  e.text, e.line, e.column);
 		r = -EINVAL;
 		goto cleanup;
 	}
 	n = json_dumpb(o, buf, size, JSON_COMPACT | JSON_SORT_KEYS);
 	if (n == 0 || n >= size) {
 		error_set(err, ERROR_BAD_REQUEST, "params", "",
-		    "params is larger than %zu bytes", size - 1);
+			  "params is larger than %zu bytes", size - 1);
 		r = -EINVAL;
 		goto cleanup;
 	}
@@ -420,13 +418,13 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 		u->has_name = true;
 		if (!m->name[0]) {
 			error_set(err, ERROR_BAD_REQUEST, "name", "",
-			    "name must not be empty");
+				  "name must not be empty");
 			return -EINVAL;
 		}
 		if (strlen(m->name) >= sizeof(u->name)) {
 			error_set(err, ERROR_BAD_REQUEST, "name", "",
-			    "name is longer than %zu bytes",
-			    sizeof(u->name) - 1);
+				  "name is longer than %zu bytes",
+				  sizeof(u->name) - 1);
 			return -EINVAL;
 		}
 		snprintf(u->name, sizeof(u->name), "%s", m->name);
@@ -441,11 +439,12 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 	if (m->overcommit_ratio_opt_case) {
 		u->has_ratio = true;
 		/* JSON cannot carry NaN or infinity; protobuf can. */
-		if (!isfinite(m->overcommit_ratio) ||
-		    m->overcommit_ratio < 0) {
+		if (!isfinite(m->overcommit_ratio) || m->overcommit_ratio < 0) {
 			snprintf(text, sizeof(text), "%g", m->overcommit_ratio);
-			error_set(err, ERROR_BAD_REQUEST, "overcommit_ratio", text,
-			    "overcommit_ratio must be a finite number >= 0");
+			error_set(
+				err, ERROR_BAD_REQUEST, "overcommit_ratio",
+				text,
+				"overcommit_ratio must be a finite number >= 0");
 			return -EINVAL;
 		}
 		u->overcommit_ratio = m->overcommit_ratio;
@@ -537,8 +536,7 @@ grpc_status_code grpcd_status(enum error_status s)
 	return GRPC_STATUS_INTERNAL;
 }
 
-void grpcd_status_message(const struct error *err, char *buf,
-			  size_t len)
+void grpcd_status_message(const struct error *err, char *buf, size_t len)
 {
 	const char *reason = err->reason[0] ? err->reason : "request failed";
 

@@ -66,9 +66,8 @@ int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
 /* A request whose field "id" (a VM's name or UUID) is all it carries:
  * GetVMRequest, GetVMMemoryRequest, ReleaseVMTargetRequest (@desc says
  * which). The id must be 1..@size-1 bytes. */
-int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
-		   const uint8_t *data, size_t len, char *id, size_t size,
-		   struct error *err);
+int grpcd_parse_id(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+		   size_t len, char *id, size_t size, struct error *err);
 
 /* SetVMMemoryRequest: the id as above; has_* for each field present;
  * sizes at most INT64_MAX (the JSON API's limit). */
@@ -95,7 +94,6 @@ grpc_status_code grpcd_status(enum error_status s);
 
 /* The status message of @err: its reason, then "(field F, value V)" when
  * it names a field. Always NUL-terminated. */
-void grpcd_status_message(const struct error *err, char *buf,
-			  size_t len);
+void grpcd_status_message(const struct error *err, char *buf, size_t len);
 
 #endif

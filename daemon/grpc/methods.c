@@ -33,8 +33,8 @@ static int list_vms(struct daemon *d, const struct ctl_caller *caller,
 		    struct error *err)
 {
 	(void)caller;
-	if (grpcd_parse_empty(&hyperalloc__v1__list_vms_request__descriptor, req,
-			len, err) < 0)
+	if (grpcd_parse_empty(&hyperalloc__v1__list_vms_request__descriptor,
+			      req, len, err) < 0)
 		return -EINVAL;
 	return grpcd_pack_vm_list(&d->vms, resp);
 }
@@ -47,8 +47,8 @@ static int get_vm(struct daemon *d, const struct ctl_caller *caller,
 	const struct vm *vm;
 
 	(void)caller;
-	if (grpcd_parse_id(&hyperalloc__v1__get_vmrequest__descriptor, req,
-			   len, id, sizeof(id), err) < 0)
+	if (grpcd_parse_id(&hyperalloc__v1__get_vmrequest__descriptor, req, len,
+			   id, sizeof(id), err) < 0)
 		return -EINVAL;
 	vm = ctl_vm_get(d, id, err);
 	if (!vm)
@@ -97,8 +97,9 @@ static int release_target(struct daemon *d, const struct ctl_caller *caller,
 
 	if (!ctl_authorize(caller, err))
 		return -EPERM;
-	r = grpcd_parse_id(&hyperalloc__v1__release_vmtarget_request__descriptor,
-			   req, len, id, sizeof(id), err);
+	r = grpcd_parse_id(
+		&hyperalloc__v1__release_vmtarget_request__descriptor, req, len,
+		id, sizeof(id), err);
 	if (r < 0)
 		return r;
 	r = ctl_vm_release_target(d, caller, id, err);
@@ -114,8 +115,8 @@ static int get_host(struct daemon *d, const struct ctl_caller *caller,
 	struct ctl_host h;
 
 	(void)caller;
-	if (grpcd_parse_empty(&hyperalloc__v1__get_host_request__descriptor, req,
-			len, err) < 0)
+	if (grpcd_parse_empty(&hyperalloc__v1__get_host_request__descriptor,
+			      req, len, err) < 0)
 		return -EINVAL;
 	ctl_host_get(d, &h);
 	return grpcd_pack_host(&h, resp);
@@ -139,8 +140,8 @@ static int get_policy(struct daemon *d, const struct ctl_caller *caller,
 		      struct error *err)
 {
 	(void)caller;
-	if (grpcd_parse_empty(&hyperalloc__v1__get_policy_request__descriptor, req,
-			len, err) < 0)
+	if (grpcd_parse_empty(&hyperalloc__v1__get_policy_request__descriptor,
+			      req, len, err) < 0)
 		return -EINVAL;
 	return reply_policy(d, resp);
 }

@@ -22,8 +22,8 @@
 #include "http/metrics.h"
 #include "http/sse.h"
 
-#define CT_JSON "application/json"
-#define CT_PROBLEM "application/problem+json"
+#define CT_JSON	    "application/json"
+#define CT_PROBLEM  "application/problem+json"
 #define OPENAPI_MAX (1u << 20)
 
 /*
@@ -62,8 +62,8 @@ static int reply_json(struct http_response *resp, unsigned int status,
 }
 
 int http_reply_problem(struct http_response *resp, int status,
-		       const char *title, const char *detail,
-		       const char *field, const char *value)
+		       const char *title, const char *detail, const char *field,
+		       const char *value)
 {
 	json_t *j = json_problem(status, title, detail, field, value);
 
@@ -76,8 +76,7 @@ int http_reply_problem(struct http_response *resp, int status,
 	return 0;
 }
 
-int http_reply_error(struct http_response *resp,
-			 const struct error *err)
+int http_reply_error(struct http_response *resp, const struct error *err)
 {
 	return http_reply_problem(resp, error_status_http(err->status),
 				  error_status_title(err->status), err->reason,
@@ -134,8 +133,7 @@ static int set_memory(struct http_request *req, struct http_response *resp)
 	return reply_memory(req, resp, id);
 }
 
-static int release_target(struct http_request *req,
-			  struct http_response *resp)
+static int release_target(struct http_request *req, struct http_response *resp)
 {
 	const char *id = http_param(&req->params, "id");
 	struct error err = { 0 };
@@ -299,32 +297,57 @@ static int get_openapi(struct http_request *req, struct http_response *resp)
 /* ---- the table ---- */
 
 const struct http_route http_routes[] = {
-	{ .method = "GET", .pattern = "/vms", .handler = get_vms,
+	{ .method = "GET",
+	  .pattern = "/vms",
+	  .handler = get_vms,
 	  .summary = "list the VMs" },
-	{ .method = "GET", .pattern = "/vms/{id}", .handler = get_vm,
+	{ .method = "GET",
+	  .pattern = "/vms/{id}",
+	  .handler = get_vm,
 	  .summary = "one VM with its counters" },
-	{ .method = "GET", .pattern = "/vms/{id}/memory", .handler = get_memory,
+	{ .method = "GET",
+	  .pattern = "/vms/{id}/memory",
+	  .handler = get_memory,
 	  .summary = "a VM's memory state" },
-	{ .method = "PUT", .pattern = "/vms/{id}/memory", .handler = set_memory,
+	{ .method = "PUT",
+	  .pattern = "/vms/{id}/memory",
+	  .handler = set_memory,
 	  .summary = "change a VM's memory settings" },
-	{ .method = "PATCH", .pattern = "/vms/{id}/memory",
-	  .handler = set_memory, .summary = "change a VM's memory settings" },
-	{ .method = "DELETE", .pattern = "/vms/{id}/memory/target",
+	{ .method = "PATCH",
+	  .pattern = "/vms/{id}/memory",
+	  .handler = set_memory,
+	  .summary = "change a VM's memory settings" },
+	{ .method = "DELETE",
+	  .pattern = "/vms/{id}/memory/target",
 	  .handler = release_target,
 	  .summary = "hand the target back to the policy" },
-	{ .method = "GET", .pattern = "/host", .handler = get_host,
+	{ .method = "GET",
+	  .pattern = "/host",
+	  .handler = get_host,
 	  .summary = "host memory and overcommit" },
-	{ .method = "GET", .pattern = "/policy", .handler = get_policy,
+	{ .method = "GET",
+	  .pattern = "/policy",
+	  .handler = get_policy,
 	  .summary = "the active policy" },
-	{ .method = "PUT", .pattern = "/policy", .handler = put_policy,
+	{ .method = "PUT",
+	  .pattern = "/policy",
+	  .handler = put_policy,
 	  .summary = "change the policy" },
-	{ .method = "GET", .pattern = "/events", .handler = get_events,
+	{ .method = "GET",
+	  .pattern = "/events",
+	  .handler = get_events,
 	  .summary = "Server-Sent Events" },
-	{ .method = "GET", .pattern = "/metrics", .handler = get_metrics,
+	{ .method = "GET",
+	  .pattern = "/metrics",
+	  .handler = get_metrics,
 	  .summary = "Prometheus metrics" },
-	{ .method = "GET", .pattern = "/healthz", .handler = get_healthz,
+	{ .method = "GET",
+	  .pattern = "/healthz",
+	  .handler = get_healthz,
 	  .summary = "liveness" },
-	{ .method = "GET", .pattern = "/openapi.yaml", .handler = get_openapi,
+	{ .method = "GET",
+	  .pattern = "/openapi.yaml",
+	  .handler = get_openapi,
 	  .summary = "this API's OpenAPI document" },
 };
 
@@ -369,8 +392,7 @@ static bool path_match(const char *pattern, const char *path,
 	return true;
 }
 
-const struct http_route *http_route_match(const char *method,
-					  const char *path,
+const struct http_route *http_route_match(const char *method, const char *path,
 					  struct http_params *params)
 {
 	if (!method || !path)

@@ -25,8 +25,8 @@ struct MHD_Connection;
 struct MHD_Response;
 
 #define SSE_KEEPALIVE_USEC (15ull * 1000000) /* ": keepalive" period */
-#define SSE_STREAMS_MAX 128
-#define SSE_RETRY_MS 3000 /* reconnect delay suggested to clients */
+#define SSE_STREAMS_MAX	   128
+#define SSE_RETRY_MS	   3000 /* reconnect delay suggested to clients */
 
 /* Subscribe to @d's bus and arm the keepalive timer on @d's loop.
  * 0, -ENOMEM, -ENOSPC (no bus slot) or an sd-event error. */

@@ -104,11 +104,11 @@ uint64_t lv_domain_current(const struct lv_domain *ld)
 void lv_domain_progress(struct lv_domain *ld, uint64_t current)
 {
 	struct vm *vm = ld->vm;
-	struct event ev = {.type = EV_RECLAIM_DONE};
+	struct event ev = { .type = EV_RECLAIM_DONE };
 	uint64_t from = ld->prog.from_bytes;
 
 	if (!vm || lv_progress_step(&ld->prog, current, LV_REACHED_TOLERANCE) !=
-		       LV_PROGRESS_REACHED)
+			   LV_PROGRESS_REACHED)
 		return;
 	lv_refresh(vm);
 	snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
@@ -178,7 +178,7 @@ int lv_refresh(struct vm *vm)
 	else
 		vm->mem.host_resident_bytes = 0;
 	vm->mem.guest_free_bytes =
-	    ld->active && ld->st.has_unused ? ld->st.unused_bytes : 0;
+		ld->active && ld->st.has_unused ? ld->st.unused_bytes : 0;
 	vm->mem.reclaimed_bytes = vm->ram_bytes - vm->mem.current_bytes;
 	vm->mem.soft_reclaimed_bytes = 0;
 	vm->mem.updated_at_usec = realtime_usec();
@@ -259,7 +259,7 @@ static void vm_init_memory(struct lv_domain *ld, struct vm *vm)
 	}
 	vm->mem.max_bytes = vm->ram_bytes;
 	vm->mem.min_bytes =
-	    c->defaults.min_bytes > floor ? c->defaults.min_bytes : floor;
+		c->defaults.min_bytes > floor ? c->defaults.min_bytes : floor;
 	if (vm->mem.min_bytes > vm->ram_bytes)
 		vm->mem.min_bytes = vm->ram_bytes;
 	vm->mem.shares = c->defaults.shares;
@@ -294,8 +294,8 @@ static int register_vm(struct lv_domain *ld)
 		vm_free(vm);
 		daemon_error(d, NULL, "libvirt domain %s (%s) not tracked: %s",
 			     ld->name, ld->uuid,
-			     r == -EEXIST ? "a VM with that name exists"
-					  : strerror(-r));
+			     r == -EEXIST ? "a VM with that name exists" :
+					    strerror(-r));
 		return r;
 	}
 	/* The domain's metadata wins over the local state file: it moves
@@ -304,14 +304,14 @@ static int register_vm(struct lv_domain *ld)
 		daemon_vm_steer(d, vm);
 	log_info("%s: libvirt domain, %s%s%s, %s, %s memory", vm->id,
 		 vm_mechanism_to_string(ld->x.mechanism),
-		 ld->x.balloon && ld->x.free_page_reporting
-		     ? " (free page reporting on)"
-		     : "",
+		 ld->x.balloon && ld->x.free_page_reporting ?
+			 " (free page reporting on)" :
+			 "",
 		 ld->x.n_vmem > 1 ? " (first virtio-mem device steered)" : "",
 		 ld->active ? "running" : "stopped",
-		 ld->x.backing == LV_BACKING_MEMFD  ? "memfd"
-		 : ld->x.backing == LV_BACKING_FILE ? "file"
-						    : "anonymous");
+		 ld->x.backing == LV_BACKING_MEMFD ? "memfd" :
+		 ld->x.backing == LV_BACKING_FILE  ? "file" :
+						     "anonymous");
 	return 0;
 }
 
@@ -422,7 +422,7 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	 * still on its way. */
 	if (!ld->prog.active && x.mechanism == VM_MECH_VIRTIO_MEM)
 		ld->requested_bytes =
-		    lv_xml_base_bytes(&x) + x.vmem.requested_bytes;
+			lv_xml_base_bytes(&x) + x.vmem.requested_bytes;
 	else if (!ld->prog.active)
 		ld->requested_bytes = x.current_memory_bytes;
 	ld->failed_usec = 0;

@@ -54,7 +54,7 @@ struct lv_stats {
 	bool has_current, has_rss, has_unused, has_usable;
 	uint64_t current_bytes; /* balloon.current: the guest's size now */
 	uint64_t maximum_bytes;
-	uint64_t rss_bytes;    /* QEMU's resident set */
+	uint64_t rss_bytes; /* QEMU's resident set */
 	uint64_t unused_bytes; /* MemFree in the guest */
 	uint64_t usable_bytes;
 };
@@ -64,7 +64,7 @@ struct lv_domain {
 	virDomainPtr dom; /* NULL while disconnected */
 	char uuid[VM_UUID_LEN];
 	char name[256];
-	struct vm *vm;		/* NULL if not in the registry (name taken) */
+	struct vm *vm; /* NULL if not in the registry (name taken) */
 	struct lv_domain_xml x; /* the last XML read */
 	bool active;
 	bool persistent;
@@ -77,19 +77,19 @@ struct lv_domain {
 	struct lv_progress prog;
 	struct lv_limits limits; /* from the metadata */
 
-	uint64_t want_bytes;	  /* last target the engine asked for */
+	uint64_t want_bytes; /* last target the engine asked for */
 	uint64_t requested_bytes; /* last logical size libvirt accepted */
-	uint64_t failed_usec;	  /* when a request last failed, 0 = none */
-	bool meta_dirty;	  /* limits to write once connected */
-	bool mem_tried;		  /* direct access attempted for this run */
-	bool seen;		  /* resync mark */
+	uint64_t failed_usec; /* when a request last failed, 0 = none */
+	bool meta_dirty; /* limits to write once connected */
+	bool mem_tried; /* direct access attempted for this run */
+	bool seen; /* resync mark */
 	struct lv_domain *next;
 };
 
 struct libvirt_tracker {
 	struct daemon *d;
 	char *uri;
-	const char *proc;    /* "/proc" (tests inject their own) */
+	const char *proc; /* "/proc" (tests inject their own) */
 	const char *run_dir; /* libvirt's QEMU pid files */
 	const struct lv_monitor_ops *monitor; /* QEMU (tests put their own) */
 	virConnectPtr conn;
@@ -101,7 +101,7 @@ struct libvirt_tracker {
 	uint64_t backoff_ms;
 	bool down_logged;
 	bool stats_failing; /* logged once until it works again */
-	unsigned connects;  /* successful connections so far */
+	unsigned connects; /* successful connections so far */
 	struct lv_domain *domains;
 };
 

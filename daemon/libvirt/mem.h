@@ -21,7 +21,7 @@
 #define LV_MEM_BACKINGS_MAX 16
 
 struct lv_mem {
-	pid_t pid;		      /* 0: not attached */
+	pid_t pid; /* 0: not attached */
 	int fds[LV_MEM_BACKINGS_MAX]; /* our read-only opens of each backing */
 	uint64_t sizes[LV_MEM_BACKINGS_MAX];
 	size_t n;

@@ -68,8 +68,8 @@ bool lv_meta_apply(struct lv_domain *ld)
 	max = vm->mem.max_bytes;
 	min = vm->mem.min_bytes;
 	if (l->has_max) {
-		max =
-		    l->max_bytes > vm->ram_bytes ? vm->ram_bytes : l->max_bytes;
+		max = l->max_bytes > vm->ram_bytes ? vm->ram_bytes :
+						     l->max_bytes;
 		if (max < floor)
 			max = floor;
 	}
@@ -109,12 +109,12 @@ int lv_meta_save(const struct vm *vm)
 {
 	struct lv_domain *ld = vm->backend;
 	struct lv_limits l = {
-	    .has_min = true,
-	    .has_max = true,
-	    .has_shares = true,
-	    .min_bytes = vm->mem.min_bytes,
-	    .max_bytes = vm->mem.max_bytes,
-	    .shares = vm->mem.shares,
+		.has_min = true,
+		.has_max = true,
+		.has_shares = true,
+		.min_bytes = vm->mem.min_bytes,
+		.max_bytes = vm->mem.max_bytes,
+		.shares = vm->mem.shares,
 	};
 	unsigned int flags = 0;
 	char xml[256];

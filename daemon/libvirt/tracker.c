@@ -305,9 +305,9 @@ static void poll_stats(struct libvirt_tracker *t)
 	 * with what can be read without it, instead of stalling the loop
 	 * until the job ends; stats_fallback() fills in. */
 	n = virConnectGetAllDomainStats(
-	    t->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
-	    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-		VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		t->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
+		VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+			VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	if (n < 0) {
 		if (!t->stats_failing)
 			lv_errno("reading balloon statistics", NULL);
@@ -317,7 +317,7 @@ static void poll_stats(struct libvirt_tracker *t)
 	t->stats_failing = false;
 	for (int i = 0; i < n; i++) {
 		struct lv_domain *ld = lv_domain_of(t, recs[i]->dom);
-		struct lv_stats st = {0};
+		struct lv_stats st = { 0 };
 
 		if (!ld)
 			continue;
@@ -393,17 +393,17 @@ static void on_close(virConnectPtr c, int reason, void *opaque)
 {
 	struct libvirt_tracker *t = opaque;
 	static const char *const reasons[] = {
-	    [VIR_CONNECT_CLOSE_REASON_ERROR] = "I/O error",
-	    [VIR_CONNECT_CLOSE_REASON_EOF] = "libvirtd closed it",
-	    [VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "keepalive timed out",
-	    [VIR_CONNECT_CLOSE_REASON_CLIENT] = "closed by us",
+		[VIR_CONNECT_CLOSE_REASON_ERROR] = "I/O error",
+		[VIR_CONNECT_CLOSE_REASON_EOF] = "libvirtd closed it",
+		[VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "keepalive timed out",
+		[VIR_CONNECT_CLOSE_REASON_CLIENT] = "closed by us",
 	};
 
 	(void)c;
 	log_warn("libvirt: connection to %s lost (%s)", t->uri,
-		 reason >= 0 && reason <= VIR_CONNECT_CLOSE_REASON_CLIENT
-		     ? reasons[reason]
-		     : "unknown reason");
+		 reason >= 0 && reason <= VIR_CONNECT_CLOSE_REASON_CLIENT ?
+			 reasons[reason] :
+			 "unknown reason");
 	/* Not from inside libvirt's own stack: on the next loop pass. */
 	sd_event_source_set_enabled(t->lost, SD_EVENT_ONESHOT);
 }
@@ -448,13 +448,13 @@ static int tracker_connect(struct libvirt_tracker *t)
 		return -ENOTCONN;
 	}
 	t->conn = c;
-	t->close_cb =
-	    virConnectRegisterCloseCallback(c, on_close, t, NULL) == 0;
+	t->close_cb = virConnectRegisterCloseCallback(c, on_close, t, NULL) ==
+		      0;
 	/* Detect a libvirtd that hangs, not only one that exits. */
 	virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT);
 	for (int k = 0; k < LV_EV_COUNT; k++) {
 		t->cb_ids[k] = virConnectDomainEventRegisterAny(
-		    c, NULL, event_table[k].id, event_table[k].cb, t, NULL);
+			c, NULL, event_table[k].id, event_table[k].cb, t, NULL);
 		if (t->cb_ids[k] < 0)
 			log_debug("libvirt: event %d not available: %s",
 				  event_table[k].id, virGetLastErrorMessage());
@@ -484,9 +484,9 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)s;
 	(void)usec;
 	if (tracker_connect(t) < 0) {
-		t->backoff_ms = t->backoff_ms * 2 > LV_BACKOFF_MAX_MS
-				    ? LV_BACKOFF_MAX_MS
-				    : t->backoff_ms * 2;
+		t->backoff_ms = t->backoff_ms * 2 > LV_BACKOFF_MAX_MS ?
+					LV_BACKOFF_MAX_MS :
+					t->backoff_ms * 2;
 		schedule_reconnect(t);
 	}
 	return 0;
@@ -531,8 +531,8 @@ int libvirt_tracker_start(struct daemon *d)
 	if (!t)
 		return -ENOMEM;
 	t->d = d;
-	t->uri = strdup(d->cfg->libvirt.uri ? d->cfg->libvirt.uri
-					    : "qemu:///system");
+	t->uri = strdup(d->cfg->libvirt.uri ? d->cfg->libvirt.uri :
+					      "qemu:///system");
 	t->proc = "/proc";
 	t->run_dir = "/run/libvirt/qemu";
 	t->monitor = &lv_monitor_libvirt;

@@ -162,7 +162,7 @@ static char *node_xml(xmlDocPtr doc, xmlNodePtr node)
 static int parse_vmem(struct doc *d, struct lv_domain_xml *x)
 {
 	static const char expr[] =
-	    "/domain/devices/memory[@model='virtio-mem']";
+		"/domain/devices/memory[@model='virtio-mem']";
 	xmlXPathObjectPtr o = nodes(d, NULL, expr);
 	struct lv_vmem_dev *v = &x->vmem;
 	char buf[32];
@@ -191,8 +191,8 @@ static int parse_vmem(struct doc *d, struct lv_domain_xml *x)
 		scaled(d, n, "target/requested", &v->requested_bytes);
 		scaled(d, n, "target/current", &v->current_bytes);
 		text(d, n, "string(alias/@name)", v->alias, sizeof(v->alias));
-		v->node =
-		    atoi(text(d, n, "string(target/node)", buf, sizeof(buf)));
+		v->node = atoi(
+			text(d, n, "string(target/node)", buf, sizeof(buf)));
 		v->xml = node_xml(d->doc, n);
 		if (!v->xml) {
 			r = -ENOMEM;
@@ -244,7 +244,7 @@ int lv_xml_parse_domain(const char *xml, struct lv_domain_xml *x, char *err,
 	}
 	if (!xmlDocGetRootElement(d.doc) ||
 	    strcmp((const char *)xmlDocGetRootElement(d.doc)->name, "domain") !=
-		0) {
+		    0) {
 		snprintf(err, err_len, "the root element is not <domain>");
 		r = -EINVAL;
 		goto cleanup;
@@ -310,8 +310,8 @@ int lv_xml_parse_domain(const char *xml, struct lv_domain_xml *x, char *err,
 	x->shared = strcmp(buf, "shared") == 0 ||
 		    (count(&d, "/domain/cpu/numa/cell") &&
 		     count(&d, "/domain/cpu/numa/cell") ==
-			 count(&d, "/domain/cpu/numa/cell"
-				   "[@memAccess='shared']"));
+			     count(&d, "/domain/cpu/numa/cell"
+				       "[@memAccess='shared']"));
 
 	if (x->hyperalloc_device)
 		x->mechanism = VM_MECH_HYPERALLOC;
@@ -340,9 +340,9 @@ uint64_t lv_xml_base_bytes(const struct lv_domain_xml *x)
 {
 	if (x->numa_bytes)
 		return x->numa_bytes;
-	return x->memory_bytes > x->vmem_total_bytes
-		   ? x->memory_bytes - x->vmem_total_bytes
-		   : 0;
+	return x->memory_bytes > x->vmem_total_bytes ?
+		       x->memory_bytes - x->vmem_total_bytes :
+		       0;
 }
 
 /* ---- the metadata element ---- */
@@ -448,8 +448,7 @@ static xmlNodePtr child(xmlNodePtr parent, const char *name)
 	return NULL;
 }
 
-uint64_t lv_xml_vmem_request_for(const struct lv_domain_xml *x,
-				 uint64_t target)
+uint64_t lv_xml_vmem_request_for(const struct lv_domain_xml *x, uint64_t target)
 {
 	uint64_t base = lv_xml_base_bytes(x);
 	uint64_t block = x->vmem.block_bytes ? x->vmem.block_bytes : 1;

@@ -30,7 +30,7 @@ enum lv_backing {
 
 /* One <memory model='virtio-mem'> device. Sizes in bytes. */
 struct lv_vmem_dev {
-	char alias[64];	     /* "virtiomem0"; empty in inactive XML */
+	char alias[64]; /* "virtiomem0"; empty in inactive XML */
 	uint64_t size_bytes; /* the device's maximum */
 	uint64_t block_bytes;
 	uint64_t requested_bytes;
@@ -48,13 +48,13 @@ struct lv_domain_xml {
 	uint64_t current_memory_bytes; /* <currentMemory>: balloon target */
 	uint64_t numa_bytes; /* sum of the NUMA cells, 0 without NUMA */
 
-	bool balloon;		  /* <memballoon model='virtio…'> */
+	bool balloon; /* <memballoon model='virtio…'> */
 	bool free_page_reporting; /* freePageReporting='on' */
-	unsigned stats_period;	  /* <stats period=…>, 0 = none */
+	unsigned stats_period; /* <stats period=…>, 0 = none */
 
 	size_t n_vmem; /* virtio-mem devices; the first is steered */
 	uint64_t vmem_total_bytes; /* sum of their sizes */
-	struct lv_vmem_dev vmem;   /* the first one */
+	struct lv_vmem_dev vmem; /* the first one */
 
 	bool hyperalloc_device; /* qemu:commandline -device hyperalloc-pci */
 

@@ -37,7 +37,7 @@
 
 #define MIB	  (1024ull * 1024)
 #define GUEST_RAM "128M" /* every guest the fixture starts */
-#define WAIT_S	  20	 /* longest wait for anything: only catches hangs */
+#define WAIT_S	  20 /* longest wait for anything: only catches hangs */
 
 struct sim_host {
 	char dir[64], sock[128], trace[128], out[128], err[128];

@@ -78,14 +78,14 @@ static void stop(void)
  */
 #define WAIT_USEC 15000000ull
 
-#define WAIT_UNTIL(cond)                                                   \
-	do {                                                               \
-		uint64_t end_ = now_usec() + WAIT_USEC;                    \
-		while (!(cond)) {                                          \
-			ck_assert_msg(now_usec() < end_,                   \
-				      "waited in vain for " #cond);        \
-			sd_event_run(H.d.loop, 50000);                     \
-		}                                                          \
+#define WAIT_UNTIL(cond)                                            \
+	do {                                                        \
+		uint64_t end_ = now_usec() + WAIT_USEC;             \
+		while (!(cond)) {                                   \
+			ck_assert_msg(now_usec() < end_,            \
+				      "waited in vain for " #cond); \
+			sd_event_run(H.d.loop, 50000);              \
+		}                                                   \
 	} while (0)
 
 /* Event @t for @vm published after index @from, or NULL. */
@@ -333,8 +333,8 @@ END_TEST
 
 START_TEST(test_none_is_read_only)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 200 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 200 * MiB };
 	struct error err;
 
 	start(FIXTURE_URI);
@@ -386,8 +386,7 @@ START_TEST(test_lifecycle)
 	/* Undefined: it leaves. */
 	mark = H.n_evs;
 	ck_assert_int_eq(virDomainUndefine(dom), 0);
-	ck_assert_ptr_nonnull(
-	    wait_event(EV_VM_REMOVED, "ha-new", mark));
+	ck_assert_ptr_nonnull(wait_event(EV_VM_REMOVED, "ha-new", mark));
 	ck_assert_ptr_null(vm_get("ha-new"));
 	virDomainFree(dom);
 
@@ -398,8 +397,7 @@ START_TEST(test_lifecycle)
 	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "ha-new", mark));
 	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_RUNNING);
 	ck_assert_int_eq(virDomainDestroy(dom), 0);
-	const struct event *ev =
-	    wait_event(EV_VM_REMOVED, "ha-new", mark);
+	const struct event *ev = wait_event(EV_VM_REMOVED, "ha-new", mark);
 
 	ck_assert_ptr_nonnull(ev);
 	ck_assert_ptr_nonnull(strstr(ev->message, "destroyed"));
@@ -414,8 +412,8 @@ END_TEST
  * (the API shows it) and reaches libvirt when the domain starts. */
 START_TEST(test_target_while_stopped)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 200 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 200 * MiB };
 	virConnectPtr other = virConnectOpen("test:///default");
 	struct error err;
 	virDomainInfo info;
@@ -430,8 +428,7 @@ START_TEST(test_target_while_stopped)
 	vm = vm_get("ha-new");
 	ck_assert_int_eq(vm->state, VM_STATE_STOPPED);
 
-	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-new", &u, &err),
-			 0);
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-new", &u, &err), 0);
 	ck_assert_uint_eq(vm->mem.target_bytes, 200 * MiB);
 	ck_assert_int_eq(vm->mem.target_source, VM_TARGET_MANUAL);
 	ck_assert_uint_eq(vm->counters.apply_errors, 0);
@@ -464,12 +461,12 @@ static char *metadata(virDomainPtr dom, unsigned flags)
 
 START_TEST(test_metadata_written_through_api)
 {
-	struct ctl_memory_update u = {.has_min = true,
-				      .min_bytes = 160 * MiB,
-				      .has_max = true,
-				      .max_bytes = 448 * MiB,
-				      .has_shares = true,
-				      .shares = 2000};
+	struct ctl_memory_update u = { .has_min = true,
+				       .min_bytes = 160 * MiB,
+				       .has_max = true,
+				       .max_bytes = 448 * MiB,
+				       .has_shares = true,
+				       .shares = 2000 };
 	struct error err;
 	virDomainPtr dom;
 	char *live, *config;
@@ -507,11 +504,12 @@ START_TEST(test_metadata_changed_outside)
 
 	start(FIXTURE_URI);
 	dom = virDomainLookupByName(conn(), "ha-bal");
-	ck_assert_int_eq(virDomainSetMetadata(
-			     dom, VIR_DOMAIN_METADATA_ELEMENT,
-			     "<memory shares='42' max='300M'/>", LV_META_PREFIX,
-			     LV_META_NS, VIR_DOMAIN_AFFECT_LIVE),
-			 0);
+	ck_assert_int_eq(
+		virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+				     "<memory shares='42' max='300M'/>",
+				     LV_META_PREFIX, LV_META_NS,
+				     VIR_DOMAIN_AFFECT_LIVE),
+		0);
 	vm = vm_get("ha-bal");
 	WAIT_UNTIL(vm->mem.shares == 42);
 	ck_assert_uint_eq(vm->mem.max_bytes, 300 * MiB);
@@ -532,8 +530,8 @@ END_TEST
 
 START_TEST(test_balloon_target_reached)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 256 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 256 * MiB };
 	const struct event *ev;
 	struct error err;
 	virDomainInfo info;
@@ -557,8 +555,8 @@ END_TEST
 
 START_TEST(test_refused_target_not_retried_every_tick)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 512 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 512 * MiB };
 	struct error err;
 	struct vm *vm;
 
@@ -600,8 +598,8 @@ static int fake_set_balloon(virDomainPtr dom, unsigned long kib)
 
 START_TEST(test_monitor_seam)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 256 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 256 * MiB };
 	virDomainPtr dom;
 	struct error err;
 	char *reply = NULL;
@@ -629,10 +627,10 @@ START_TEST(test_monitor_seam)
 	/* The real table asks libvirt; the test driver has no QEMU monitor. */
 	dom = virDomainLookupByName(conn(), "ha-bal");
 	ck_assert_ptr_nonnull(dom);
-	ck_assert_int_eq(lv_monitor_libvirt.qmp(dom,
-						"{\"execute\": \"query-status\"}",
-						&reply),
-			 -1);
+	ck_assert_int_eq(
+		lv_monitor_libvirt.qmp(dom, "{\"execute\": \"query-status\"}",
+				       &reply),
+		-1);
 	ck_assert_ptr_null(reply);
 	ck_assert_int_lt(lv_errno("qmp", "ha-bal"), 0);
 	virDomainFree(dom);
@@ -695,12 +693,11 @@ START_TEST(test_reconnect_resync)
 	ck_assert_ptr_null(t->conn);
 	/* The VMs stay while disconnected; steering waits. */
 	ck_assert_uint_eq(H.d.vms.count, 5);
-	ck_assert_int_eq(
-	    vm_get("ha-bal")->ops->apply_target(vm_get("ha-bal"), 300 * MiB),
-	    0);
+	ck_assert_int_eq(vm_get("ha-bal")->ops->apply_target(vm_get("ha-bal"),
+							     300 * MiB),
+			 0);
 
-	const struct event *ev =
-	    wait_event(EV_VM_REMOVED, "ha-new", mark);
+	const struct event *ev = wait_event(EV_VM_REMOVED, "ha-new", mark);
 
 	ck_assert_ptr_nonnull(ev);
 	ck_assert_ptr_nonnull(strstr(ev->message, "unreachable"));
@@ -709,8 +706,7 @@ START_TEST(test_reconnect_resync)
 	ck_assert_ptr_null(find_event(EV_VM_REMOVED, "ha-bal", mark));
 	ck_assert_ptr_null(find_event(EV_VM_ADDED, "ha-bal", mark));
 	/* The target asked for while away reached libvirt. */
-	ck_assert_ptr_nonnull(
-	    wait_event(EV_RECLAIM_DONE, "ha-bal", mark));
+	ck_assert_ptr_nonnull(wait_event(EV_RECLAIM_DONE, "ha-bal", mark));
 	stop();
 }
 END_TEST
@@ -739,8 +735,8 @@ START_TEST(test_find_qemu)
 {
 	char dir[] = "/tmp/ha-lvproc-XXXXXX", path[256];
 	static const char cmdline[] =
-	    "qemu-system-x86_64\0-name\0guest=g\0-uuid\0"
-	    "6b7c1a4e-0001-4d3e-9a51-000000000001\0-m\0512";
+		"qemu-system-x86_64\0-name\0guest=g\0-uuid\0"
+		"6b7c1a4e-0001-4d3e-9a51-000000000001\0-m\0512";
 	pid_t pid = 0;
 	FILE *f;
 
@@ -756,14 +752,14 @@ START_TEST(test_find_qemu)
 
 	/* By scanning the processes. */
 	ck_assert_int_eq(
-	    lv_mem_find_qemu(dir, NULL, "g",
-			     "6B7C1A4E-0001-4d3e-9a51-000000000001", &pid),
-	    0);
+		lv_mem_find_qemu(dir, NULL, "g",
+				 "6B7C1A4E-0001-4d3e-9a51-000000000001", &pid),
+		0);
 	ck_assert_int_eq(pid, 4242);
 	ck_assert_int_eq(
-	    lv_mem_find_qemu(dir, NULL, "g",
-			     "6b7c1a4e-0009-4d3e-9a51-000000000001", &pid),
-	    -ENOENT);
+		lv_mem_find_qemu(dir, NULL, "g",
+				 "6b7c1a4e-0009-4d3e-9a51-000000000001", &pid),
+		-ENOENT);
 	/* A pid file naming a process that is not the guest is ignored. */
 	snprintf(path, sizeof(path), "%s/g.pid", dir);
 	f = fopen(path, "w");
@@ -771,9 +767,9 @@ START_TEST(test_find_qemu)
 	fclose(f);
 	pid = 0;
 	ck_assert_int_eq(
-	    lv_mem_find_qemu(dir, dir, "g",
-			     "6b7c1a4e-0001-4d3e-9a51-000000000001", &pid),
-	    0);
+		lv_mem_find_qemu(dir, dir, "g",
+				 "6b7c1a4e-0001-4d3e-9a51-000000000001", &pid),
+		0);
 	ck_assert_int_eq(pid, 4242);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	ck_assert_int_eq(system(path), 0);

@@ -55,8 +55,8 @@ static const char *sample(const char *text, const char *prefix, char *buf,
 		if (*l == '\n')
 			l++;
 		if (strncmp(l, prefix, n) == 0 && l[n] == ' ') {
-			snprintf(buf, len, "%.*s", (int)strcspn(l + n + 1, "\n"),
-				 l + n + 1);
+			snprintf(buf, len, "%.*s",
+				 (int)strcspn(l + n + 1, "\n"), l + n + 1);
 			return buf;
 		}
 	}
@@ -88,9 +88,8 @@ START_TEST(test_format_valid)
 			continue;
 		}
 		if (strncmp(line, "# TYPE ", 7) == 0) {
-			ck_assert_int_eq(sscanf(line + 7, "%127s %31s", name,
-						type),
-					 2);
+			ck_assert_int_eq(
+				sscanf(line + 7, "%127s %31s", name, type), 2);
 			ck_assert_str_eq(name, family); /* right after HELP */
 			ck_assert_msg(strcmp(type, "gauge") == 0 ||
 					      strcmp(type, "counter") == 0,
@@ -153,8 +152,9 @@ START_TEST(test_values)
 		       NULL),
 		1.5, 1e-9);
 	ck_assert_str_eq(
-		sample(text, "hyperalloc_vm_canary_mismatches_total{vm=\"b.2\"}",
-		       buf, sizeof(buf)),
+		sample(text,
+		       "hyperalloc_vm_canary_mismatches_total{vm=\"b.2\"}", buf,
+		       sizeof(buf)),
 		"3");
 	ck_assert_ptr_nonnull(
 		sample(text,
@@ -163,17 +163,15 @@ START_TEST(test_values)
 		       buf, sizeof(buf)));
 	ck_assert_str_eq(sample(text, "hyperalloc_up", buf, sizeof(buf)), "1");
 	ck_assert_str_eq(sample(text, "hyperalloc_vms", buf, sizeof(buf)), "2");
-	ck_assert_str_eq(sample(text, "hyperalloc_errors_total", buf,
-				sizeof(buf)),
-			 "4");
-	ck_assert_str_eq(sample(text, "hyperalloc_events_total", buf,
-				sizeof(buf)),
-			 "3");
-	ck_assert_ptr_nonnull(sample(text, "hyperalloc_host_total_bytes", buf,
-				     sizeof(buf)));
-	ck_assert_ptr_nonnull(sample(text,
-				     "hyperalloc_policy_info{policy=\"static\"}",
-				     buf, sizeof(buf)));
+	ck_assert_str_eq(
+		sample(text, "hyperalloc_errors_total", buf, sizeof(buf)), "4");
+	ck_assert_str_eq(
+		sample(text, "hyperalloc_events_total", buf, sizeof(buf)), "3");
+	ck_assert_ptr_nonnull(
+		sample(text, "hyperalloc_host_total_bytes", buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(
+		sample(text, "hyperalloc_policy_info{policy=\"static\"}", buf,
+		       sizeof(buf)));
 	free(text);
 }
 END_TEST

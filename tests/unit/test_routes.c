@@ -145,8 +145,8 @@ END_TEST
  * second would never be reached). */
 START_TEST(test_table_sane)
 {
-	static const char *const methods[] = { "GET", "PUT", "PATCH",
-					       "DELETE", "POST" };
+	static const char *const methods[] = { "GET", "PUT", "PATCH", "DELETE",
+					       "POST" };
 
 	ck_assert_uint_ge(http_routes_count, 13);
 	for (size_t i = 0; i < http_routes_count; i++) {
@@ -160,11 +160,11 @@ START_TEST(test_table_sane)
 			known |= strcmp(rt->method, methods[m]) == 0;
 		ck_assert_msg(known, "method %s", rt->method);
 		for (size_t j = 0; j < i; j++)
-			ck_assert_msg(
-				strcmp(rt->method, http_routes[j].method) ||
-					strcmp(rt->pattern,
-					       http_routes[j].pattern),
-				"%s %s twice", rt->method, rt->pattern);
+			ck_assert_msg(strcmp(rt->method,
+					     http_routes[j].method) ||
+					      strcmp(rt->pattern,
+						     http_routes[j].pattern),
+				      "%s %s twice", rt->method, rt->pattern);
 	}
 }
 END_TEST
@@ -203,8 +203,8 @@ static char *read_file(const char *path, size_t *ret_len)
  */
 static size_t openapi_ops(const char *text, struct op *ops, size_t max)
 {
-	static const char *const verbs[] = { "get",    "put",  "post",
-					     "delete", "patch", "head",
+	static const char *const verbs[] = { "get",	"put",	 "post",
+					     "delete",	"patch", "head",
 					     "options", "trace" };
 	const char *line = text;
 	char path[128] = "";
