@@ -4,8 +4,8 @@
 virtio-balloon, virtio-mem and the HyperAlloc device, side by side on this
 machine, once on 4 KiB-page RAM and once with huge pages.
 
-Every guest has the same logical size, runs under TCG with two vCPUs and
-has its RAM in a shared memfd. A private libvirtd (tests/e2e/lvenv.py)
+Every guest has the same logical size and runs under TCG (the HyperAlloc
+guest with two vCPUs, as its protocol needs; the stock guests with one). A private libvirtd (tests/e2e/lvenv.py)
 boots the stock guests (Debian's cloud kernel, busybox initramfs): one with
 a virtio-balloon, one with 256 MiB of boot RAM plus a virtio-mem device;
 each writes most of its memory once and frees it again (a guest that ran
@@ -13,21 +13,24 @@ something), so that what it gives up is resident on the host. A real
 hyperallocd tracks both through libvirt, and the request is a PUT
 /vms/{id}/memory with a target --gib smaller. The HyperAlloc guest is the
 patched QEMU (make qemu) with the driver's test mode: its allocator
-manages a memmap= pool of all but 256 MiB of the guest, which the test
-threads write completely and then free; the request is QMP
+manages a memmap= pool of all but 256 MiB of the guest, which the driver
+writes completely once and frees (test_fill); the request is QMP
 hyperalloc-set-target (the daemon's hyperalloc backend is not built yet).
 
 For each mechanism the time is from the request to 95 % of the memory that
-was released being gone from the host (st_blocks of QEMU's memfd, sampled
-every few ms, after the guest reached the target and the memory stopped
-moving). For HyperAlloc also: return (grow back to the full size: the
+was released being gone from the host (st_blocks of QEMU's memfd, or its
+RssAnon, sampled every few ms, after the guest reached the target and the
+memory stopped moving). For HyperAlloc also: return (grow back to the full size: the
 device's own time from the request to the target) and install (the device
 populating the returned frames on the guest's request, timed by the
 guest). Fresh guests for every run; medians over --runs.
 
-The huge-page run switches shmem THP to "advise" (QEMU asks for huge pages
-on guest RAM) and restores it; the 4 KiB run leaves it as it is when it is
-off. On 4 KiB pages the kernel's own punch rate bounds every mechanism.
+The huge-page run gives every guest QEMU's default anonymous RAM, for
+which QEMU asks for transparent huge pages (the machine's THP setting must
+be madvise or always), and measures QEMU's RssAnon: a shared memfd gets no
+huge pages from QEMU 7.2, whose memfd mappings are only 4 KiB aligned. The
+4 KiB run uses shared memfd RAM with shmem THP switched off for the run.
+On 4 KiB pages the kernel's own punch rate bounds every mechanism.
 TCG slows everything the guest does (the balloon's page lists, virtio-mem's
 unplug); the host's discards run at native speed.
 
@@ -54,6 +57,25 @@ import qemu_vm  # noqa: E402
 NAME = "shrink"
 BASE_MIB = 256  # boot RAM of the virtio-mem guest
 SETTLE_S = 1.0  # no change for this long after the target: done
+
+
+class HostAnon:
+    """Anonymous memory of a QEMU process (RssAnon): its guest RAM when
+    that is QEMU's default private RAM."""
+
+    def __init__(self, pid):
+        self.path = "/proc/%d/status" % pid
+
+    def resident(self):
+        with open(self.path) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+        raise BenchError("no RssAnon in " + self.path)
+
+
+def host_of(pid, size, shared):
+    return Host(pid, size) if shared else HostAnon(pid)
 
 
 class Host:
@@ -142,17 +164,18 @@ def ha_stat(vm, key):
     raise BenchError("the guest's stats have no " + key)
 
 
-def run_hyperalloc(paths, i, mib, small_mib):
+def run_hyperalloc(paths, i, mib, small_mib, shared):
     """One HyperAlloc guest: (reclaim ms, return ms, install GiB/s)."""
     pool = (mib - BASE_MIB) * bu.MIB
     start = BASE_MIB * bu.MIB
     cmdline = ("console=ttyS0 loglevel=4 memmap=%dM$0x%x "
                "ha.test_pool=%dM@0x%x ha.test_report_s=0 ha.test_hold_pct=50"
                % (pool >> 20, start, pool >> 20, start))
+    ram = (["-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % mib,
+            "-machine", "q35,memory-backend=mem"] if shared
+           else ["-machine", "q35"])
     vm = qemu_vm.QemuVM(paths["qemu"], [
-        "-accel", "tcg,thread=multi", "-smp", "2", "-m", "%dM" % mib,
-        "-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % mib,
-        "-machine", "q35,memory-backend=mem",
+        "-accel", "tcg,thread=multi", "-smp", "2", "-m", "%dM" % mib] + ram + [
         "-kernel", paths["kernel"], "-initrd", paths["initrd"],
         "-append", cmdline, "-object", "iothread,id=io0",
         "-device", "virtio-hyperalloc-pci,iothread=io0"],
@@ -170,12 +193,16 @@ def run_hyperalloc(paths, i, mib, small_mib):
         lvenv.wait_for(lambda: ha_stat(vm, "test_held_frames") == 0, 600,
                        "the test threads to free the pool", interval=1)
         vm.run("echo 1 > %s/test_fill" % sysfs, 600)
-        resident = qemu_vm.memfd_data_bytes(vm.pid(), region["ram-offset"],
-                                            region["size"])
+        if shared:
+            resident = qemu_vm.memfd_data_bytes(
+                vm.pid(), region["ram-offset"], region["size"])
+        else:
+            resident = qemu_vm.present_bytes(vm.pid(), region["host-addr"],
+                                             region["size"])
         if resident < 0.8 * region["size"]:
             raise BenchError("only %d MiB of the %d MiB pool were written"
                              % (resident >> 20, region["size"] >> 20))
-        host = Host(vm.pid(), mib * bu.MIB)
+        host = host_of(vm.pid(), mib * bu.MIB, shared)
         small = small_mib * bu.MIB
 
         def reached():
@@ -213,14 +240,15 @@ def run_hyperalloc(paths, i, mib, small_mib):
     return r_ms, ret_ms, inst_gibps
 
 
-def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib):
+def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib,
+             shared):
     tag = "%s-%d" % (uuid.uuid4().hex[:4], i)
     bal = lvenv.Guest(env, "balloon", "ha-test-shrink-bal-" + tag, kernel,
                       initrd, memory_mib=mib, fill_mib=fill_mib,
-                      stats_period=1)
+                      stats_period=1, shared=shared)
     vmem = lvenv.Guest(env, "vmem", "ha-test-shrink-vmem-" + tag, kernel,
                        initrd, memory_mib=mib, base_mib=BASE_MIB,
-                       fill_mib=fill_mib)
+                       fill_mib=fill_mib, shared=shared)
     try:
         bal.start()
         vmem.start()
@@ -230,11 +258,12 @@ def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib):
                        30, "the daemon to track the guests")
         small = small_mib * bu.MIB
         b_ms, b_rel = measure_daemon(daemon, bal.name,
-                                     Host(bal.qemu_pid(), mib * bu.MIB),
-                                     small)
+                                     host_of(bal.qemu_pid(), mib * bu.MIB,
+                                             shared), small)
         v_ms, v_rel = measure_daemon(daemon, vmem.name,
-                                     Host(vmem.qemu_pid(),
-                                          (mib - BASE_MIB) * bu.MIB), small)
+                                     host_of(vmem.qemu_pid(),
+                                             (mib - BASE_MIB) * bu.MIB,
+                                             shared), small)
     finally:
         env.destroy(bal.name)
         env.destroy(vmem.name)
@@ -242,6 +271,11 @@ def run_once(env, daemon, kernel, initrd, i, mib, small_mib, fill_mib):
           "(%d MiB released)" % (i + 1, b_ms, b_rel >> 20, v_ms,
                                  v_rel >> 20), flush=True)
     return b_ms, v_ms
+
+
+def anon_thp():
+    with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+        return f.read().split("[")[1].split("]")[0]
 
 
 class ShmemThp:
@@ -267,16 +301,16 @@ class ShmemThp:
 
 
 def run_mode(label, env, daemon, kernel, initrd, paths, args, small_mib,
-             fill_mib):
+             fill_mib, shared):
     """--runs of all three mechanisms: medians (balloon, virtio-mem,
     hyperalloc, return, install)."""
     res = {k: [] for k in ("b", "v", "h", "r", "i")}
-    print("-- %s (shmem_enabled: %s)" % (label, bu.thp_selected()),
-          flush=True)
+    print("-- %s" % label, flush=True)
     for i in range(args.runs):
         b, v = run_once(env, daemon, kernel, initrd, i, args.memory_mib,
-                        small_mib, fill_mib)
-        h, r, inst = run_hyperalloc(paths, i, args.memory_mib, small_mib)
+                        small_mib, fill_mib, shared)
+        h, r, inst = run_hyperalloc(paths, i, args.memory_mib, small_mib,
+                                    shared)
         for k, x in zip("bvhri", (b, v, h, r, inst)):
             res[k].append(x)
     return {k: bu.median(x) for k, x in res.items()}
@@ -311,12 +345,17 @@ def main():
         daemon.config["log_level"] = "info"
         daemon.write_config()
         daemon.start()
-        with ShmemThp("advise"):
-            huge = run_mode("huge pages", env, daemon, kernel, initrd,
-                            paths, args, small_mib, fill_mib)
+        thp = anon_thp()
+        if thp not in ("always", "madvise"):
+            raise BenchError("anonymous THP is '%s' here: the huge-page run "
+                             "needs madvise or always" % thp)
+        huge = run_mode("huge pages: anonymous RAM, THP %s" % thp, env,
+                        daemon, kernel, initrd, paths, args, small_mib,
+                        fill_mib, False)
         with ShmemThp("never"):
-            small = run_mode("4 KiB pages", env, daemon, kernel, initrd,
-                             paths, args, small_mib, fill_mib)
+            small = run_mode("4 KiB pages: shared memfd RAM, no shmem THP",
+                             env, daemon, kernel, initrd, paths, args,
+                             small_mib, fill_mib, True)
     except (BenchError, OSError, subprocess.CalledProcessError,
             AssertionError) as e:
         bu.fail(NAME, str(e))
@@ -328,7 +367,8 @@ def main():
     print("| pages | balloon ms | virtio-mem ms | HyperAlloc ms | vs balloon "
           "| vs virtio-mem | HyperAlloc return ms | install GiB/s |")
     print("|---|---|---|---|---|---|---|---|")
-    for label, m in (("2 MiB (shmem THP)", huge), ("4 KiB", small)):
+    for label, m in (("2 MiB (anonymous THP)", huge),
+                     ("4 KiB (memfd)", small)):
         print("| %s | %.0f | %.0f | %.1f | %.0fx | %.1fx | %.2f | %.2f |"
               % (label, m["b"], m["v"], m["h"], m["b"] / m["h"],
                  m["v"] / m["h"], m["r"], m["i"]))

@@ -273,11 +273,12 @@ def resident(pid, size=None):
 
 
 class Guest:
-    """XML for a TCG test guest: memfd shared RAM, a file serial console,
-    and either a virtio-balloon or a virtio-mem device."""
+    """XML for a TCG test guest: memfd shared RAM (or, with shared=False,
+    QEMU's default anonymous RAM), a file serial console, and either a
+    virtio-balloon or a virtio-mem device."""
 
     def __init__(self, env, kind, name, kernel, initrd, memory_mib=512,
-                 base_mib=256, fill_mib=0, stats_period=None):
+                 base_mib=256, fill_mib=0, stats_period=None, shared=True):
         self.env = env
         self.kind = kind
         self.name = name
@@ -310,7 +311,7 @@ class Guest:
   <name>%(name)s</name>
   %(head)s
   <vcpu>1</vcpu>
-  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+  %(backing)s
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>%(kernel)s</kernel>
@@ -327,7 +328,9 @@ class Guest:
   </devices>
 </domain>
 """ % dict(name=name, head=head, kernel=kernel, initrd=initrd,
-           cmdline=cmdline, console=self.console, devices=devices)
+           cmdline=cmdline, console=self.console, devices=devices,
+           backing=("<memoryBacking><source type='memfd'/><access "
+                    "mode='shared'/></memoryBacking>" if shared else ""))
 
     def start(self):
         self.env.create(self.xml)
