@@ -60,11 +60,15 @@ void lv_domain_update_state(struct lv_domain *ld)
 	}
 	if (!ld->active || s == VM_STATE_STOPPED)
 		s = VM_STATE_STOPPED;
+	else if (old == VM_STATE_QUARANTINED)
+		s = VM_STATE_QUARANTINED; /* until the VM runs anew */
 	else if (ld->migrating)
 		s = VM_STATE_MIGRATING;
 	else if (s == VM_STATE_RUNNING && vm->safety.stuck_until_ms)
 		s = VM_STATE_STUCK; /* the engine's verdict stands */
-	if (s == VM_STATE_STOPPED && ld->crashed)
+	if (s == VM_STATE_QUARANTINED)
+		; /* keeps its reason */
+	else if (s == VM_STATE_STOPPED && ld->crashed)
 		snprintf(vm->state_reason, sizeof(vm->state_reason),
 			 "the guest crashed");
 	else if (!vm->safety.stuck_until_ms || s == VM_STATE_STOPPED)
@@ -90,9 +94,12 @@ uint64_t lv_domain_current(const struct lv_domain *ld)
 	switch (x->mechanism) {
 	case VM_MECH_VIRTIO_MEM:
 		return lv_xml_base_bytes(x) + x->vmem.current_bytes;
+	case VM_MECH_HYPERALLOC:
+		if (ld->active && ld->ha.valid)
+			return ld->ha.ram_size - ld->ha.hard * (2ull << 20);
+		return x->memory_bytes;
 	case VM_MECH_BALLOON:
 	case VM_MECH_NONE:
-	case VM_MECH_HYPERALLOC:
 	case VM_MECH_SIM:
 		break;
 	}
@@ -158,6 +165,55 @@ int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
 	return 0;
 }
 
+/* ---- calls that may wait for QEMU: on the worker ---- */
+
+struct submit_ctx {
+	struct libvirt_tracker *t;
+	void (*done)(struct lv_domain *ld, struct lv_call *c);
+};
+
+static void submit_done(struct lv_call *c)
+{
+	struct submit_ctx *x = c->opaque;
+	struct lv_domain *ld = lv_domain_find(x->t, c->key);
+
+	if (ld && c->r == -ETIMEDOUT)
+		ld->ha.timeouts++;
+	if (ld && x->done)
+		x->done(ld, c);
+	free(x);
+}
+
+int lv_domain_submit(struct lv_domain *ld, int (*run)(struct lv_call *c),
+		     const void *run_ctx, char *arg,
+		     void (*done)(struct lv_domain *ld, struct lv_call *c))
+{
+	struct libvirt_tracker *t = ld->t;
+	struct submit_ctx *x;
+	struct lv_call *c;
+
+	if (!ld->dom || !t->worker) {
+		free(arg);
+		return -ENOTCONN;
+	}
+	c = lv_call_new(ld->dom, ld->uuid);
+	x = malloc(sizeof(*x));
+	if (!c || !x) {
+		free(arg);
+		free(c);
+		free(x);
+		return -ENOMEM;
+	}
+	x->t = t;
+	x->done = done;
+	c->run = run;
+	c->run_ctx = run_ctx;
+	c->done = submit_done;
+	c->opaque = x;
+	c->arg = arg;
+	return lv_worker_submit(t->worker, c, LV_CALL_TIMEOUT_USEC);
+}
+
 /* ---- backend operations shared by every mechanism ---- */
 
 int lv_refresh(struct vm *vm)
@@ -194,8 +250,7 @@ void lv_detach(struct vm *vm)
 	vm->backend = NULL;
 }
 
-/* none and hyperalloc (until the device's backend exists): tracked and
- * measured, not steered. */
+/* none: tracked and measured, not steered. */
 const struct backend_ops lv_readonly_ops = {
 	.name = "libvirt-readonly",
 	.refresh = lv_refresh,
@@ -212,8 +267,9 @@ static const struct backend_ops *ops_for(enum vm_mechanism m)
 		return &lv_balloon_ops;
 	case VM_MECH_VIRTIO_MEM:
 		return &lv_vmem_ops;
-	case VM_MECH_NONE:
 	case VM_MECH_HYPERALLOC:
+		return &lv_hyperalloc_ops;
+	case VM_MECH_NONE:
 	case VM_MECH_SIM:
 		break;
 	}
@@ -287,7 +343,8 @@ static int register_vm(struct lv_domain *ld)
 	ld->vm = vm;
 	lv_meta_apply(ld);
 	lv_domain_update_state(ld);
-	lv_refresh(vm);
+	lv_ha_poll(ld);
+	vm->ops->refresh(vm);
 	r = daemon_vm_add(d, vm);
 	if (r < 0) {
 		ld->vm = NULL;
@@ -402,8 +459,11 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	if (!active || (active && !ld->active)) {
 		memset(&ld->st, 0, sizeof(ld->st));
 		ld->prog.active = false;
+		lv_ha_reset(ld);
 		lv_mem_detach(&ld->mem);
 		ld->mem_tried = false;
+		if (active && ld->vm && ld->vm->state == VM_STATE_QUARANTINED)
+			ld->vm->state = VM_STATE_RUNNING; /* a new guest */
 	}
 	lv_xml_domain_clear(&ld->x);
 	ld->x = x;
@@ -442,7 +502,8 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	if (lv_meta_apply(ld))
 		daemon_vm_steer(t->d, ld->vm);
 	apply_wanted(ld);
-	lv_refresh(ld->vm);
+	lv_ha_poll(ld);
+	ld->vm->ops->refresh(ld->vm);
 	return 0;
 }
 
@@ -482,8 +543,11 @@ void lv_domain_stopped(struct lv_domain *ld, const char *why)
 	ld->lv_state = VIR_DOMAIN_SHUTOFF;
 	memset(&ld->st, 0, sizeof(ld->st));
 	ld->prog.active = false;
+	lv_ha_reset(ld);
 	lv_mem_detach(&ld->mem);
 	ld->mem_tried = false;
+	if (ld->vm && ld->vm->state == VM_STATE_QUARANTINED)
+		ld->vm->state = VM_STATE_STOPPED;
 	if (ld->vm)
 		log_info("%s: %s", ld->vm->id, why);
 	lv_domain_update_state(ld);

@@ -459,6 +459,15 @@ static char *metadata(virDomainPtr dom, unsigned flags)
 				    LV_META_NS, flags);
 }
 
+static bool metadata_is(virDomainPtr dom, const char *want)
+{
+	char *live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
+	bool same = live && strcmp(live, want) == 0;
+
+	free(live);
+	return same;
+}
+
 START_TEST(test_metadata_written_through_api)
 {
 	struct ctl_memory_update u = { .has_min = true,
@@ -474,6 +483,9 @@ START_TEST(test_metadata_written_through_api)
 	start(FIXTURE_URI);
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
 	dom = virDomainLookupByName(conn(), "ha-bal");
+	/* The write runs on the worker: wait for it to land. */
+	WAIT_UNTIL(metadata_is(dom, "<memory min=\"167772160\" "
+				    "max=\"469762048\" shares=\"2000\"/>"));
 	live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
 	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
 	ck_assert_ptr_nonnull(live);
@@ -488,7 +500,8 @@ START_TEST(test_metadata_written_through_api)
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-off", &u, &err), 0);
 	virDomainFree(dom);
 	dom = virDomainLookupByName(conn(), "ha-off");
-	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
+	/* A stopped domain's write goes through the worker too. */
+	WAIT_UNTIL((config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG)));
 	ck_assert_ptr_nonnull(config);
 	ck_assert_ptr_nonnull(strstr(config, "shares=\"2000\""));
 	free(config);
