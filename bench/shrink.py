@@ -5,23 +5,24 @@ virtio-balloon, virtio-mem and the HyperAlloc device, side by side on this
 machine, once on 4 KiB-page RAM and once with huge pages.
 
 Every guest has the same logical size and runs under TCG (the HyperAlloc
-guest with two vCPUs, as its protocol needs; the stock guests with one). A private libvirtd (tests/e2e/lvenv.py)
-boots the stock guests (Debian's cloud kernel, busybox initramfs): one with
+guest with two vCPUs, as its protocol needs; the stock guests with one).
+A private libvirtd (tests/e2e/lvenv.py) boots the stock guests (Debian's cloud kernel, busybox initramfs): one with
 a virtio-balloon, one with 256 MiB of boot RAM plus a virtio-mem device;
 each writes most of its memory once and frees it again (a guest that ran
-something), so that what it gives up is resident on the host. A real
-hyperallocd tracks both through libvirt, and the request is a PUT
-/vms/{id}/memory with a target --gib smaller. The HyperAlloc guest is the
-patched QEMU (make qemu) with the driver's test mode: its allocator
+something), so that what it gives up is resident on the host. The
+HyperAlloc domain runs the patched QEMU (make qemu) as its emulator with
+the device on its command line and the driver's test mode: its allocator
 manages a memmap= pool of all but 256 MiB of the guest, which the driver
-writes completely once and frees (test_fill); the request is QMP
-hyperalloc-set-target (the daemon's hyperalloc backend is not built yet).
+writes completely once and frees (test_fill). A real hyperallocd tracks
+all three through the same libvirtd, and the request is the same for
+each: a PUT /vms/{id}/memory with a target --gib smaller (for HyperAlloc
+the daemon sends hyperalloc-set-target through libvirt on its worker).
 
 For each mechanism the time is from the request to 95 % of the memory that
 was released being gone from the host (st_blocks of QEMU's memfd, or its
 RssAnon, sampled every few ms, after the guest reached the target and the
-memory stopped moving). For HyperAlloc also: return (grow back to the full size: the
-device's own time from the request to the target) and install (the device
+memory stopped moving). For HyperAlloc also: return (grow back to the
+full size: the device's own time from the request to the target) and install (the device
 populating the returned frames on the guest's request, timed by the
 guest). Fresh guests for every run; medians over --runs.
 
@@ -52,7 +53,6 @@ from _benchutil import BenchError, harness
 
 sys.path.insert(0, os.path.join(bu.TOP, "tests", "e2e"))
 import lvenv  # noqa: E402
-import qemu_vm  # noqa: E402
 
 NAME = "shrink"
 BASE_MIB = 256  # boot RAM of the virtio-mem guest
@@ -136,106 +136,56 @@ def measure_daemon(daemon, vm, host, small):
                    host, vm)
 
 
-HA_SYSFS = "/sys/bus/virtio/devices/virtio*/hyperalloc"
+def run_hyperalloc(env, daemon, paths, i, mib, small_mib, shared):
+    """One HyperAlloc domain through libvirt and the daemon: (reclaim ms,
+    return ms, install GiB/s)."""
+    name = "ha-bench-shrink-ha-%s-%d" % (uuid.uuid4().hex[:4], i)
+    g = lvenv.HaDomain(env, name, paths, mib, shared=shared)
 
-
-def ha_paths():
-    out = {}
-    for cmd in ([os.path.join(bu.TOP, "qemu-patches", "build.sh")],
-                ["sh", os.path.join(bu.TOP, "tests", "e2e",
-                                    "build-ha-guest.sh")]):
-        text = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
-                              text=True).stdout
-        out.update(line.split("=", 1) for line in text.split() if "=" in line)
-    return out
-
-
-def ha_sysfs(vm):
-    for line in vm.run("ls -d %s" % HA_SYSFS):
-        if line.strip().endswith("/hyperalloc"):
-            return line.strip()
-    raise BenchError("the guest has no hyperalloc sysfs directory")
-
-
-def ha_stat(vm, key):
-    for line in vm.run("cat %s/stats" % ha_sysfs(vm)):
-        if line.startswith(key + "="):
-            return int(line.split("=", 1)[1])
-    raise BenchError("the guest's stats have no " + key)
-
-
-def run_hyperalloc(paths, i, mib, small_mib, shared):
-    """One HyperAlloc guest: (reclaim ms, return ms, install GiB/s)."""
-    pool = (mib - BASE_MIB) * bu.MIB
-    start = BASE_MIB * bu.MIB
-    cmdline = ("console=ttyS0 loglevel=4 memmap=%dM$0x%x "
-               "ha.test_pool=%dM@0x%x ha.test_report_s=0 ha.test_hold_pct=50"
-               % (pool >> 20, start, pool >> 20, start))
-    ram = (["-object", "memory-backend-memfd,id=mem,size=%dM,share=on" % mib,
-            "-machine", "q35,memory-backend=mem"] if shared
-           else ["-machine", "q35"])
-    vm = qemu_vm.QemuVM(paths["qemu"], [
-        "-accel", "tcg,thread=multi", "-smp", "2", "-m", "%dM" % mib] + ram + [
-        "-kernel", paths["kernel"], "-initrd", paths["initrd"],
-        "-append", cmdline, "-object", "iothread,id=io0",
-        "-device", "virtio-hyperalloc-pci,iothread=io0"],
-        name="bench-shrink-%d" % i)
+    def detail():
+        return daemon.get("/vms/%s" % name).json()
     try:
-        vm.start()
-        vm.wait_console("ha-guest: ready", 300)
-        lvenv.wait_for(lambda: vm.qmp("query-hyperalloc")["state"] ==
-                       "active", 300, "the pool to be registered")
-        region = vm.qmp("query-hyperalloc")["regions"][0]
+        g.start()
+        g.wait_ready()
+        lvenv.wait_for(lambda: (detail().get("device") or {}).get("state")
+                       == "active", 300, "the daemon to see the device")
         # The guest uses all its memory once: the driver writes every free
-        # huge frame of the pool, then frees it (the threads stop first).
-        sysfs = ha_sysfs(vm)
-        vm.run("echo 0 > %s/test_run" % sysfs)
-        lvenv.wait_for(lambda: ha_stat(vm, "test_held_frames") == 0, 600,
-                       "the test threads to free the pool", interval=1)
-        vm.run("echo 1 > %s/test_fill" % sysfs, 600)
-        if shared:
-            resident = qemu_vm.memfd_data_bytes(
-                vm.pid(), region["ram-offset"], region["size"])
-        else:
-            resident = qemu_vm.present_bytes(vm.pid(), region["host-addr"],
-                                             region["size"])
-        if resident < 0.8 * region["size"]:
+        # huge frame of the pool, then frees it.
+        g.fill()
+        if shared and g.pool_resident() < 0.8 * g.pool_mib * bu.MIB:
             raise BenchError("only %d MiB of the %d MiB pool were written"
-                             % (resident >> 20, region["size"] >> 20))
-        host = host_of(vm.pid(), mib * bu.MIB, shared)
+                             % (g.pool_resident() >> 20, g.pool_mib))
         small = small_mib * bu.MIB
-
-        def reached():
-            q = vm.qmp("query-hyperalloc")
-            return q["target"] == small and q["target-reached"]
-        r_ms, released = measure(
-            lambda: vm.qmp("hyperalloc-set-target", size=small), reached,
-            host, "the HyperAlloc guest")
-        # Return: the device's time from the request to the target.
-        since = len(vm.events)
-        vm.qmp("hyperalloc-set-target", size=mib * bu.MIB)
-        _, ev = vm.wait_event("HYPERALLOC_TARGET_REACHED", 120, since,
-                              pred=lambda e: e["data"]["target"] ==
-                              mib * bu.MIB)
-        ret_ms = ev["data"]["duration-ns"] / 1e6
-        # Install: the guest asks for every frame of the pool at once; the
-        # device populates those it returned (the others are no-ops).
-        soft = vm.qmp("query-hyperalloc")["soft"]
-        huge = region["size"] // (2 * bu.MIB)
-        since = len(vm.console)
-        vm.run("echo 0 0 %d > %s/install" % (min(huge, 512), sysfs), 120)
+        r_ms, released = measure_daemon(
+            daemon, name, host_of(g.pid(), mib * bu.MIB, shared), small)
+        # Return: the device's own time from the request to the target.
+        r = daemon.put("/vms/%s/memory" % name, {"target_bytes": mib * bu.MIB})
+        if r.status != 200:
+            raise BenchError("PUT %s: %r" % (name, r))
+        ret_ms = lvenv.wait_for(
+            lambda: (lambda d: d["device"]["last_reclaim_ns"] / 1e6
+                     if d["memory"]["current_bytes"] == mib * bu.MIB
+                     else None)(detail()), 120, "the return")
+        # Install: one request for every frame of the pool from the guest;
+        # the device populates those it returned (the others are no-ops).
+        lvenv.wait_for(lambda: daemon.memory(name)["soft_reclaimed_bytes"],
+                       60, "the returned frames to show as soft")
+        soft = daemon.memory(name)["soft_reclaimed_bytes"]
+        out = g.console.run("echo 0 0 %d > %s/install; dmesg | grep "
+                            "'install region=0 huge=0' | tail -n 1"
+                            % (min(g.pool_mib // 2, 512), g.sysfs()), 120)
         ns = None
-        for line in vm.run("dmesg | grep 'install region=0 huge=0' | tail -n 1"):
+        for line in out:
             if "ns=" in line:
                 ns = int(line.rsplit("ns=", 1)[1].split()[0])
         if not ns:
             raise BenchError("no install time in the guest's log")
-        inst_gibps = soft * 2 * bu.MIB / (ns / 1e9) / (1 << 30)
+        inst_gibps = soft / (ns / 1e9) / (1 << 30)
     finally:
-        vm.stop()
+        env.destroy(name)
     print("run %d: hyperalloc %.1f ms (%d MiB released), return %.2f ms, "
           "install %d MiB at %.2f GiB/s" % (i + 1, r_ms, released >> 20,
-                                            ret_ms, soft * 2, inst_gibps),
+                                            ret_ms, soft >> 20, inst_gibps),
           flush=True)
     return r_ms, ret_ms, inst_gibps
 
@@ -309,8 +259,8 @@ def run_mode(label, env, daemon, kernel, initrd, paths, args, small_mib,
     for i in range(args.runs):
         b, v = run_once(env, daemon, kernel, initrd, i, args.memory_mib,
                         small_mib, fill_mib, shared)
-        h, r, inst = run_hyperalloc(paths, i, args.memory_mib, small_mib,
-                                    shared)
+        h, r, inst = run_hyperalloc(env, daemon, paths, i, args.memory_mib,
+                                    small_mib, shared)
         for k, x in zip("bvhri", (b, v, h, r, inst)):
             res[k].append(x)
     return {k: bu.median(x) for k, x in res.items()}
@@ -334,7 +284,7 @@ def main():
     try:
         bu.require_built(harness.HYPERALLOCD)
         kernel, initrd = lvenv.build_guest()
-        paths = ha_paths()
+        paths = lvenv.ha_paths()
         print("guests: %d MiB, TCG -smp 2, memfd shared RAM; shrinking by "
               "%d MiB to %d MiB, %d runs per mode"
               % (args.memory_mib, args.memory_mib - small_mib, small_mib,

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
 import lvenv  # noqa: E402
 from harness import MIB, Daemon, SSE, wait_for  # noqa: E402
-from qemu_vm import SerialConsole, memfd_data_bytes  # noqa: E402
+from lvenv import HaDomain, ha_paths  # noqa: E402
 
 HUGE = 2 * MIB
 TAG = uuid.uuid4().hex[:6]
@@ -41,121 +41,6 @@ HA_BAD = "ha-test-ha-bad-" + TAG
 BOOT_S = 300
 WORK_S = 300
 RAM_MIB = 768
-POOL_MIB = 512
-POOL_START = 0x10000000
-
-
-def ha_paths():
-    out = {}
-    for cmd in ([os.path.join(TOP, "qemu-patches", "build.sh")],
-                ["sh", os.path.join(HERE, "build-ha-guest.sh")]):
-        text = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
-                              text=True).stdout
-        out.update(line.split("=", 1) for line in text.split() if "=" in line)
-    return out
-
-
-class HaDomain:
-    """A HyperAlloc libvirt domain: memfd shared RAM, two vCPUs (TCG runs
-    them multi-threaded), the device through <qemu:commandline>, the
-    serial console on a unix socket with a shell."""
-
-    def __init__(self, env, name, paths, ha_args="", auto=False):
-        self.env = env
-        self.name = name
-        self.sock = os.path.join(env.dir, "console-%s.sock" % name)
-        cmdline = ("console=ttyS0 loglevel=4 panic=-1 memmap=%dM$0x%x "
-                   "ha.test_pool=%dM@0x%x ha.test_report_s=0 %s"
-                   % (POOL_MIB, POOL_START, POOL_MIB, POOL_START, ha_args))
-        dev = "virtio-hyperalloc-pci,id=ha0,bus=pcie.0,addr=0x18,iothread=io0"
-        if auto:
-            dev += ",auto-reclaim=on,auto-interval=500"
-        args = ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
-                "-object", "iothread,id=io0", "-device", dev]
-        self.xml = """<domain type='qemu'
-    xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>%(name)s</name>
-  <memory unit='MiB'>%(ram)d</memory>
-  <vcpu>2</vcpu>
-  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>%(kernel)s</kernel>
-    <initrd>%(initrd)s</initrd>
-    <cmdline>%(cmdline)s</cmdline>
-  </os>
-  <features><acpi/></features>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>%(qemu)s</emulator>
-    <serial type='unix'><source mode='bind' path='%(sock)s'/>
-      <target port='0'/></serial>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-%(args)s
-  </qemu:commandline>
-</domain>
-""" % dict(name=name, ram=RAM_MIB, kernel=paths["kernel"],
-           initrd=paths["initrd"], cmdline=cmdline, qemu=paths["qemu"],
-           sock=self.sock,
-           args="\n".join("    <qemu:arg value='%s'/>" % a for a in args))
-        self.console = None
-        self._sysfs = None
-
-    def start(self):
-        self.env.create(self.xml)
-        self.console = SerialConsole(alive=lambda: self.alive()).connect(
-            self.sock)
-        return self
-
-    def alive(self):
-        try:
-            return lvenv.pid_alive(self.env.qemu_pid(self.name))
-        except (OSError, ValueError):
-            return False
-
-    def wait_ready(self):
-        self.console.wait("ha-guest: ready", BOOT_S)
-
-    def pid(self):
-        return self.env.qemu_pid(self.name)
-
-    def sysfs(self):
-        if not self._sysfs:
-            for line in self.console.run(
-                    "ls -d /sys/bus/virtio/devices/virtio*/hyperalloc"):
-                if line.strip().endswith("/hyperalloc"):
-                    self._sysfs = line.strip()
-        assert self._sysfs, "no hyperalloc sysfs directory"
-        return self._sysfs
-
-    def stats(self):
-        out = {}
-        for line in self.console.run("cat %s/stats" % self.sysfs()):
-            m = re.match(r"^([a-z0-9_]+)=(-?\d+)$", line.strip())
-            if m:
-                out[m.group(1)] = int(m.group(2))
-        return out
-
-    def set(self, name, value):
-        out = self.console.run("echo %s > %s/%s && echo ha-set-ok"
-                               % (value, self.sysfs(), name), WORK_S)
-        assert "ha-set-ok" in [l.strip() for l in out], out
-
-    def fill(self):
-        """Threads quiet, then every free huge frame of the pool written
-        once: the guest has used all the memory it can."""
-        self.set("test_run", 0)
-        wait_for(lambda: self.stats().get("test_held_frames") == 0,
-                 WORK_S, what="the test threads to free everything",
-                 interval=0.5)
-        self.set("test_fill", 1)
-
-    def pool_resident(self):
-        return memfd_data_bytes(self.pid(), POOL_START, POOL_MIB * MIB)
 
 
 class LibvirtHyperAlloc(unittest.TestCase):
@@ -168,8 +53,8 @@ class LibvirtHyperAlloc(unittest.TestCase):
         cls.env = lvenv.Libvirtd(prefix="ha-test-lvha-")
         try:
             cls.env.start()
-            cls.a = HaDomain(cls.env, HA_A, cls.paths).start()
-            cls.b = HaDomain(cls.env, HA_B, cls.paths).start()
+            cls.a = HaDomain(cls.env, HA_A, cls.paths, RAM_MIB).start()
+            cls.b = HaDomain(cls.env, HA_B, cls.paths, RAM_MIB).start()
             cls.bal = lvenv.Guest(cls.env, "balloon", "ha-test-bal-" + TAG,
                                   kernel, initrd, memory_mib=256).start()
             cls.a.wait_ready()
@@ -346,7 +231,7 @@ class LibvirtHyperAlloc(unittest.TestCase):
         self.put(HA_A, {"target_bytes": RAM_MIB * MIB})
 
     def test_6_hostile_guest_quarantined(self):
-        bad = HaDomain(self.env, HA_BAD, self.paths,
+        bad = HaDomain(self.env, HA_BAD, self.paths, RAM_MIB,
                        ha_args="ha.test_hostile=child", auto=True).start()
         bad.wait_ready()
         wait_for(lambda: HA_BAD in self.daemon.vms(), 60,
