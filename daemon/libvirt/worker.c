@@ -13,9 +13,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+
+#define LV_WORKER_STOP_WAIT_S 2
 
 static void call_free(struct lv_call *c)
 {
@@ -161,6 +164,7 @@ static void *thread_main(void *arg)
 		pthread_cond_broadcast(&w->cond);
 	}
 	w->threads--;
+	pthread_cond_broadcast(&w->cond); /* lv_worker_stop() waits for it */
 	worker_unref_locked(w, &last);
 	pthread_mutex_unlock(&w->lock);
 	if (last)
@@ -373,7 +377,23 @@ void lv_worker_stop(struct lv_worker *w)
 		report(c);
 		call_free(c);
 	}
+	/* Threads with a call that comes back soon finish it before the
+	 * process goes on (libraries' exit handlers must not race with
+	 * them); one stuck in a QEMU that does not answer is left. */
 	pthread_mutex_lock(&w->lock);
+	{
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += LV_WORKER_STOP_WAIT_S;
+		while (w->threads &&
+		       pthread_cond_timedwait(&w->cond, &w->lock, &until) == 0)
+			;
+		if (w->threads)
+			log_warn("libvirt worker: %u call%s still waiting for "
+				 "QEMU at shutdown",
+				 w->threads, w->threads == 1 ? "" : "s");
+	}
 	worker_unref_locked(w, &last);
 	pthread_mutex_unlock(&w->lock);
 	if (last)
