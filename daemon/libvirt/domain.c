@@ -145,26 +145,6 @@ bool lv_domain_should_apply(struct lv_domain *ld, uint64_t target)
 	return ld->failed_usec && now_usec() - ld->failed_usec >= LV_RETRY_USEC;
 }
 
-int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
-		      const char *what)
-{
-	if (r < 0) {
-		r = lv_errno(what, ld->name);
-		/* Remember the refusal: the engine asks every tick, libvirt
-		 * is asked again only after LV_RETRY_USEC. */
-		ld->requested_bytes = target;
-		ld->failed_usec = now_usec();
-		return r;
-	}
-	ld->failed_usec = 0;
-	ld->requested_bytes = target;
-	lv_progress_start(&ld->prog, target, lv_domain_current(ld), now_usec());
-	log_info("%s: %s: target %llu MiB", ld->name, what,
-		 (unsigned long long)(target >> 20));
-	lv_domain_progress(ld, lv_domain_current(ld));
-	return 0;
-}
-
 /* ---- calls that may wait for QEMU: on the worker ---- */
 
 struct submit_ctx {
@@ -185,7 +165,7 @@ static void submit_done(struct lv_call *c)
 }
 
 int lv_domain_submit(struct lv_domain *ld, int (*run)(struct lv_call *c),
-		     const void *run_ctx, char *arg,
+		     const void *run_ctx, char *arg, unsigned long ularg,
 		     void (*done)(struct lv_domain *ld, struct lv_call *c))
 {
 	struct libvirt_tracker *t = ld->t;
@@ -211,7 +191,28 @@ int lv_domain_submit(struct lv_domain *ld, int (*run)(struct lv_call *c),
 	c->done = submit_done;
 	c->opaque = x;
 	c->arg = arg;
+	c->ularg = ularg;
 	return lv_worker_submit(t->worker, c, LV_CALL_TIMEOUT_USEC);
+}
+
+void lv_domain_call_applied(struct lv_domain *ld, uint64_t target,
+			    const struct lv_call *c, const char *what)
+{
+	if (c->r < 0) {
+		/* Remember the refusal: asked again after LV_RETRY_USEC. */
+		ld->failed_usec = now_usec();
+		if (ld->vm) {
+			ld->vm->counters.apply_errors++;
+			daemon_error(ld->t->d, ld->vm, "%s: %s: %s", ld->vm->id,
+				     what, c->err);
+		}
+		return;
+	}
+	ld->failed_usec = 0;
+	lv_progress_start(&ld->prog, target, lv_domain_current(ld), now_usec());
+	log_info("%s: %s: target %llu MiB", ld->name, what,
+		 (unsigned long long)(target >> 20));
+	lv_domain_progress(ld, lv_domain_current(ld));
 }
 
 /* ---- backend operations shared by every mechanism ---- */
@@ -387,15 +388,32 @@ static void apply_wanted(struct lv_domain *ld)
  * period is set. A live change: not while the domain migrates (libvirt
  * would make us wait for the migration's job), afterwards.
  */
+static int run_stats_period(struct lv_call *c)
+{
+	const struct lv_monitor_ops *m = c->run_ctx;
+
+	return m->set_stats_period(c->dom, (int)c->ularg);
+}
+
+static void stats_period_done(struct lv_domain *ld, struct lv_call *c)
+{
+	ld->stats_period_pending = false;
+	if (c->r < 0)
+		log_warn("%s: setting the balloon stats period: %s", ld->name,
+			 c->err);
+	else
+		ld->x.stats_period = (unsigned)c->ularg;
+}
+
 static void ensure_stats_period(struct lv_domain *ld)
 {
 	if (!ld->active || ld->migrating || !ld->dom || !ld->x.balloon ||
-	    ld->x.stats_period)
+	    ld->x.stats_period || ld->stats_period_pending)
 		return;
-	if (ld->t->monitor->set_stats_period(ld->dom, LV_STATS_PERIOD_S) < 0)
-		lv_errno("setting the balloon stats period", ld->name);
-	else
-		ld->x.stats_period = LV_STATS_PERIOD_S;
+	/* A live change takes the domain's job: on the worker. */
+	if (lv_domain_submit(ld, run_stats_period, ld->t->monitor, NULL,
+			     LV_STATS_PERIOD_S, stats_period_done) == 0)
+		ld->stats_period_pending = true;
 }
 
 /* What waited for the end of a migration, the domain still ours. */

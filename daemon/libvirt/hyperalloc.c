@@ -77,7 +77,7 @@ static int submit_qmp(struct lv_domain *ld, json_t *cmd, ha_done_fn fn)
 	json_decref(cmd);
 	if (!text)
 		return -ENOMEM;
-	return lv_domain_submit(ld, run_qmp, ld->t->monitor, text,
+	return lv_domain_submit(ld, run_qmp, ld->t->monitor, text, 0,
 				fn ? fn : default_done);
 }
 

@@ -133,6 +133,7 @@ struct lv_domain {
 	struct lv_ha ha; /* HyperAlloc VMs */
 	bool meta_dirty; /* limits to write once connected */
 	bool mem_tried; /* direct access attempted for this run */
+	bool stats_period_pending; /* set_stats_period on the worker */
 	bool seen; /* resync mark */
 	struct lv_domain *next;
 };
@@ -195,9 +196,11 @@ void lv_domain_disconnect(struct lv_domain *ld);
 /* Should apply_target call libvirt for @target? Records the wish; false
  * if there is nothing new to do or no connection (applied on reconnect). */
 bool lv_domain_should_apply(struct lv_domain *ld, uint64_t target);
-/* libvirt accepted (@r == 0) or refused a request for @target. */
-int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
-		      const char *what);
+/* A request for @target made on the worker came back (@c: its result):
+ * progress starts, or the refusal is remembered (asked again after
+ * LV_RETRY_USEC) and reported. */
+void lv_domain_call_applied(struct lv_domain *ld, uint64_t target,
+			    const struct lv_call *c, const char *what);
 
 /*
  * Run @run on the worker for the domain (keyed by its UUID, with
@@ -206,7 +209,7 @@ int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
  * is freed then too).
  */
 int lv_domain_submit(struct lv_domain *ld, int (*run)(struct lv_call *c),
-		     const void *run_ctx, char *arg,
+		     const void *run_ctx, char *arg, unsigned long ularg,
 		     void (*done)(struct lv_domain *ld, struct lv_call *c));
 
 int lv_refresh(struct vm *vm);

@@ -108,7 +108,7 @@ static bool limits_equal(const struct lv_limits *a, const struct lv_limits *b)
 
 static int run_set_metadata(struct lv_call *c)
 {
-	unsigned int flags = (unsigned int)(uintptr_t)c->run_ctx;
+	unsigned int flags = (unsigned int)c->ularg;
 
 	return virDomainSetMetadata(c->dom, VIR_DOMAIN_METADATA_ELEMENT, c->arg,
 				    LV_META_PREFIX, LV_META_NS, flags);
@@ -177,8 +177,8 @@ int lv_meta_save(const struct vm *vm)
 	if (!arg)
 		return -ENOMEM;
 	ld->meta_dirty = false;
-	r = lv_domain_submit(ld, run_set_metadata, (void *)(uintptr_t)flags,
-			     arg, set_metadata_done);
+	r = lv_domain_submit(ld, run_set_metadata, NULL, arg, flags,
+			     set_metadata_done);
 	if (r < 0)
 		ld->meta_dirty = true;
 	return r;
