@@ -70,6 +70,16 @@ for t in tests/integration/test_*.sh tests/integration/test_*.py; do
 	esac
 done
 
+# End-to-end suites (tests/e2e/test_*.py: the patched QEMU, TCG guests)
+# run once, in the build without sanitizers: they test QEMU and guest
+# kernels, which the sanitizer builds of the project do not change.
+if [ -z "$SAN" ]; then
+	for t in tests/e2e/test_*.py; do
+		[ -f "$t" ] || continue
+		run "$(basename "$t" .py)" env BUILD="$BUILD" /usr/bin/python3 "$t"
+	done
+fi
+
 if [ "$ran" -eq 0 ]; then
 	echo "no test suite matches T='$T'"
 	exit 1

@@ -251,7 +251,7 @@ static int cmd_vms(struct ctx *c)
 
 static int cmd_show(struct ctx *c)
 {
-	json_t *j = NULL, *counters, *v;
+	json_t *j = NULL, *counters, *device, *v;
 	const char *key;
 	char path[512];
 	int rc;
@@ -269,6 +269,34 @@ static int cmd_show(struct ctx *c)
 			  hactl_get_str(j, "state_reason"));
 	printf("memory:\n");
 	hactl_print_memory(json_object_get(j, "memory"), "  ");
+	device = json_object_get(j, "device");
+	if (json_is_object(device)) {
+		printf("device:\n");
+		hactl_row(
+			"  state:", "%s%s%s", hactl_get_str(device, "state"),
+			json_string_length(json_object_get(device, "reason")) ?
+				": " :
+				"",
+			hactl_get_str(device, "reason"));
+		hactl_row(
+			"  reads:", "%s",
+			json_is_true(json_object_get(device, "direct_reads")) ?
+				"direct (shared guest RAM)" :
+				"through QEMU's monitor");
+		hactl_row("  installs:",
+			  "%lld requests, %.0f us average, "
+			  "%.1f frames/s",
+			  (long long)json_integer_value(
+				  json_object_get(device, "install_requests")),
+			  (double)json_integer_value(
+				  json_object_get(device, "install_ns_avg")) /
+				  1000.0,
+			  json_number_value(
+				  json_object_get(device, "installs_per_s")));
+		if (json_string_length(json_object_get(device, "last_error")))
+			hactl_row("  last error:", "%s",
+				  hactl_get_str(device, "last_error"));
+	}
 	counters = json_object_get(j, "counters");
 	if (json_object_size(counters)) {
 		printf("counters:\n");

@@ -17,6 +17,8 @@ curl wrk procps util-linux
 libvirt-dev libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu
 libvirt-clients qemu-system-x86 busybox-static cpio
 chromium fonts-dejavu-core prometheus
+git xz-utils dpkg-dev meson ninja-build libglib2.0-dev libpixman-1-dev
+libfdt-dev zlib1g-dev linux-headers-cloud-amd64 linux-source-6.1
 "
 
 # Node.js 20 or later and npm run the pinned npm tools (tools/npm-ci.sh).

@@ -101,6 +101,7 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 	const struct vm_counters *c = &vm->counters;
 	Hyperalloc__V1__VMCounters cm;
 	Hyperalloc__V1__VMGuest gm;
+	Hyperalloc__V1__VMDevice dm;
 	Hyperalloc__V1__VMMemory mem;
 	Hyperalloc__V1__VM m;
 	char when[32];
@@ -131,6 +132,28 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 		gm.workload_target_bytes = vm->guest.target_bytes;
 		gm.reported_frames = vm->guest.reported;
 		m.guest = &gm;
+	}
+	if (vm->mechanism == VM_MECH_HYPERALLOC) {
+		const struct vm_device *d = &vm->device;
+
+		hyperalloc__v1__vmdevice__init(&dm);
+		dm.state = str(d->state);
+		dm.reason = str(d->reason);
+		dm.last_refusal = str(d->last_refusal);
+		dm.last_error = str(d->last_error);
+		dm.backend = str(d->backend);
+		dm.direct_reads = d->direct_reads;
+		dm.regions = d->regions;
+		dm.install_requests = d->install_requests;
+		dm.install_ns_avg = d->install_ns_avg;
+		dm.install_ns_max = d->install_ns_max;
+		dm.installs_per_s = d->installs_per_s;
+		dm.auto_reclaim = d->auto_reclaim;
+		dm.auto_interval_ms = d->auto_interval_ms;
+		dm.auto_keep_bytes = d->auto_keep_bytes;
+		dm.last_reclaim_ns = d->last_reclaim_ns;
+		dm.monitor_timeouts = d->monitor_timeouts;
+		m.device = &dm;
 	}
 	return grpcd_pack_message(&m.base, ret);
 }

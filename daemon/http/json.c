@@ -142,6 +142,36 @@ static json_t *json_vm_guest(const struct vm_guest_status *g)
 	return o;
 }
 
+static json_t *json_vm_device(const struct vm_device *d)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	set(o, "state", json_string(d->state), &ok);
+	set(o, "reason", json_string(d->reason), &ok);
+	set(o, "last_refusal", json_string(d->last_refusal), &ok);
+	set(o, "last_error", json_string(d->last_error), &ok);
+	set(o, "backend", json_string(d->backend), &ok);
+	set(o, "direct_reads", json_boolean(d->direct_reads), &ok);
+	set(o, "regions", json_u64(d->regions), &ok);
+	set(o, "install_requests", json_u64(d->install_requests), &ok);
+	set(o, "install_ns_avg", json_u64(d->install_ns_avg), &ok);
+	set(o, "install_ns_max", json_u64(d->install_ns_max), &ok);
+	set(o, "installs_per_s", json_real(d->installs_per_s), &ok);
+	set(o, "auto_reclaim", json_boolean(d->auto_reclaim), &ok);
+	set(o, "auto_interval_ms", json_u64(d->auto_interval_ms), &ok);
+	set(o, "auto_keep_bytes", json_u64(d->auto_keep_bytes), &ok);
+	set(o, "last_reclaim_ns", json_u64(d->last_reclaim_ns), &ok);
+	set(o, "monitor_timeouts", json_u64(d->monitor_timeouts), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *json_vm_detail(const struct vm *vm)
 {
 	json_t *o = json_vm_item(vm);
@@ -154,6 +184,8 @@ json_t *json_vm_detail(const struct vm *vm)
 	set(o, "counters", json_vm_counters(&vm->counters), &ok);
 	if (vm->guest.valid)
 		set(o, "guest", json_vm_guest(&vm->guest), &ok);
+	if (vm->mechanism == VM_MECH_HYPERALLOC)
+		set(o, "device", json_vm_device(&vm->device), &ok);
 	if (!ok) {
 		json_decref(o);
 		return NULL;

@@ -106,6 +106,10 @@ static const struct vm_counter vm_counters[] = {
 	  CNT(canary_mismatches) },
 	{ "hyperalloc_vm_apply_errors_total",
 	  "Failed attempts to steer the VM.", CNT(apply_errors) },
+	{ "hyperalloc_vm_monitor_timeouts_total",
+	  "Monitor commands the VM's QEMU did not answer in time "
+	  "(HyperAlloc VMs).",
+	  CNT(monitor_timeouts) },
 	{ "hyperalloc_vm_stuck_total",
 	  "Times the VM made no progress toward its target and was left "
 	  "alone for a while.",

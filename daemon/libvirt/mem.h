@@ -14,6 +14,7 @@
 #ifndef HA_LIBVIRT_MEM_H
 #define HA_LIBVIRT_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -27,6 +28,7 @@ struct lv_mem {
 	size_t n;
 	const void *ram; /* the main backing, mapped read-only */
 	uint64_t ram_bytes;
+	size_t main; /* its index in fds */
 };
 
 /* An unattached lv_mem (what zeroing gives, with the fds at -1). */
@@ -50,6 +52,13 @@ int lv_mem_find_qemu(const char *proc, const char *run_dir, const char *name,
  */
 int lv_mem_attach(struct lv_mem *m, const char *proc, pid_t pid,
 		  uint64_t ram_bytes);
+
+/*
+ * Can the main backing no longer shrink (F_SEAL_SHRINK, as QEMU seals its
+ * memfds)? Only then may a reader touch the mapping without a guest's
+ * QEMU being able to turn the access into SIGBUS.
+ */
+bool lv_mem_sealed(const struct lv_mem *m);
 
 /* Bytes of all backings resident on the host, or -errno. */
 int64_t lv_mem_resident(const struct lv_mem *m);

@@ -12,6 +12,7 @@
  * guest. Guests answer through events and the stats poll.
  */
 #include <errno.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,7 +352,24 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		return 0;
 	}
 	poll_stats(t);
+	for (struct lv_domain *ld = t->domains; ld; ld = ld->next)
+		lv_ha_poll(ld);
 	return 0;
+}
+
+/* A QEMU monitor event of a HyperAlloc VM (HYPERALLOC_*). */
+static void on_qemu_event(virConnectPtr c, virDomainPtr dom, const char *event,
+			  long long seconds, unsigned int micros,
+			  const char *details, void *opaque)
+{
+	struct libvirt_tracker *t = opaque;
+	struct lv_domain *ld = lv_domain_of(t, dom);
+
+	(void)c;
+	(void)seconds;
+	(void)micros;
+	if (ld && ld->x.mechanism == VM_MECH_HYPERALLOC)
+		lv_ha_event(ld, event, details);
 }
 
 /* ---- connection ---- */
@@ -419,6 +437,10 @@ static void tracker_disconnect(struct libvirt_tracker *t)
 							   t->cb_ids[k]);
 		t->cb_ids[k] = -1;
 	}
+	if (t->qmp_cb_id >= 0)
+		virConnectDomainQemuMonitorEventDeregister(t->conn,
+							   t->qmp_cb_id);
+	t->qmp_cb_id = -1;
 	if (t->close_cb)
 		virConnectUnregisterCloseCallback(t->conn, on_close);
 	t->close_cb = false;
@@ -459,6 +481,12 @@ static int tracker_connect(struct libvirt_tracker *t)
 			log_debug("libvirt: event %d not available: %s",
 				  event_table[k].id, virGetLastErrorMessage());
 	}
+	t->qmp_cb_id = virConnectDomainQemuMonitorEventRegister(
+		c, NULL, "^HYPERALLOC_", on_qemu_event, t, NULL,
+		VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX);
+	if (t->qmp_cb_id < 0)
+		log_debug("libvirt: QEMU monitor events not available: %s",
+			  virGetLastErrorMessage());
 	virConnectGetLibVersion(c, &version);
 	t->connects++;
 	log_info("libvirt: connected to %s (libvirt %lu.%lu.%lu)%s", t->uri,
@@ -539,7 +567,14 @@ int libvirt_tracker_start(struct daemon *d)
 	t->backoff_ms = LV_BACKOFF_MIN_MS;
 	for (int k = 0; k < LV_EV_COUNT; k++)
 		t->cb_ids[k] = -1;
+	t->qmp_cb_id = -1;
 	d->libvirt = t;
+	t->worker = lv_worker_new(d->loop);
+	if (!t->worker) {
+		log_err("libvirt: cannot set up the worker");
+		libvirt_tracker_stop(d);
+		return -ENOMEM;
+	}
 	virSetErrorFunc(NULL, quiet_errors);
 	r = t->uri ? 0 : -ENOMEM;
 	if (r >= 0)
@@ -572,6 +607,8 @@ void libvirt_tracker_stop(struct daemon *d)
 		return;
 	while (t->domains)
 		lv_domain_remove(t->domains, "daemon shutting down");
+	lv_worker_stop(t->worker);
+	t->worker = NULL;
 	tracker_disconnect(t);
 	sd_event_source_disable_unref(t->lost);
 	sd_event_source_disable_unref(t->reconnect_timer);

@@ -204,25 +204,60 @@ cleanup:
 	return r;
 }
 
-/* -device hyperalloc-pci[,…] in <qemu:commandline>, in either the
- * key=value or the JSON form of the device argument. */
-static bool has_hyperalloc(struct doc *d)
+/* The value of property @key in a key=value device argument ("on"), or
+ * NULL. */
+static const char *prop(const char *arg, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = strchr(arg, ','); p; p = strchr(p + 1, ',')) {
+		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '=') {
+			const char *v = p + 2 + klen;
+			size_t n = strcspn(v, ",");
+
+			snprintf(buf, len, "%.*s", (int)n, v);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * -device virtio-hyperalloc-pci[,…] in <qemu:commandline>, in either the
+ * key=value or the JSON form of the device argument; the key=value form
+ * also gives the device's automatic reclaim settings.
+ */
+static bool has_hyperalloc(struct doc *d, struct lv_hyperalloc_dev *ret)
 {
 	static const char expr[] = "/domain/*[local-name()='commandline']/"
 				   "*[local-name()='arg']/@value";
+	static const char name[] = LV_HYPERALLOC_DEVICE;
 	xmlXPathObjectPtr o = nodes(d, NULL, expr);
 	bool found = false;
+	char buf[32];
 
 	if (!o)
 		return false;
 	for (int i = 0; i < o->nodesetval->nodeNr && !found; i++) {
-		xmlChar *v = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+		xmlChar *x = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+		const char *v = (const char *)x;
 
 		if (!v)
 			continue;
-		found = strncmp((const char *)v, "hyperalloc-pci", 14) == 0 ||
-			strstr((const char *)v, "\"hyperalloc-pci\"");
-		xmlFree(v);
+		if (strncmp(v, name, sizeof(name) - 1) == 0 &&
+		    (v[sizeof(name) - 1] == ',' || v[sizeof(name) - 1] == 0)) {
+			found = true;
+			if (prop(v, "auto-reclaim", buf, sizeof(buf)))
+				ret->auto_reclaim = strcmp(buf, "on") == 0 ||
+						    strcmp(buf, "true") == 0;
+			if (prop(v, "auto-interval", buf, sizeof(buf)))
+				ret->auto_interval_ms = strtoull(buf, NULL, 10);
+			ret->iothread = prop(v, "iothread", buf, sizeof(buf)) !=
+					NULL;
+		} else if (strstr(v, "\"" LV_HYPERALLOC_DEVICE "\"")) {
+			found = true;
+		}
+		xmlFree(x);
 	}
 	xmlXPathFreeObject(o);
 	return found;
@@ -296,7 +331,7 @@ int lv_xml_parse_domain(const char *xml, struct lv_domain_xml *x, char *err,
 			 "<size> or <block>");
 		goto cleanup;
 	}
-	x->hyperalloc_device = has_hyperalloc(&d);
+	x->hyperalloc_device = has_hyperalloc(&d, &x->hyperalloc);
 
 	text(&d, NULL, "string(/domain/memoryBacking/source/@type)", buf,
 	     sizeof(buf));

@@ -39,6 +39,14 @@ struct lv_vmem_dev {
 	char *xml; /* the element as libvirt wrote it (owned) */
 };
 
+/* The QEMU device of a HyperAlloc VM, as its command line sets it up. */
+#define LV_HYPERALLOC_DEVICE "virtio-hyperalloc-pci"
+struct lv_hyperalloc_dev {
+	bool auto_reclaim; /* auto-reclaim=on */
+	uint64_t auto_interval_ms; /* auto-interval=, 0 = the default */
+	bool iothread; /* install requests on an iothread */
+};
+
 struct lv_domain_xml {
 	char name[256];
 	char uuid[VM_UUID_LEN];
@@ -56,7 +64,8 @@ struct lv_domain_xml {
 	uint64_t vmem_total_bytes; /* sum of their sizes */
 	struct lv_vmem_dev vmem; /* the first one */
 
-	bool hyperalloc_device; /* qemu:commandline -device hyperalloc-pci */
+	bool hyperalloc_device; /* qemu:commandline -device virtio-hyperalloc-pci */
+	struct lv_hyperalloc_dev hyperalloc;
 
 	enum lv_backing backing;
 	bool shared; /* <access mode='shared'/>: the host may map it */

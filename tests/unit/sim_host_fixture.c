@@ -436,6 +436,14 @@ void sh_disconnect(void)
 
 /* Wait up to @timeout_ms until @pred holds; sh.lock is held while it
  * runs. Tracks the peak of the host-sh_resident memory meanwhile. */
+int sh_wait_s(void)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	long k = m ? strtol(m, NULL, 10) : 1;
+
+	return 20 * (int)(k >= 1 && k <= 100 ? k : 1);
+}
+
 bool sh_wait_for_ms(sh_pred_fn pred, uint64_t timeout_ms)
 {
 	uint64_t end = sh_now_ms() + timeout_ms;
@@ -465,14 +473,14 @@ bool sh_wait_for_ms(sh_pred_fn pred, uint64_t timeout_ms)
 
 bool sh_wait_for(sh_pred_fn pred)
 {
-	return sh_wait_for_ms(pred, WAIT_S * 1000);
+	return sh_wait_for_ms(pred, (uint64_t)WAIT_S * 1000);
 }
 
 /* Send @sig, let the guest finish (BYE, close), and return its exit
  * status (-1 if it did not exit normally). */
 int sh_stop_guest(int sig)
 {
-	uint64_t end = sh_now_ms() + WAIT_S * 1000;
+	uint64_t end = sh_now_ms() + (uint64_t)WAIT_S * 1000;
 	int status = 0;
 	pid_t w;
 

@@ -346,6 +346,9 @@ START_TEST(test_names_are_json_names)
 	json_t *o;
 
 	vm->guest.valid = true; /* a sim guest that has reported */
+	/* ... and, to have every field of a VM at once, a HyperAlloc VM's
+	 * device object too. */
+	vm->mechanism = VM_MECH_HYPERALLOC;
 	assert_same_names(&hyperalloc__v1__vmmemory__descriptor,
 			  json_vm_memory(vm));
 	assert_same_names(&hyperalloc__v1__vm__descriptor, json_vm_detail(vm));
@@ -354,6 +357,8 @@ START_TEST(test_names_are_json_names)
 			  json_incref(json_object_get(o, "counters")));
 	assert_same_names(&hyperalloc__v1__vmguest__descriptor,
 			  json_incref(json_object_get(o, "guest")));
+	assert_same_names(&hyperalloc__v1__vmdevice__descriptor,
+			  json_incref(json_object_get(o, "device")));
 	json_decref(o);
 	assert_same_names(&hyperalloc__v1__host__descriptor, json_host(&h));
 	assert_same_names(&hyperalloc__v1__policy__descriptor, json_policy(&p));

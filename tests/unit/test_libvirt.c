@@ -459,6 +459,15 @@ static char *metadata(virDomainPtr dom, unsigned flags)
 				    LV_META_NS, flags);
 }
 
+static bool metadata_is(virDomainPtr dom, const char *want)
+{
+	char *live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
+	bool same = live && strcmp(live, want) == 0;
+
+	free(live);
+	return same;
+}
+
 START_TEST(test_metadata_written_through_api)
 {
 	struct ctl_memory_update u = { .has_min = true,
@@ -474,6 +483,9 @@ START_TEST(test_metadata_written_through_api)
 	start(FIXTURE_URI);
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
 	dom = virDomainLookupByName(conn(), "ha-bal");
+	/* The write runs on the worker: wait for it to land. */
+	WAIT_UNTIL(metadata_is(dom, "<memory min=\"167772160\" "
+				    "max=\"469762048\" shares=\"2000\"/>"));
 	live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
 	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
 	ck_assert_ptr_nonnull(live);
@@ -488,7 +500,8 @@ START_TEST(test_metadata_written_through_api)
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-off", &u, &err), 0);
 	virDomainFree(dom);
 	dom = virDomainLookupByName(conn(), "ha-off");
-	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
+	/* A stopped domain's write goes through the worker too. */
+	WAIT_UNTIL((config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG)));
 	ck_assert_ptr_nonnull(config);
 	ck_assert_ptr_nonnull(strstr(config, "shares=\"2000\""));
 	free(config);
@@ -570,12 +583,16 @@ START_TEST(test_refused_target_not_retried_every_tick)
 	/* The test driver cannot resize memory devices: refused. */
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-vmem", &u, &err),
 			 0);
-	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
-	ck_assert_ptr_nonnull(find_event(EV_ERROR, "ha-vmem", mark));
+	/* The call runs on the worker: its refusal arrives on the loop. */
+	WAIT_UNTIL(find_event(EV_ERROR, "ha-vmem", mark));
+	WAIT_UNTIL(lv_worker_pending(H.d.libvirt->worker, vm->uuid) == 0);
+	ck_assert_uint_gt(vm->counters.apply_errors, errors);
+	errors = vm->counters.apply_errors;
 	/* The engine asks every tick; libvirt is not asked again yet. */
 	daemon_vm_steer(&H.d, vm);
 	daemon_vm_steer(&H.d, vm);
-	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
+	ck_assert_uint_eq(lv_worker_pending(H.d.libvirt->worker, vm->uuid), 0);
+	ck_assert_uint_eq(vm->counters.apply_errors, errors);
 	stop();
 }
 END_TEST
@@ -588,12 +605,18 @@ static struct {
 	int refuse;
 } mon;
 
+/* Called on the worker thread: the fields are atomic. */
 static int fake_set_balloon(virDomainPtr dom, unsigned long kib)
 {
 	(void)dom;
-	mon.balloon_calls++;
-	mon.balloon_kib = kib;
-	return mon.refuse ? -1 : 0;
+	__atomic_store_n(&mon.balloon_kib, kib, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&mon.balloon_calls, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&mon.refuse, __ATOMIC_SEQ_CST) ? -1 : 0;
+}
+
+static int balloon_calls(void)
+{
+	return __atomic_load_n(&mon.balloon_calls, __ATOMIC_SEQ_CST);
 }
 
 START_TEST(test_monitor_seam)
@@ -612,16 +635,17 @@ START_TEST(test_monitor_seam)
 	vm = vm_get("ha-bal");
 	H.d.libvirt->monitor = &fake;
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
-	ck_assert_int_eq(mon.balloon_calls, 1);
-	ck_assert_uint_eq(mon.balloon_kib, 256 * 1024);
+	WAIT_UNTIL(balloon_calls() == 1);
+	ck_assert_uint_eq(__atomic_load_n(&mon.balloon_kib, __ATOMIC_SEQ_CST),
+			  256 * 1024);
 
 	/* Refused by "QEMU": counted and published, not retried at once. */
-	mon.refuse = 1;
+	__atomic_store_n(&mon.refuse, 1, __ATOMIC_SEQ_CST);
 	mark = H.n_evs;
 	u.target_bytes = 200 * MiB;
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
-	ck_assert_int_eq(mon.balloon_calls, 2);
-	ck_assert_uint_eq(vm->counters.apply_errors, 1);
+	WAIT_UNTIL(vm->counters.apply_errors == 1);
+	ck_assert_int_eq(balloon_calls(), 2);
 	ck_assert_ptr_nonnull(find_event(EV_ERROR, "ha-bal", mark));
 
 	/* The real table asks libvirt; the test driver has no QEMU monitor. */

@@ -74,7 +74,8 @@ static const struct {
 	  "<name>h</name><memory unit='GiB'>2</memory>"
 	  "<devices><memballoon model='virtio'/></devices>"
 	  "<qemu:commandline><qemu:arg value='-device'/>"
-	  "<qemu:arg value='hyperalloc-pci,id=ha0,auto=off'/>"
+	  "<qemu:arg value='virtio-hyperalloc-pci,id=ha0,auto-reclaim=on,"
+	  "auto-interval=500,iothread=io0'/>"
 	  "</qemu:commandline></domain>",
 	  VM_MECH_HYPERALLOC, 2048 * MiB, 2048 * MiB, 2048 * MiB, true, false,
 	  0, LV_BACKING_ANONYMOUS, false },
@@ -82,7 +83,7 @@ static const struct {
 	{ "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
 	  "<name>h</name><memory>1024</memory>"
 	  "<qemu:commandline><qemu:arg value='-device'/>"
-	  "<qemu:arg value='{\"driver\":\"hyperalloc-pci\",\"id\":\"ha0\"}'/>"
+	  "<qemu:arg value='{\"driver\":\"virtio-hyperalloc-pci\",\"id\":\"ha0\"}'/>"
 	  "</qemu:commandline></domain>",
 	  VM_MECH_HYPERALLOC, MiB, MiB, MiB, false, false, 0,
 	  LV_BACKING_ANONYMOUS, false },
@@ -90,7 +91,7 @@ static const struct {
 	{ "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
 	  "<name>h</name><memory>1024</memory>"
 	  "<qemu:commandline><qemu:arg value='-device'/>"
-	  "<qemu:arg value='virtio-rng-pci,id=hyperalloc-pci'/>"
+	  "<qemu:arg value='virtio-rng-pci,id=virtio-hyperalloc-pci'/>"
 	  "</qemu:commandline></domain>",
 	  VM_MECH_NONE, MiB, MiB, MiB, false, false, 0, LV_BACKING_ANONYMOUS,
 	  false },
@@ -113,6 +114,52 @@ START_TEST(test_parse_domain)
 	ck_assert_int_eq(x.backing, domains[_i].backing);
 	ck_assert_int_eq(x.shared, domains[_i].shared);
 	lv_xml_domain_clear(&x);
+	lv_xml_domain_clear(&x);
+}
+END_TEST
+
+/* The device's automatic reclaim settings come from its -device argument;
+ * a name that only starts like the device's is another device. */
+START_TEST(test_parse_hyperalloc_settings)
+{
+	static const char *xml =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>h</name><memory>1024</memory>"
+		"<qemu:commandline><qemu:arg value='-device'/>"
+		"<qemu:arg value='virtio-hyperalloc-pci,id=ha0,auto-reclaim=on,"
+		"auto-interval=500,iothread=io0'/>"
+		"</qemu:commandline></domain>";
+	static const char *plain =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>h</name><memory>1024</memory>"
+		"<qemu:commandline><qemu:arg value='-device'/>"
+		"<qemu:arg value='virtio-hyperalloc-pci'/>"
+		"</qemu:commandline></domain>";
+	static const char *other =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>h</name><memory>1024</memory>"
+		"<qemu:commandline><qemu:arg value='-device'/>"
+		"<qemu:arg value='virtio-hyperalloc-pcix,id=x'/>"
+		"</qemu:commandline></domain>";
+	struct lv_domain_xml x;
+	char err[128];
+
+	ck_assert_int_eq(lv_xml_parse_domain(xml, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(x.mechanism, VM_MECH_HYPERALLOC);
+	ck_assert(x.hyperalloc.auto_reclaim);
+	ck_assert_uint_eq(x.hyperalloc.auto_interval_ms, 500);
+	ck_assert(x.hyperalloc.iothread);
+	lv_xml_domain_clear(&x);
+
+	ck_assert_int_eq(lv_xml_parse_domain(plain, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(x.mechanism, VM_MECH_HYPERALLOC);
+	ck_assert(!x.hyperalloc.auto_reclaim);
+	ck_assert_uint_eq(x.hyperalloc.auto_interval_ms, 0);
+	ck_assert(!x.hyperalloc.iothread);
+	lv_xml_domain_clear(&x);
+
+	ck_assert_int_eq(lv_xml_parse_domain(other, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(x.mechanism, VM_MECH_NONE);
 	lv_xml_domain_clear(&x);
 }
 END_TEST
@@ -358,6 +405,7 @@ static Suite *xml_suite(void)
 	tcase_add_loop_test(tc, test_parse_domain, 0,
 			    sizeof(domains) / sizeof(domains[0]));
 	tcase_add_test(tc, test_parse_vmem_device);
+	tcase_add_test(tc, test_parse_hyperalloc_settings);
 	tcase_add_loop_test(tc, test_parse_domain_bad, 0,
 			    sizeof(bad_domains) / sizeof(bad_domains[0]));
 	tcase_add_loop_test(tc, test_parse_limits, 0,
