@@ -23,6 +23,12 @@ else
 BUILD := build/san-$(subst $(comma),-,$(SAN))
 endif
 
+# npm packages of the build and the tests (mk/npm.mk): one install under
+# build/npm/ for every build, the sanitizer ones included.
+NPM_DIR := build/npm
+NPM_DASHBOARD := $(NPM_DIR)/dashboard/.installed
+NPM_TESTS := $(NPM_DIR)/tests/.installed
+
 WARN := -Wall -Wextra -Wconversion -Wformat-security -Wshadow \
 	-Werror=missing-prototypes -Werror=strict-prototypes \
 	-Werror=implicit-fallthrough -Werror=vla
@@ -175,7 +181,7 @@ deps:
 
 T ?=
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all npm-tests
 	$(Q)BUILD=$(BUILD) T='$(T)' SAN='$(SAN)' tests/run-tests.sh
 
 B ?=

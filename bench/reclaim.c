@@ -38,10 +38,10 @@
 #include "ha_host.h"
 #include "user/memfd_env.h"
 
-#define MIB ((uint64_t)1 << 20)
-#define GIB (1024ull * MIB)
-#define META_AREA (4 * MIB) /* metadata at the start of the memfd */
-#define MAX_RUNS 15u
+#define MIB	    ((uint64_t)1 << 20)
+#define GIB	    (1024ull * MIB)
+#define META_AREA   (4 * MIB) /* metadata at the start of the memfd */
+#define MAX_RUNS    15u
 #define SCAN_PASSES 21u
 
 #define THP_SHMEM "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
@@ -82,8 +82,8 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void
-die(const char *fmt, ...)
+__attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
+								...)
 {
 	va_list ap;
 
@@ -344,8 +344,7 @@ static double run_lib(struct ram *m, uint64_t *ret_calls)
 	uint64_t frames = m->range / HA_FRAME_SIZE;
 	uint64_t children = frames / HA_CHILD_FRAMES;
 	struct ha_local *local = aligned_alloc(64, ha_local_size(1));
-	uint8_t *state = calloc(1, ha_host_state_size(m->size /
-						       HA_FRAME_SIZE));
+	uint8_t *state = calloc(1, ha_host_state_size(m->size / HA_FRAME_SIZE));
 	struct ha_host_counters c;
 	struct memfd_env env;
 	struct ha_guest g;
@@ -377,8 +376,8 @@ static double run_lib(struct ram *m, uint64_t *ret_calls)
 	if (n < 0)
 		die("ha_host_reclaim_hard: %s", ha_strerror((int)n));
 	if ((uint64_t)n != children)
-		die("ha_host_reclaim_hard reclaimed %" PRId64 " of %" PRIu64,
-		    n, children);
+		die("ha_host_reclaim_hard reclaimed %" PRId64 " of %" PRIu64, n,
+		    children);
 	ha_host_counters(&h, &c);
 	*ret_calls = c.discard_calls;
 	memfd_env_destroy(&env);
@@ -419,7 +418,12 @@ struct rates {
 	double huge_min; /* smallest THP fraction seen after a touch */
 };
 
-enum method { M_LIB, M_RAW_2M, M_RAW_ONE, M_COUNT };
+enum method {
+	M_LIB,
+	M_RAW_2M,
+	M_RAW_ONE,
+	M_COUNT
+};
 
 static const char *const method_name[M_COUNT] = {
 	[M_LIB] = "lib ha_host_reclaim_hard",
@@ -474,8 +478,8 @@ static void measure(const struct opts *o, bool thp, struct rates *ret)
 		for (unsigned k = 0; k < M_COUNT; k++) {
 			enum method meth = (enum method)((run + k) % M_COUNT);
 
-			t[meth][run] = one_run(&m, meth, run, o->gib,
-					       &ret->huge_min);
+			t[meth][run] =
+				one_run(&m, meth, run, o->gib, &ret->huge_min);
 		}
 	}
 	ram_close(&m);

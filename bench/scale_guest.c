@@ -53,24 +53,23 @@ struct opts {
 
 struct geometry {
 	uint64_t meta_size; /* bytes of allocator metadata */
-	uint64_t meta_len;  /* bytes up to the managed range (4 MiB aligned) */
+	uint64_t meta_len; /* bytes up to the managed range (4 MiB aligned) */
 	uint64_t base_frame;
 	uint64_t frames;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: scale_guest --socket PATH --count N [--prefix NAME]\n"
-	    "                   [--memory SIZE] [--status-ms MS]\n"
-	    "Register N idle simulated guests (each its own connection\n"
-	    "and memfd, like ha-simguest) with hyperallocd's sim socket\n"
-	    "PATH, print one line when all are registered, idle until\n"
-	    "SIGINT/SIGTERM, then say BYE. A helper of bench/scale.\n"
-	    "  --prefix NAME   VM names NAME-0000... (default scale)\n"
-	    "  --memory SIZE   guest RAM, K/M/G suffix (default 32M)\n"
-	    "  --status-ms MS  send STATUS every MS ms (default 0: never)\n");
+	fprintf(f,
+		"usage: scale_guest --socket PATH --count N [--prefix NAME]\n"
+		"                   [--memory SIZE] [--status-ms MS]\n"
+		"Register N idle simulated guests (each its own connection\n"
+		"and memfd, like ha-simguest) with hyperallocd's sim socket\n"
+		"PATH, print one line when all are registered, idle until\n"
+		"SIGINT/SIGTERM, then say BYE. A helper of bench/scale.\n"
+		"  --prefix NAME   VM names NAME-0000... (default scale)\n"
+		"  --memory SIZE   guest RAM, K/M/G suffix (default 32M)\n"
+		"  --status-ms MS  send STATUS every MS ms (default 0: never)\n");
 }
 
 __attribute__((format(printf, 1, 2), noreturn)) static void die(const char *fmt,
@@ -145,17 +144,17 @@ static unsigned parse_uint(const char *s, const char *what, unsigned max)
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"count", required_argument, NULL, 'n'},
-	    {"prefix", required_argument, NULL, 'p'},
-	    {"memory", required_argument, NULL, 'm'},
-	    {"status-ms", required_argument, NULL, 'S'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{ "socket", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "memory", required_argument, NULL, 'm' },
+		{ "status-ms", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){.prefix = "scale", .memory = 32 * MIB};
+	*o = (struct opts){ .prefix = "scale", .memory = 32 * MIB };
 	if (argc < 2) {
 		usage(stderr);
 		exit(2);
@@ -181,7 +180,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->status_ms =
-			    parse_uint(optarg, "--status-ms", 3600000);
+				parse_uint(optarg, "--status-ms", 3600000);
 			break;
 		case 'h':
 			usage(stdout);
@@ -204,8 +203,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
  * boundary to the end rounded down to 2 MiB. */
 static int geometry(uint64_t ram_bytes, struct geometry *ret)
 {
-	uint64_t upper =
-	    (ram_bytes >> HA_FRAME_SHIFT) / HA_CHILD_FRAMES * HA_CHILD_FRAMES;
+	uint64_t upper = (ram_bytes >> HA_FRAME_SHIFT) / HA_CHILD_FRAMES *
+			 HA_CHILD_FRAMES;
 	uint64_t meta, base;
 
 	if (ram_bytes % HA_HUGE_SIZE || ram_bytes < 32 * MIB)
@@ -258,8 +257,8 @@ static int make_ram(const struct opts *o, const struct geometry *g)
 		die("memfd_create: %s", strerror(errno));
 	if (ftruncate(fd, (off_t)o->memory) < 0)
 		die("ftruncate of the memfd: %s", strerror(errno));
-	meta =
-	    mmap(NULL, g->meta_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	meta = mmap(NULL, g->meta_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		    0);
 	if (meta == MAP_FAILED)
 		die("mmap of the memfd: %s", strerror(errno));
 	r = ha_guest_init(&guest, meta, g->meta_len, &local, 1, g->base_frame,
@@ -276,11 +275,11 @@ static int send_hello(int sock, int memfd, const struct sim_hello *h)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	struct iovec iov = {.iov_base = (void *)h, .iov_len = sizeof(*h)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.buf,
-			    .msg_controllen = sizeof(ctl.buf)};
+	struct iovec iov = { .iov_base = (void *)h, .iov_len = sizeof(*h) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf) };
 	struct cmsghdr *cm;
 
 	memset(&ctl, 0, sizeof(ctl));
@@ -296,7 +295,7 @@ static int send_hello(int sock, int memfd, const struct sim_hello *h)
 static int register_guest(const struct opts *o, const struct geometry *g,
 			  unsigned i)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct sim_hello h;
 	union {
 		struct sim_hdr hdr;
@@ -334,7 +333,7 @@ static int register_guest(const struct opts *o, const struct geometry *g,
 	/* The daemon holds its own reference now. */
 	close(memfd);
 
-	p = (struct pollfd){.fd = sock, .events = POLLIN};
+	p = (struct pollfd){ .fd = sock, .events = POLLIN };
 	r = poll(&p, 1, REPLY_TIMEOUT_MS);
 	if (r <= 0)
 		die("%s: no answer to HELLO in %d ms%s", h.name,
@@ -358,9 +357,9 @@ static void raise_fd_limit(unsigned need)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
-			  ? need
-			  : rl.rlim_max;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ?
+			      need :
+			      rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
 		die("need %u open files, the limit is %llu", need,
 		    (unsigned long long)rl.rlim_cur);
@@ -376,15 +375,15 @@ static void send_all(int *socks, unsigned n, const void *msg, size_t len)
 static void idle(const struct opts *o, int *socks, int sfd)
 {
 	struct pollfd *p = calloc(o->count + 1, sizeof(*p));
-	struct sim_status st = {0};
+	struct sim_status st = { 0 };
 	uint64_t next = now_ms() + o->status_ms;
 
 	if (!p)
 		die("out of memory");
 	hdr_init(&st.hdr, SIM_STATUS);
-	p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+	p[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 	for (unsigned i = 0; i < o->count; i++)
-		p[i + 1] = (struct pollfd){.fd = socks[i], .events = POLLIN};
+		p[i + 1] = (struct pollfd){ .fd = socks[i], .events = POLLIN };
 	for (;;) {
 		int timeout = -1, r;
 

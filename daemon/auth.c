@@ -23,7 +23,7 @@ bool auth_token_equal(const char *given, size_t len, const char *expected)
 }
 
 void auth_bearer_caller(const char *value, size_t len, const char *token,
-			 const char *who, struct ctl_caller *ret)
+			const char *who, struct ctl_caller *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	snprintf(ret->who, sizeof(ret->who), "%s", who ? who : "grpc");

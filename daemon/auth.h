@@ -25,7 +25,7 @@ bool auth_token_equal(const char *given, size_t len, const char *expected);
  * @token, the daemon's API token. @who names the caller in logs.
  */
 void auth_bearer_caller(const char *value, size_t len, const char *token,
-			 const char *who, struct ctl_caller *ret);
+			const char *who, struct ctl_caller *ret);
 
 /* May the unix socket peer @uid (primary group @gid) change settings:
  * root, @self (the daemon's user), or a member of @group (NULL or "":

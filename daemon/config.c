@@ -77,7 +77,7 @@ static int find_line(const char *text, const char *path)
 }
 
 __attribute__((format(printf, 2, 3))) static int perr(struct parser *ps,
-						       const char *fmt, ...)
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -175,8 +175,9 @@ static int get_size(struct parser *ps, json_t *v, uint64_t *ret)
 		return perr(ps, "expected a size (bytes, or a string like "
 				"\"512M\")");
 	if (ha_parse_size(json_string_value(v), ret) < 0)
-		return perr(ps, "\"%s\" is not a size (examples: 4096, "
-				"\"512M\", \"1.5G\")",
+		return perr(ps,
+			    "\"%s\" is not a size (examples: 4096, "
+			    "\"512M\", \"1.5G\")",
 			    json_string_value(v));
 	return 0;
 }
@@ -200,8 +201,7 @@ static int parse_api(struct parser *ps, json_t *o, struct config *c)
 	json_t *v;
 	int r;
 
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, "api", key);
 		if (strcmp(key, "tcp") == 0)
 			r = get_string(ps, v, &c->api.tcp, true);
@@ -232,8 +232,7 @@ static int parse_grpc(struct parser *ps, json_t *o, struct config *c)
 	json_t *v;
 	int r;
 
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, "grpc", key);
 		if (strcmp(key, "tcp") == 0)
 			r = get_string(ps, v, &c->grpc.tcp, true);
@@ -260,17 +259,19 @@ static int parse_guest(struct parser *ps, json_t *o, size_t idx,
 	snprintf(ps->path, sizeof(ps->path), "%s", prefix);
 	if ((r = check_object(ps, o)) < 0)
 		return r;
-	*g = (struct config_sim_guest){ .vcpus = 2, .time_scale = 1.0,
+	*g = (struct config_sim_guest){ .vcpus = 2,
+					.time_scale = 1.0,
 					.loop = true };
 	snprintf(g->trace, sizeof(g->trace), "steady");
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, prefix, key);
 		if (strcmp(key, "name") == 0) {
 			r = get_buf(ps, v, g->name, sizeof(g->name));
 			if (r == 0 && !vm_id_valid(g->name))
-				r = perr(ps, "\"%s\": use 1-63 of A-Z a-z 0-9 . _ -",
-					 g->name);
+				r = perr(
+					ps,
+					"\"%s\": use 1-63 of A-Z a-z 0-9 . _ -",
+					g->name);
 		} else if (strcmp(key, "memory") == 0) {
 			r = get_size(ps, v, &g->memory_bytes);
 			if (r == 0 && (g->memory_bytes < (32ull << 20) ||
@@ -312,8 +313,7 @@ static int parse_sim(struct parser *ps, json_t *o, struct config *c)
 	json_t *v;
 	int r;
 
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, "sim", key);
 		if (strcmp(key, "socket") == 0) {
 			r = get_string(ps, v, &c->sim.socket, true);
@@ -330,7 +330,8 @@ static int parse_sim(struct parser *ps, json_t *o, struct config *c)
 				return perr(ps, "at most %d guests",
 					    CONFIG_SIM_GUESTS_MAX);
 			free(c->sim.guests);
-			c->sim.guests = calloc(n ? n : 1, sizeof(*c->sim.guests));
+			c->sim.guests =
+				calloc(n ? n : 1, sizeof(*c->sim.guests));
 			if (!c->sim.guests)
 				return -ENOMEM;
 			c->sim.n_guests = n;
@@ -365,8 +366,7 @@ static int parse_libvirt(struct parser *ps, json_t *o, struct config *c)
 	json_t *v;
 	int r;
 
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, "libvirt", key);
 		if (strcmp(key, "enabled") == 0)
 			r = get_bool(ps, v, &c->libvirt.enabled);
@@ -386,8 +386,7 @@ static int parse_policy(struct parser *ps, json_t *o, struct config *c)
 	json_t *v;
 	int r;
 
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, "policy", key);
 		if (strcmp(key, "name") == 0) {
 			r = get_string(ps, v, &c->policy.name, false);
@@ -432,8 +431,7 @@ static int parse_defaults(struct parser *ps, json_t *o, struct config *c)
 	uint64_t u;
 	int r;
 
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		path_push(ps, "defaults", key);
 		if (strcmp(key, "min_memory") == 0) {
 			r = get_size(ps, v, &c->defaults.min_bytes);
@@ -472,8 +470,7 @@ static int parse_root(struct parser *ps, json_t *root, struct config *c)
 	snprintf(ps->path, sizeof(ps->path), "(top level)");
 	if ((r = check_object(ps, root)) < 0)
 		return r;
-	json_object_foreach(root, key, v)
-	{
+	json_object_foreach(root, key, v) {
 		size_t i;
 
 		path_push(ps, "", key);
@@ -551,8 +548,8 @@ struct config *config_new_default(void)
 	return c;
 }
 
-int config_load_string(const char *text, const char *name,
-		       struct config **ret, struct config_error *err)
+int config_load_string(const char *text, const char *name, struct config **ret,
+		       struct config_error *err)
 {
 	struct parser ps = { .text = text, .err = err };
 	struct config *c;
@@ -588,8 +585,7 @@ int config_load_string(const char *text, const char *name,
 	return 0;
 }
 
-int config_load(const char *path, struct config **ret,
-		struct config_error *err)
+int config_load(const char *path, struct config **ret, struct config_error *err)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -600,8 +596,8 @@ int config_load(const char *path, struct config **ret,
 	f = fopen(path, "re");
 	if (!f) {
 		r = -errno;
-		snprintf(err->message, sizeof(err->message), "cannot open %s: %s",
-			 path, strerror(errno));
+		snprintf(err->message, sizeof(err->message),
+			 "cannot open %s: %s", path, strerror(errno));
 		return r;
 	}
 	FILE *mem = open_memstream(&text, &len);

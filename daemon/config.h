@@ -95,8 +95,8 @@ int config_load(const char *path, struct config **ret,
 		struct config_error *err);
 
 /* Same from a string (tests). @name is used in messages. */
-int config_load_string(const char *text, const char *name,
-		       struct config **ret, struct config_error *err);
+int config_load_string(const char *text, const char *name, struct config **ret,
+		       struct config_error *err);
 
 void config_free(struct config *c);
 

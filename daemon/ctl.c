@@ -22,28 +22,25 @@ bool ctl_authorize(const struct ctl_caller *c, struct error *err)
 		return true;
 	if (!c->credentials_given)
 		error_set(err, ERROR_UNAUTHENTICATED, "Authorization", "",
-			      "changes need credentials: a bearer token over "
-			      "TCP, or an allowed user on the unix socket");
+			  "changes need credentials: a bearer token over "
+			  "TCP, or an allowed user on the unix socket");
 	else
 		error_set(err, ERROR_FORBIDDEN, "Authorization", "",
-			      "%s is not allowed to change settings",
-			      c->who[0] ? c->who : "caller");
+			  "%s is not allowed to change settings",
+			  c->who[0] ? c->who : "caller");
 	return false;
 }
 
-static struct vm *find_vm(struct daemon *d, const char *id,
-			  struct error *err)
+static struct vm *find_vm(struct daemon *d, const char *id, struct error *err)
 {
 	struct vm *vm = vm_registry_find(&d->vms, id);
 
 	if (!vm)
-		error_set(err, ERROR_NOT_FOUND, "id", id, "no VM named %s",
-			      id);
+		error_set(err, ERROR_NOT_FOUND, "id", id, "no VM named %s", id);
 	return vm;
 }
 
-const struct vm *ctl_vm_get(struct daemon *d, const char *id,
-			    struct error *err)
+const struct vm *ctl_vm_get(struct daemon *d, const char *id, struct error *err)
 {
 	struct vm *vm = find_vm(d, id, err);
 
@@ -77,8 +74,10 @@ static void persist(struct daemon *d, const struct vm *vm)
 	if (vm->ops && vm->ops->save_limits) {
 		r = vm->ops->save_limits(vm);
 		if (r < 0)
-			daemon_error(d, vm, "%s: cannot store the limits with "
-				     "the VM: %s", vm->id, strerror(-r));
+			daemon_error(d, vm,
+				     "%s: cannot store the limits with "
+				     "the VM: %s",
+				     vm->id, strerror(-r));
 	}
 	if (!d->state)
 		return;
@@ -103,14 +102,14 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 		return -ENOENT;
 	if (vm->state == VM_STATE_QUARANTINED) {
 		error_set(err, ERROR_CONFLICT, "id", id,
-			      "%s is quarantined: %s", id, vm->state_reason);
+			  "%s is quarantined: %s", id, vm->state_reason);
 		return -EBUSY;
 	}
 	if (!vm->ops || !vm->ops->apply_target) {
 		error_set(err, ERROR_CONFLICT, "id", id,
-			      "%s has no memory mechanism the daemon can "
-			      "steer (mechanism %s)",
-			      id, vm_mechanism_to_string(vm->mechanism));
+			  "%s has no memory mechanism the daemon can "
+			  "steer (mechanism %s)",
+			  id, vm_mechanism_to_string(vm->mechanism));
 		return -EOPNOTSUPP;
 	}
 
@@ -120,40 +119,39 @@ int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,
 	if (u->has_max && (max > vm->ram_bytes || max == 0)) {
 		u64s(v, sizeof(v), max);
 		error_set(err, ERROR_UNPROCESSABLE, "max_bytes", v,
-			      "max_bytes %s must be between 1 and the VM's RAM "
-			      "(%llu bytes)",
-			      v, (unsigned long long)vm->ram_bytes);
+			  "max_bytes %s must be between 1 and the VM's RAM "
+			  "(%llu bytes)",
+			  v, (unsigned long long)vm->ram_bytes);
 		return -ERANGE;
 	}
 	if (min > max) {
 		u64s(v, sizeof(v), min);
 		u64s(w, sizeof(w), max);
 		error_set(err, ERROR_UNPROCESSABLE,
-			      u->has_min ? "min_bytes" : "max_bytes",
-			      u->has_min ? v : w,
-			      "min_bytes %s is above max_bytes %s", v, w);
+			  u->has_min ? "min_bytes" : "max_bytes",
+			  u->has_min ? v : w,
+			  "min_bytes %s is above max_bytes %s", v, w);
 		return -ERANGE;
 	}
 	if (u->has_target && (u->target_bytes < min || u->target_bytes > max)) {
 		u64s(v, sizeof(v), u->target_bytes);
 		error_set(err, ERROR_UNPROCESSABLE, "target_bytes", v,
-			      "target_bytes %s is outside [min_bytes %llu, "
-			      "max_bytes %llu]",
-			      v, (unsigned long long)min,
-			      (unsigned long long)max);
+			  "target_bytes %s is outside [min_bytes %llu, "
+			  "max_bytes %llu]",
+			  v, (unsigned long long)min, (unsigned long long)max);
 		return -ERANGE;
 	}
 	if (u->has_shares && (u->shares < 1 || u->shares > 100000)) {
 		u64s(v, sizeof(v), u->shares);
 		error_set(err, ERROR_UNPROCESSABLE, "shares", v,
-			      "shares must be between 1 and 100000");
+			  "shares must be between 1 and 100000");
 		return -ERANGE;
 	}
 	if (u->has_auto && u->auto_reclaim && !vm->ops->reclaim_free) {
 		error_set(err, ERROR_UNPROCESSABLE, "auto_reclaim", "true",
-			      "mechanism %s cannot reclaim free memory "
-			      "automatically",
-			      vm_mechanism_to_string(vm->mechanism));
+			  "mechanism %s cannot reclaim free memory "
+			  "automatically",
+			  vm_mechanism_to_string(vm->mechanism));
 		return -EOPNOTSUPP;
 	}
 
@@ -226,8 +224,7 @@ void ctl_host_get(struct daemon *d, struct ctl_host *ret)
 	ret->available_bytes = hm.available_bytes;
 	ret->reserve_bytes = p.host_reserve_bytes;
 	ret->overcommit_ratio = p.overcommit_ratio;
-	vm_foreach(vm, &d->vms)
-	{
+	vm_foreach(vm, &d->vms) {
 		ret->committed_bytes += vm->mem.current_bytes;
 		ret->max_committed_bytes += vm->mem.max_bytes;
 		ret->vms++;

@@ -21,7 +21,7 @@
 #include "safety.h"
 
 #define ENGINE_PARAMS_MAX 64
-#define DEAD_BAND_BYTES (2ull << 20) /* one huge frame */
+#define DEAD_BAND_BYTES	  (2ull << 20) /* one huge frame */
 
 struct engine {
 	const struct ha_policy_ops *ops;
@@ -54,8 +54,7 @@ static void params_free(struct params *ps)
 	ps->n = 0;
 }
 
-static int params_parse(const char *json, struct params *ps,
-			struct error *err)
+static int params_parse(const char *json, struct params *ps, struct error *err)
 {
 	json_error_t jerr;
 	json_t *o = json_loads(json, 0, &jerr);
@@ -67,17 +66,15 @@ static int params_parse(const char *json, struct params *ps,
 	if (!json_is_object(o)) {
 		json_decref(o);
 		error_set(err, ERROR_BAD_REQUEST, "params", json,
-			      "policy parameters must be a JSON object");
+			  "policy parameters must be a JSON object");
 		return -EINVAL;
 	}
-	json_object_foreach(o, key, v)
-	{
+	json_object_foreach(o, key, v) {
 		char *text = NULL, *k;
 
 		if (ps->n == ENGINE_PARAMS_MAX) {
 			error_set(err, ERROR_UNPROCESSABLE, "params", "",
-				      "more than %d parameters",
-				      ENGINE_PARAMS_MAX);
+				  "more than %d parameters", ENGINE_PARAMS_MAX);
 			r = -E2BIG;
 			break;
 		}
@@ -87,9 +84,9 @@ static int params_parse(const char *json, struct params *ps,
 			text = json_dumps(v, JSON_ENCODE_ANY);
 		} else {
 			error_set(err, ERROR_UNPROCESSABLE, "params", key,
-				      "parameter %s must be a number, string "
-				      "or boolean",
-				      key);
+				  "parameter %s must be a number, string "
+				  "or boolean",
+				  key);
 			r = -EINVAL;
 			break;
 		}
@@ -135,26 +132,26 @@ static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
 	dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
 		error_set(err, ERROR_UNPROCESSABLE, "name", name,
-			      "cannot load plugin: %s", dlerror());
+			  "cannot load plugin: %s", dlerror());
 		return NULL;
 	}
 	ops = dlsym(dl, HA_POLICY_SYMBOL);
 	if (!ops) {
 		error_set(err, ERROR_UNPROCESSABLE, "name", name,
-			      "plugin has no symbol %s", HA_POLICY_SYMBOL);
+			  "plugin has no symbol %s", HA_POLICY_SYMBOL);
 		dlclose(dl);
 		return NULL;
 	}
 	if (ops->abi_version != HA_POLICY_ABI_VERSION) {
 		error_set(err, ERROR_UNPROCESSABLE, "name", name,
-			      "plugin ABI version %u, this daemon speaks %u",
-			      ops->abi_version, HA_POLICY_ABI_VERSION);
+			  "plugin ABI version %u, this daemon speaks %u",
+			  ops->abi_version, HA_POLICY_ABI_VERSION);
 		dlclose(dl);
 		return NULL;
 	}
 	if (!ops->name || !ops->init || !ops->decide || !ops->fini) {
 		error_set(err, ERROR_UNPROCESSABLE, "name", name,
-			      "plugin leaves a required operation NULL");
+			  "plugin leaves a required operation NULL");
 		dlclose(dl);
 		return NULL;
 	}
@@ -165,8 +162,7 @@ static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
 /* Build a ready policy (ops + state) without touching the running one. */
 static int policy_prepare(const char *name, const char *params_json,
 			  const struct ha_policy_ops **ret_ops,
-			  void **ret_state, void **ret_dl,
-			  struct error *err)
+			  void **ret_state, void **ret_dl, struct error *err)
 {
 	struct params ps;
 	char msg[256] = "";
@@ -184,8 +180,8 @@ static int policy_prepare(const char *name, const char *params_json,
 	params_free(&ps);
 	if (r < 0) {
 		error_set(err, ERROR_UNPROCESSABLE, "params", params_json,
-			      "policy %s refused its parameters: %s", ops->name,
-			      msg[0] ? msg : strerror(-r));
+			  "policy %s refused its parameters: %s", ops->name,
+			  msg[0] ? msg : strerror(-r));
 		goto fail;
 	}
 	*ret_ops = ops;
@@ -274,8 +270,7 @@ static void tick(struct daemon *d)
 	size_t n = 0;
 
 	e->ticks++;
-	vm_foreach(vm, &d->vms)
-	{
+	vm_foreach(vm, &d->vms) {
 		if (vm->ops && vm->ops->refresh && vm->ops->refresh(vm) < 0)
 			log_debug("refresh of %s failed", vm->id);
 	}
@@ -300,8 +295,7 @@ static void tick(struct daemon *d)
 		.tick_ms = e->tick_ms,
 	};
 
-	vm_foreach(vm, &d->vms)
-	{
+	vm_foreach(vm, &d->vms) {
 		if (!vm_steerable(vm))
 			continue;
 		const struct vm_memory *m = &vm->mem;
@@ -318,10 +312,10 @@ static void tick(struct daemon *d)
 			.current_bytes = m->current_bytes,
 			.host_resident_bytes = m->host_resident_bytes,
 			.guest_free_bytes = m->guest_free_bytes,
-			.guest_used_bytes = m->current_bytes > m->guest_free_bytes ?
-						    m->current_bytes -
-							    m->guest_free_bytes :
-						    0,
+			.guest_used_bytes =
+				m->current_bytes > m->guest_free_bytes ?
+					m->current_bytes - m->guest_free_bytes :
+					0,
 			.free_huge_installed_bytes =
 				vm->free_huge_installed_bytes,
 			.soft_reclaimed_bytes = m->soft_reclaimed_bytes,
@@ -343,9 +337,8 @@ static void tick(struct daemon *d)
 	struct safety_params sp = {
 		.dead_band = DEAD_BAND_BYTES,
 		.max_step = c->policy.max_step_bytes,
-		.usable_bytes = hm.total_bytes > reserve ?
-					hm.total_bytes - reserve :
-					0,
+		.usable_bytes =
+			hm.total_bytes > reserve ? hm.total_bytes - reserve : 0,
 		.grow_budget = hm.available_bytes > reserve ?
 				       hm.available_bytes - reserve :
 				       0,
@@ -397,8 +390,8 @@ static void tick(struct daemon *d)
 		/* Steer every VM, manual ones too: a target the guest could
 		 * not reach yet (its memory was in use) is retried. */
 		daemon_vm_steer(d, vm);
-		if ((out[i].auto_reclaim || vm->mem.auto_reclaim) &&
-		    vm->ops && vm->ops->reclaim_free)
+		if ((out[i].auto_reclaim || vm->mem.auto_reclaim) && vm->ops &&
+		    vm->ops->reclaim_free)
 			vm->ops->reclaim_free(vm, out[i].keep_free_bytes);
 	}
 cleanup:
@@ -453,7 +446,7 @@ int engine_start(struct daemon *d, struct error *err)
 		policy_release(e);
 		free(e);
 		error_set(err, ERROR_INTERNAL, "", "", "timer: %s",
-			      strerror(-r));
+			  strerror(-r));
 		return r;
 	}
 	sd_event_source_set_enabled(e->timer, SD_EVENT_ON);
@@ -515,7 +508,7 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 
 		snprintf(v, sizeof(v), "%g", u->overcommit_ratio);
 		error_set(err, ERROR_UNPROCESSABLE, "overcommit_ratio", v,
-			      "must be between 0.1 and 100");
+			  "must be between 0.1 and 100");
 		return -EINVAL;
 	}
 	if (u->has_tick && (u->tick_ms < 100 || u->tick_ms > 3600000)) {
@@ -523,7 +516,7 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)u->tick_ms);
 		error_set(err, ERROR_UNPROCESSABLE, "tick_ms", v,
-			      "must be between 100 and 3600000");
+			  "must be between 100 and 3600000");
 		return -EINVAL;
 	}
 	if (u->has_reserve && host_read(&hm) == 0 &&
@@ -533,8 +526,8 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 		snprintf(v, sizeof(v), "%llu",
 			 (unsigned long long)u->host_reserve_bytes);
 		error_set(err, ERROR_UNPROCESSABLE, "host_reserve_bytes", v,
-			      "must be below the host's memory (%llu bytes)",
-			      (unsigned long long)hm.total_bytes);
+			  "must be below the host's memory (%llu bytes)",
+			  (unsigned long long)hm.total_bytes);
 		return -EINVAL;
 	}
 	if (u->has_name || u->has_params) {

@@ -89,7 +89,8 @@ int listen_tcp(const char *what, const char *spec, int *ret_fd)
 	}
 	freeaddrinfo(res);
 	if (fd < 0) {
-		log_err("%s: cannot listen on %s: %s", what, spec, strerror(-r));
+		log_err("%s: cannot listen on %s: %s", what, spec,
+			strerror(-r));
 		return r;
 	}
 	*ret_fd = fd;
@@ -123,8 +124,8 @@ static int remove_stale_socket(const char *what, const char *path,
 	return 0;
 }
 
-int listen_unix(const char *what, const char *path, const char *group,
-		int type, int *ret_fd)
+int listen_unix(const char *what, const char *path, const char *group, int type,
+		int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = -1, r;
@@ -156,8 +157,7 @@ int listen_unix(const char *what, const char *path, const char *group,
 
 		if (getgrnam_r(group, &grbuf, buf, sizeof(buf), &gr) != 0 ||
 		    !gr) {
-			log_err("%s: group %s does not exist", what,
-				group);
+			log_err("%s: group %s does not exist", what, group);
 			r = -EINVAL;
 			goto cleanup;
 		}
@@ -179,4 +179,3 @@ cleanup:
 	unlink(path);
 	return r;
 }
-

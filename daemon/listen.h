@@ -16,7 +16,7 @@ int listen_tcp(const char *what, const char *spec, int *ret_fd);
  * answers on is replaced; one a running process answers on is not.
  * 0 and *ret_fd, or -errno (logged).
  */
-int listen_unix(const char *what, const char *path, const char *group,
-		int type, int *ret_fd);
+int listen_unix(const char *what, const char *path, const char *group, int type,
+		int *ret_fd);
 
 #endif

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -26,7 +27,7 @@
 #include "state.h"
 #include "vm_source.h"
 
-#define DEFAULT_CONFIG "/etc/hyperalloc/hyperallocd.json"
+#define DEFAULT_CONFIG	   "/etc/hyperalloc/hyperallocd.json"
 #define HYPERALLOC_VERSION "0.1.0"
 
 /* Where VMs come from (vm_source.h): started, reconfigured and stopped in
@@ -141,8 +142,9 @@ static void update_status(struct daemon *d)
 {
 	uint64_t reclaimed = 0;
 
-	vm_foreach(vm, &d->vms) reclaimed += vm->mem.reclaimed_bytes +
-					     vm->mem.soft_reclaimed_bytes;
+	vm_foreach(vm, &d->vms)
+		reclaimed +=
+			vm->mem.reclaimed_bytes + vm->mem.soft_reclaimed_bytes;
 	sd_notifyf(0, "STATUS=%zu VMs, %llu MiB reclaimed", d->vms.count,
 		   (unsigned long long)(reclaimed >> 20));
 }
@@ -180,8 +182,8 @@ static void reload(struct daemon *d)
 	}
 	struct config *old = d->cfg;
 
-	if ((old->api.tcp && (!fresh->api.tcp ||
-			      strcmp(old->api.tcp, fresh->api.tcp))) ||
+	if ((old->api.tcp &&
+	     (!fresh->api.tcp || strcmp(old->api.tcp, fresh->api.tcp))) ||
 	    (!old->api.tcp && fresh->api.tcp))
 		log_notice("reload: api.tcp changes take effect at restart");
 	d->cfg = fresh;
@@ -190,7 +192,8 @@ static void reload(struct daemon *d)
 	    strcmp(old->policy.params_json, fresh->policy.params_json) ||
 	    old->policy.tick_ms != fresh->policy.tick_ms ||
 	    old->policy.overcommit_ratio != fresh->policy.overcommit_ratio ||
-	    old->policy.host_reserve_bytes != fresh->policy.host_reserve_bytes) {
+	    old->policy.host_reserve_bytes !=
+		    fresh->policy.host_reserve_bytes) {
 		struct engine_policy_update u = {
 			.has_name = true,
 			.has_params = true,
@@ -220,8 +223,8 @@ static void reload(struct daemon *d)
 
 	struct event ev = { .type = EV_CONFIG_RELOADED };
 
-	snprintf(ev.message, sizeof(ev.message), "configuration reloaded from %.200s",
-		 path);
+	snprintf(ev.message, sizeof(ev.message),
+		 "configuration reloaded from %.200s", path);
 	event_publish(&d->bus, &ev);
 	log_info("%s", ev.message);
 	sd_notify(0, "READY=1");
@@ -253,7 +256,8 @@ static int setup(struct daemon *d)
 	int r;
 
 	if (d->cfg->runtime_dir)
-		mkdir_parents(d->cfg->runtime_dir, 0755), mkdir(d->cfg->runtime_dir, 0755);
+		mkdir_parents(d->cfg->runtime_dir, 0755),
+			mkdir(d->cfg->runtime_dir, 0755);
 	if (d->cfg->state_file)
 		mkdir_parents(d->cfg->state_file, 0755);
 
@@ -328,6 +332,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	const char *level_arg = NULL;
 	struct config_error cerr;
+	struct timespec ts;
 	struct daemon *d;
 	sigset_t mask;
 	int c, r;
@@ -365,6 +370,9 @@ int main(int argc, char **argv)
 		return 1;
 	event_bus_init(&d->bus);
 	d->started_usec = now_usec();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->started_realtime_usec =
+		(uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 
 	const char *path = config_path ? config_path : DEFAULT_CONFIG;
 
@@ -389,8 +397,9 @@ int main(int argc, char **argv)
 	enum log_level level = d->cfg->log_level;
 
 	if (level_arg && log_level_from_string(level_arg, &level) < 0) {
-		fprintf(stderr, "hyperallocd: --log-level: \"%s\" is not one of "
-				"err, warning, notice, info, debug\n",
+		fprintf(stderr,
+			"hyperallocd: --log-level: \"%s\" is not one of "
+			"err, warning, notice, info, debug\n",
 			level_arg);
 		config_free(d->cfg);
 		free(d);

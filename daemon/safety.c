@@ -80,8 +80,9 @@ static void bound_growth(const struct safety_params *p, struct safety_vm *vms,
 	for (size_t i = 0; i < n; i++) {
 		if (vms[i].manual || vms[i].next <= vms[i].target)
 			continue;
-		vms[i].next = vms[i].target +
-		       muldiv(vms[i].next - vms[i].target, p->grow_budget, growth);
+		vms[i].next =
+			vms[i].target + muldiv(vms[i].next - vms[i].target,
+					       p->grow_budget, growth);
 	}
 }
 
@@ -108,7 +109,8 @@ static void track_progress(const struct safety_params *p, struct safety_vm *v,
 		v->last_gap = gap;
 		return;
 	}
-	if (p->stuck_after_ms && p->now_ms - v->progress_ms >= p->stuck_after_ms) {
+	if (p->stuck_after_ms &&
+	    p->now_ms - v->progress_ms >= p->stuck_after_ms) {
 		v->stuck_until_ms = p->now_ms + p->stuck_holdoff_ms;
 		if (v->stuck_until_ms == 0)
 			v->stuck_until_ms = 1;

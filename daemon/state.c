@@ -83,8 +83,7 @@ static int write_file(struct state_store *s)
 
 	if (!s->path)
 		return 0;
-	root = json_pack("{s:i, s:O}", "version", STATE_VERSION, "vms",
-			 s->vms);
+	root = json_pack("{s:i, s:O}", "version", STATE_VERSION, "vms", s->vms);
 	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
 	if (!text || asprintf(&tmp, "%s.tmp", s->path) < 0) {
 		tmp = NULL;
@@ -139,8 +138,7 @@ cleanup:
 	return r;
 }
 
-int state_save(struct state_store *s, const char *id,
-	       const struct vm_saved *v)
+int state_save(struct state_store *s, const char *id, const struct vm_saved *v)
 {
 	json_t *o = saved_to_json(v);
 
@@ -149,8 +147,8 @@ int state_save(struct state_store *s, const char *id,
 	return write_file(s);
 }
 
-int state_open(const char *path, struct state_store **ret,
-	       char *ret_warning, size_t warning_len)
+int state_open(const char *path, struct state_store **ret, char *ret_warning,
+	       size_t warning_len)
 {
 	struct state_store *s = calloc(1, sizeof(*s));
 	json_error_t jerr;

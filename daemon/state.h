@@ -27,15 +27,14 @@ struct vm_saved {
  * and the state starts empty; *ret_warning then says so (else "").
  * Returns 0 or -errno.
  */
-int state_open(const char *path, struct state_store **ret,
-	       char *ret_warning, size_t warning_len);
+int state_open(const char *path, struct state_store **ret, char *ret_warning,
+	       size_t warning_len);
 void state_close(struct state_store *s);
 
 /* 0 and *ret if @id has saved settings, -ENOENT if not. */
 int state_lookup(struct state_store *s, const char *id, struct vm_saved *ret);
 
 /* Replace @id's settings and write the file. 0 or -errno. */
-int state_save(struct state_store *s, const char *id,
-	       const struct vm_saved *v);
+int state_save(struct state_store *s, const char *id, const struct vm_saved *v);
 
 #endif

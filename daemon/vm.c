@@ -9,8 +9,7 @@
 
 #include "user/ident.h"
 
-struct vm *vm_new(const char *id, const char *uuid,
-		  enum vm_mechanism mechanism)
+struct vm *vm_new(const char *id, const char *uuid, enum vm_mechanism mechanism)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 
@@ -28,8 +27,7 @@ struct vm *vm_new(const char *id, const char *uuid,
 bool vm_steerable(const struct vm *vm)
 {
 	return vm->ops && vm->state != VM_STATE_QUARANTINED &&
-	       vm->state != VM_STATE_STOPPED &&
-	       vm->state != VM_STATE_MIGRATING;
+	       vm->state != VM_STATE_STOPPED && vm->state != VM_STATE_MIGRATING;
 }
 
 void vm_free(struct vm *vm)
@@ -69,8 +67,7 @@ struct vm *vm_registry_find(const struct vm_registry *r, const char *key)
 {
 	if (!key || !*key)
 		return NULL;
-	vm_foreach(vm, r)
-	{
+	vm_foreach(vm, r) {
 		if (strcmp(vm->id, key) == 0)
 			return vm;
 		if (vm->uuid[0] && strcasecmp(vm->uuid, key) == 0)
@@ -111,6 +108,8 @@ const char *vm_state_to_string(enum vm_state s)
 		return "quarantined";
 	case VM_STATE_STUCK:
 		return "stuck";
+	case VM_STATE_COUNT:
+		break;
 	}
 	return "unknown";
 }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VM_ID_MAX 64
+#define VM_ID_MAX   64
 #define VM_UUID_LEN 37
 
 struct backend_ops;
@@ -18,7 +18,7 @@ struct backend_ops;
 enum vm_mechanism {
 	VM_MECH_NONE = 0, /* tracked, read-only */
 	VM_MECH_SIM, /* simulated guest, lib/ host operations */
-	VM_MECH_HYPERALLOC, /* QEMU hyperalloc-pci device */
+	VM_MECH_HYPERALLOC, /* QEMU virtio-hyperalloc-pci device */
 	VM_MECH_BALLOON, /* virtio-balloon */
 	VM_MECH_VIRTIO_MEM, /* virtio-mem */
 };
@@ -30,6 +30,7 @@ enum vm_state {
 	VM_STATE_MIGRATING,
 	VM_STATE_QUARANTINED, /* corrupt metadata: no more reclaim */
 	VM_STATE_STUCK, /* made no progress toward its target */
+	VM_STATE_COUNT,
 };
 
 enum vm_target_source {
@@ -62,6 +63,7 @@ struct vm_counters {
 	uint64_t discard_ns;
 	uint64_t apply_errors;
 	uint64_t stuck_total; /* times marked stuck */
+	uint64_t monitor_timeouts; /* monitor calls QEMU did not answer */
 	/* from the simulated guest's STATUS messages */
 	uint64_t guest_ops;
 	uint64_t guest_installs;
@@ -79,6 +81,25 @@ struct vm_guest_status {
 	uint64_t allocated_bytes; /* memory the workload holds */
 	uint64_t target_bytes; /* what the trace asks for now */
 	uint64_t reported; /* frames reported (free page reporting) */
+};
+
+/* What a HyperAlloc VM's QEMU device reports (query-hyperalloc). */
+struct vm_device {
+	bool valid; /* the device has answered */
+	char state[16]; /* waiting, active, quarantined */
+	char reason[256]; /* why the device quarantined the guest */
+	char last_refusal[256]; /* the last metadata region it refused */
+	char last_error[256]; /* the last monitor command that failed */
+	char backend[48]; /* QEMU's guest-RAM backend */
+	bool direct_reads; /* the daemon reads the allocator state itself */
+	uint32_t regions;
+	uint64_t install_requests;
+	uint64_t install_ns_avg, install_ns_max;
+	double installs_per_s; /* 2 MiB frames installed per second, lately */
+	bool auto_reclaim; /* the device's own timer runs */
+	uint64_t auto_interval_ms, auto_keep_bytes;
+	uint64_t last_reclaim_ns; /* the device's time to its last target */
+	uint64_t monitor_timeouts; /* monitor calls QEMU did not answer */
 };
 
 struct vm {
@@ -99,6 +120,7 @@ struct vm {
 	struct vm_memory mem;
 	struct vm_counters counters;
 	struct vm_guest_status guest;
+	struct vm_device device;
 	char policy_reason[24]; /* why the policy chose policy_target */
 	uint64_t free_huge_installed_bytes; /* free 2 MiB frames with backing */
 

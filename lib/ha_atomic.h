@@ -35,8 +35,8 @@
 
 /* Compare-and-swap; on failure *expected receives the current value. */
 #ifndef ha_cas
-#define ha_cas(p, expected, desired)                                      \
-	__atomic_compare_exchange_n((p), (expected), (desired), false,    \
+#define ha_cas(p, expected, desired)                                   \
+	__atomic_compare_exchange_n((p), (expected), (desired), false, \
 				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
 #endif
 

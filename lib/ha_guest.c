@@ -28,9 +28,9 @@ static struct ha_lower lower_of(struct ha_guest *g)
 #define HA_GET_ATTEMPTS 4
 
 /* ---- reservation words: free:16 | tree:47 | present:1 ---- */
-#define RES_PRESENT (1ull << 63)
+#define RES_PRESENT    (1ull << 63)
 #define RES_TREE_SHIFT 16
-#define RES_TREE_MASK ((1ull << 47) - 1)
+#define RES_TREE_MASK  ((1ull << 47) - 1)
 
 static inline uint64_t res_make(uint64_t tree, unsigned free)
 {
@@ -191,8 +191,8 @@ static void rebuild_trees(struct ha_guest *g)
 		unsigned n = ha_tree_children_in(l, t);
 
 		for (unsigned i = 0; i < n; i++)
-			sum += ha_child_free(
-				ha_load(&g->children[t * HA_TREE_CHILDREN + i]));
+			sum += ha_child_free(ha_load(
+				&g->children[t * HA_TREE_CHILDREN + i]));
 		ha_store(&g->trees[t],
 			 ha_tree_make(sum, false,
 				      ha_tree_kind(ha_load(&g->trees[t]))));
@@ -286,8 +286,8 @@ static int get_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
 }
 
 /* Move frames freed into our reserved tree back into the reservation. */
-static bool sync_local(struct ha_guest *g, struct ha_local *lc,
-		       unsigned kind, unsigned n)
+static bool sync_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
+		       unsigned n)
 {
 	uint64_t r = ha_load(&lc->reserved[kind]);
 	uint64_t t;
@@ -321,8 +321,8 @@ static void install_reservation(struct ha_guest *g, struct ha_local *lc,
 		tree_unreserve(g, res_tree(old), res_free(old));
 }
 
-static bool reserve_new(struct ha_guest *g, struct ha_local *lc,
-			unsigned kind, unsigned n, uint64_t skip)
+static bool reserve_new(struct ha_guest *g, struct ha_local *lc, unsigned kind,
+			unsigned n, uint64_t skip)
 {
 	const struct ha_layout *l = &g->layout;
 	uint64_t start = ha_load_relaxed(&lc->hint[kind]);
@@ -342,7 +342,8 @@ static bool reserve_new(struct ha_guest *g, struct ha_local *lc,
 				continue;
 			if (pass == 0)
 				got = tree_reserve(g, t, n, cap - 1, kind,
-						   g->use_kinds ? (int)kind : -1);
+						   g->use_kinds ? (int)kind :
+								  -1);
 			else if (pass == 1)
 				got = tree_reserve(g, t, cap, cap, kind, -1);
 			else
@@ -364,7 +365,8 @@ static uint64_t res_take(struct ha_guest *g, uint64_t *slot, unsigned n)
 
 	do {
 		if (!res_present(r) ||
-		    res_free(r) + ha_tree_free(ha_load(&g->trees[res_tree(r)])) <
+		    res_free(r) + ha_tree_free(
+					  ha_load(&g->trees[res_tree(r)])) <
 			    n)
 			return 0;
 	} while (!ha_cas(slot, &r, 0));
@@ -376,8 +378,8 @@ static uint64_t res_take(struct ha_guest *g, uint64_t *slot, unsigned n)
  * owner of a reservation syncs them, and it may never ask again. Stealing
  * across kinds keeps frames reachable when every tree is reserved by
  * some CPU for some kind. */
-static bool steal_reservation(struct ha_guest *g, unsigned core,
-			      unsigned kind, unsigned n)
+static bool steal_reservation(struct ha_guest *g, unsigned core, unsigned kind,
+			      unsigned n)
 {
 	for (unsigned i = 0; i < g->cores; i++) {
 		struct ha_local *other = &g->locals[(core + i) % g->cores];
@@ -495,8 +497,8 @@ void ha_guest_drain(struct ha_guest *g, unsigned core)
 
 /* ---- managed ranges ---- */
 
-int ha_guest_span(uint64_t start_frame, uint64_t end_frame,
-		  uint64_t *ret_base, uint64_t *ret_frames)
+int ha_guest_span(uint64_t start_frame, uint64_t end_frame, uint64_t *ret_base,
+		  uint64_t *ret_frames)
 {
 	uint64_t base, end;
 

@@ -64,8 +64,8 @@ uint64_t ha_local_size(unsigned cores);
  * aligned huge frame fits; HA_EINVAL if @end_frame < @start_frame or the
  * zone ends beyond any managed range's reach.
  */
-int ha_guest_span(uint64_t start_frame, uint64_t end_frame,
-		  uint64_t *ret_base, uint64_t *ret_frames);
+int ha_guest_span(uint64_t start_frame, uint64_t end_frame, uint64_t *ret_base,
+		  uint64_t *ret_frames);
 
 /*
  * Initialise @g over the shared region @meta (@meta_len bytes, 64-byte

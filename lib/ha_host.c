@@ -11,8 +11,8 @@
 #include "ha_host.h"
 #include "ha_atomic.h"
 
-#define HA_BATCH 16u /* 32 MiB: ~8 ms of discard on 4 KiB shmem pages */
-#define HA_SCAN_TREES 512u /* trees looked at per lock hold */
+#define HA_BATCH	 16u /* 32 MiB: ~8 ms of discard on 4 KiB shmem pages */
+#define HA_SCAN_TREES	 512u /* trees looked at per lock hold */
 #define HA_SCAN_CHILDREN 4096u /* children looked at per lock hold */
 
 /* ---- host-private state: 2 bits per huge frame, 4 per byte ---- */
@@ -52,8 +52,7 @@ static uint64_t now(struct ha_host *h)
 	return h->env.now_ns ? h->env.now_ns(h->env.ctx) : 0;
 }
 
-static void set_state_counted(struct ha_host *h, uint64_t c,
-			      enum ha_hstate s)
+static void set_state_counted(struct ha_host *h, uint64_t c, enum ha_hstate s)
 {
 	enum ha_hstate old = state_get(h, c);
 
@@ -213,7 +212,8 @@ int ha_host_quarantine(struct ha_host *h)
 
 uint64_t ha_host_state_size(uint64_t max_frames)
 {
-	uint64_t children = (max_frames + HA_CHILD_FRAMES - 1) / HA_CHILD_FRAMES;
+	uint64_t children =
+		(max_frames + HA_CHILD_FRAMES - 1) / HA_CHILD_FRAMES;
 
 	return (children + 3) / 4;
 }
@@ -282,7 +282,8 @@ int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,
 		 * allocation of a soft child waiting for its install. */
 		if (ha_child_reclaimed(w))
 			set_state_counted(h, c,
-					  ha_child_huge(w) && hard_marked(h, c) ?
+					  ha_child_huge(w) &&
+							  hard_marked(h, c) ?
 						  HA_HS_HARD :
 						  HA_HS_SOFT);
 	}
@@ -300,7 +301,8 @@ static int tree_undo(struct ha_host *h, uint64_t t)
 		if (!tree_valid(h, t, w) ||
 		    ha_tree_free(w) + HA_CHILD_FRAMES > tree_cap(h, t))
 			return corrupt(h, HA_BAD_TREE, t, w);
-	} while (!ha_cas(&h->trees[t], &w, (ha_tree_word)(w + HA_CHILD_FRAMES)));
+	} while (
+		!ha_cas(&h->trees[t], &w, (ha_tree_word)(w + HA_CHILD_FRAMES)));
 	return HA_OK;
 }
 
@@ -432,7 +434,7 @@ static int64_t reclaim_pass(struct ha_host *h, uint64_t n, uint64_t *cursor,
 	while (done < n && visited < trees) {
 		struct batch b = { .n = 0, .taken = 0 };
 		unsigned want = n - done < HA_BATCH ? (unsigned)(n - done) :
-						       HA_BATCH;
+						      HA_BATCH;
 		int ret = HA_OK;
 
 		h->env.lock(h->env.ctx);
@@ -527,10 +529,9 @@ int64_t ha_host_return(struct ha_host *h, uint64_t n)
 		}
 		if (ha_load_relaxed(&h->c.hard_now) == 0)
 			scanned = children;
-		for (unsigned looked = 0; done + taken < n &&
-					  taken < HA_BATCH &&
-					  scanned < children &&
-					  looked < HA_SCAN_CHILDREN;
+		for (unsigned looked = 0;
+		     done + taken < n && taken < HA_BATCH &&
+		     scanned < children && looked < HA_SCAN_CHILDREN;
 		     looked++) {
 			uint64_t c = h->cursor_return;
 

@@ -19,15 +19,14 @@ int ha_layout_compute(uint64_t frames, struct ha_layout *ret_layout)
 	l.children = frames / HA_CHILD_FRAMES;
 	l.trees = (l.children + HA_TREE_CHILDREN - 1) / HA_TREE_CHILDREN;
 	l.trees_offset = align_up(sizeof(struct ha_header), HA_ALIGN);
-	l.children_offset = align_up(l.trees_offset +
-					     l.trees * sizeof(ha_tree_word),
-				     HA_ALIGN);
+	l.children_offset = align_up(
+		l.trees_offset + l.trees * sizeof(ha_tree_word), HA_ALIGN);
 	l.bitfields_offset =
 		align_up(l.children_offset + l.trees * HA_TREE_CHILDREN *
 						     sizeof(ha_child_word),
 			 HA_ALIGN);
-	l.total_size = l.bitfields_offset +
-		       l.children * sizeof(struct ha_bitfield);
+	l.total_size =
+		l.bitfields_offset + l.children * sizeof(struct ha_bitfield);
 	*ret_layout = l;
 	return HA_OK;
 }

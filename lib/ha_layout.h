@@ -25,9 +25,9 @@
 
 #include "ha_types.h"
 
-#define HA_MAGIC 0x314c4148u /* "HAL1" in little-endian byte order */
+#define HA_MAGIC   0x314c4148u /* "HAL1" in little-endian byte order */
 #define HA_VERSION 1u
-#define HA_ALIGN 64u
+#define HA_ALIGN   64u
 
 struct ha_header {
 	uint32_t magic; /* HA_MAGIC */
@@ -51,7 +51,7 @@ _Static_assert(__builtin_offsetof(struct ha_header, total_size) == 56,
 
 /* ---- child word (16 bits, one per 2 MiB) ---- */
 #define HA_CHILD_FREE_MASK 0x3fffu /* bits 0..13: free 4 KiB frames 0..512 */
-#define HA_CHILD_HUGE 0x4000u /* bit 14: allocated as one huge frame */
+#define HA_CHILD_HUGE	   0x4000u /* bit 14: allocated as one huge frame */
 #define HA_CHILD_RECLAIMED 0x8000u /* bit 15: backing discarded by host */
 
 typedef uint16_t ha_child_word;
@@ -97,8 +97,8 @@ static inline bool ha_child_valid(ha_child_word c)
 #define HA_CHILD_PADDING ((ha_child_word)HA_CHILD_HUGE)
 
 /* ---- tree word (16 bits, one per 16 MiB) ---- */
-#define HA_TREE_FREE_MASK 0x1fffu /* bits 0..12: free frames 0..4096 */
-#define HA_TREE_RESERVED 0x2000u /* bit 13: reserved by a guest CPU */
+#define HA_TREE_FREE_MASK  0x1fffu /* bits 0..12: free frames 0..4096 */
+#define HA_TREE_RESERVED   0x2000u /* bit 13: reserved by a guest CPU */
 #define HA_TREE_KIND_SHIFT 14u /* bits 14..15: enum ha_kind */
 
 typedef uint16_t ha_tree_word;

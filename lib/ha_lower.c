@@ -73,8 +73,7 @@ static int bitfield_set(struct ha_bitfield *bf, unsigned order)
 	return -1;
 }
 
-static int bitfield_clear(struct ha_bitfield *bf, unsigned idx,
-			  unsigned order)
+static int bitfield_clear(struct ha_bitfield *bf, unsigned idx, unsigned order)
 {
 	unsigned nrows;
 
@@ -154,12 +153,12 @@ static uint32_t *child_pair(const struct ha_lower *low, uint64_t first)
 }
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define PAIR_LO(w) ((ha_child_word)((w) & 0xffffu))
-#define PAIR_HI(w) ((ha_child_word)((w) >> 16))
+#define PAIR_LO(w)	  ((ha_child_word)((w)&0xffffu))
+#define PAIR_HI(w)	  ((ha_child_word)((w) >> 16))
 #define PAIR_MAKE(lo, hi) ((uint32_t)(lo) | ((uint32_t)(hi) << 16))
 #else
-#define PAIR_LO(w) ((ha_child_word)((w) >> 16))
-#define PAIR_HI(w) ((ha_child_word)((w) & 0xffffu))
+#define PAIR_LO(w)	  ((ha_child_word)((w) >> 16))
+#define PAIR_HI(w)	  ((ha_child_word)((w)&0xffffu))
 #define PAIR_MAKE(lo, hi) ((uint32_t)(hi) | ((uint32_t)(lo) << 16))
 #endif
 
@@ -303,8 +302,9 @@ static int child_split(const struct ha_lower *low, uint64_t c)
 					r = HA_EFAULT;
 					break;
 				}
-			} while (!ha_cas(cw, &old,
-					 (ha_child_word)(old & ~HA_CHILD_HUGE)));
+			} while (
+				!ha_cas(cw, &old,
+					(ha_child_word)(old & ~HA_CHILD_HUGE)));
 		}
 		ha_irq_restore(flags);
 		return r;

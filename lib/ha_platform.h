@@ -46,11 +46,11 @@
  */
 #ifndef ha_irq_save
 typedef int ha_irqflags_t;
-#define ha_irq_save(flags) ((void)((flags) = 0))
+#define ha_irq_save(flags)    ((void)((flags) = 0))
 #define ha_irq_restore(flags) ((void)(flags))
 #endif
 
-#define ha_likely(x) __builtin_expect(!!(x), 1)
+#define ha_likely(x)   __builtin_expect(!!(x), 1)
 #define ha_unlikely(x) __builtin_expect(!!(x), 0)
 
 #endif /* HA_PLATFORM_H */

@@ -18,10 +18,11 @@ int ha_scan(const void *meta, const struct ha_layout *layout,
 
 	if (!meta || !layout || !ret_scan || !ret_bad)
 		return HA_EINVAL;
-	children = (const ha_child_word *)(const void *)(m +
-							 layout->children_offset);
-	bitfields = (const struct ha_bitfield *)(const void *)(m +
-							       layout->bitfields_offset);
+	children =
+		(const ha_child_word *)(const void *)(m +
+						      layout->children_offset);
+	bitfields = (const struct ha_bitfield
+			     *)(const void *)(m + layout->bitfields_offset);
 	ret_bad->reason = HA_BAD_NONE;
 	for (uint64_t c = 0; c < layout->children; c++) {
 		ha_child_word w = ha_load(&children[c]);

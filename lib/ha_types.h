@@ -10,15 +10,15 @@
 
 /* Geometry. A frame is 4 KiB; a huge frame ("child") is 2^9 frames = 2 MiB;
  * a tree covers 8 children = 16 MiB. */
-#define HA_FRAME_SHIFT 12u
-#define HA_FRAME_SIZE (1u << HA_FRAME_SHIFT)
-#define HA_HUGE_ORDER 9u
-#define HA_MAX_ORDER 10u
-#define HA_CHILD_FRAMES (1u << HA_HUGE_ORDER)
-#define HA_HUGE_SIZE ((uint64_t)HA_CHILD_FRAMES << HA_FRAME_SHIFT)
+#define HA_FRAME_SHIFT	       12u
+#define HA_FRAME_SIZE	       (1u << HA_FRAME_SHIFT)
+#define HA_HUGE_ORDER	       9u
+#define HA_MAX_ORDER	       10u
+#define HA_CHILD_FRAMES	       (1u << HA_HUGE_ORDER)
+#define HA_HUGE_SIZE	       ((uint64_t)HA_CHILD_FRAMES << HA_FRAME_SHIFT)
 #define HA_TREE_CHILDREN_ORDER 3u
-#define HA_TREE_CHILDREN (1u << HA_TREE_CHILDREN_ORDER)
-#define HA_TREE_FRAMES (HA_TREE_CHILDREN * HA_CHILD_FRAMES)
+#define HA_TREE_CHILDREN       (1u << HA_TREE_CHILDREN_ORDER)
+#define HA_TREE_FRAMES	       (HA_TREE_CHILDREN * HA_CHILD_FRAMES)
 /* The managed range starts on a 4 MiB boundary so order-10 pairs align. */
 #define HA_BASE_ALIGN_FRAMES (1u << HA_MAX_ORDER)
 /* Upper bound on frames per region: 2^40 frames = 4 EiB (keeps every

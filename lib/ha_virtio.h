@@ -21,7 +21,7 @@
 
 #include "ha_types.h"
 
-#define HA_VIRTIO_ID 57u
+#define HA_VIRTIO_ID		57u
 #define HA_VIRTIO_PCI_DEVICE_ID (0x1040u + HA_VIRTIO_ID)
 
 /*
@@ -30,10 +30,10 @@
  * vCPU where the device offers enough (a driver maps CPU c to install
  * queue c % num_install_queues and serialises CPUs sharing a queue).
  */
-#define HA_VIRTIO_VQ_CONTROL 0u
-#define HA_VIRTIO_VQ_INSTALL_FIRST 1u
+#define HA_VIRTIO_VQ_CONTROL	     0u
+#define HA_VIRTIO_VQ_INSTALL_FIRST   1u
 #define HA_VIRTIO_MAX_INSTALL_QUEUES 256u
-#define HA_VIRTIO_MAX_REGIONS 32u
+#define HA_VIRTIO_MAX_REGIONS	     32u
 /* Most huge frames one install request may name (1 GiB). */
 #define HA_VIRTIO_INSTALL_MAX_COUNT 512u
 
@@ -129,10 +129,8 @@ struct ha_virtio_config {
 _Static_assert(sizeof(struct ha_virtio_register) == 32, "protocol size");
 _Static_assert(sizeof(struct ha_virtio_status) == 24, "protocol size");
 _Static_assert(sizeof(struct ha_virtio_install) == 16, "protocol size");
-_Static_assert(sizeof(struct ha_virtio_install_status) == 8,
-	       "protocol size");
-_Static_assert(sizeof(struct ha_virtio_config) ==
-		       8 + 8 * HA_VIRTIO_MAX_REGIONS,
+_Static_assert(sizeof(struct ha_virtio_install_status) == 8, "protocol size");
+_Static_assert(sizeof(struct ha_virtio_config) == 8 + 8 * HA_VIRTIO_MAX_REGIONS,
 	       "protocol size");
 _Static_assert(HA_VIRTIO_ID < 64, "Linux virtio-pci binds IDs below 64");
 

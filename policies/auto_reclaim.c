@@ -62,11 +62,11 @@ static void auto_reclaim_fini(void *state)
 }
 
 const struct ha_policy_ops ha_policy_auto_reclaim = {
-    .abi_version = HA_POLICY_ABI_VERSION,
-    .name = "auto-reclaim",
-    .description = "logical sizes at max; soft-reclaim free memory every "
-		   "interval_ms, keeping keep_free installed",
-    .init = auto_reclaim_init,
-    .decide = auto_reclaim_decide,
-    .fini = auto_reclaim_fini,
+	.abi_version = HA_POLICY_ABI_VERSION,
+	.name = "auto-reclaim",
+	.description = "logical sizes at max; soft-reclaim free memory every "
+		       "interval_ms, keeping keep_free installed",
+	.init = auto_reclaim_init,
+	.decide = auto_reclaim_decide,
+	.fini = auto_reclaim_fini,
 };

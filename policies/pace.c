@@ -15,7 +15,7 @@ bool policy_pace_due(struct policy_pace *p, const struct ha_policy_host *host)
 	 * pass now starts the count afresh. */
 	if (!p->started || now < p->last_ms ||
 	    policy_sat_add(now, slack) >=
-		policy_sat_add(p->last_ms, p->interval_ms)) {
+		    policy_sat_add(p->last_ms, p->interval_ms)) {
 		p->started = true;
 		p->last_ms = now;
 		return true;

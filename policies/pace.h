@@ -25,7 +25,7 @@
 #include "params.h"
 #include "policy.h"
 
-#define POLICY_PACE_MAX_INTERVAL_MS 86400000ull	 /* one day */
+#define POLICY_PACE_MAX_INTERVAL_MS 86400000ull /* one day */
 #define POLICY_PACE_MAX_BYTES	    (1ull << 50) /* 1 PiB */
 
 struct policy_pace {
@@ -43,16 +43,16 @@ struct policy_pace {
  * variant has no auto_reclaim knob (soft reclaim is always on). A
  * policy's defaults set enabled and interval_ms; keep_free and
  * hysteresis default to 0. */
-#define POLICY_PACE_PARAMS_NO_SWITCH(type, member)                           \
-	POLICY_PARAM_U64_OF("interval_ms", type, member.interval_ms, 0,      \
-			    POLICY_PACE_MAX_INTERVAL_MS),                    \
-	POLICY_PARAM_U64_OF("keep_free", type, member.keep_free, 0,          \
-			    POLICY_PACE_MAX_BYTES),                          \
-	POLICY_PARAM_U64_OF("hysteresis", type, member.hysteresis, 0,        \
-			    POLICY_PACE_MAX_BYTES)
-#define POLICY_PACE_PARAMS(type, member)                                     \
-	POLICY_PARAM_BOOL_OF("auto_reclaim", type, member.enabled),          \
-	POLICY_PACE_PARAMS_NO_SWITCH(type, member)
+#define POLICY_PACE_PARAMS_NO_SWITCH(type, member)                            \
+	POLICY_PARAM_U64_OF("interval_ms", type, member.interval_ms, 0,       \
+			    POLICY_PACE_MAX_INTERVAL_MS),                     \
+		POLICY_PARAM_U64_OF("keep_free", type, member.keep_free, 0,   \
+				    POLICY_PACE_MAX_BYTES),                   \
+		POLICY_PARAM_U64_OF("hysteresis", type, member.hysteresis, 0, \
+				    POLICY_PACE_MAX_BYTES)
+#define POLICY_PACE_PARAMS(type, member)                            \
+	POLICY_PARAM_BOOL_OF("auto_reclaim", type, member.enabled), \
+		POLICY_PACE_PARAMS_NO_SWITCH(type, member)
 
 /* Is a pass due at this tick? Records the pass when it is. A tick
  * within half a tick of the interval counts (timers drift late). */

@@ -48,9 +48,9 @@ static int parse_u64(const char *key, const char *v, uint64_t lo, uint64_t hi,
 		return -EINVAL;
 	}
 	if (u < lo || u > hi) {
-		snprintf(err, err_len, "parameter %s: %llu is outside %llu..%llu",
-			 key, u, (unsigned long long)lo,
-			 (unsigned long long)hi);
+		snprintf(err, err_len,
+			 "parameter %s: %llu is outside %llu..%llu", key, u,
+			 (unsigned long long)lo, (unsigned long long)hi);
 		return -EINVAL;
 	}
 	*ret = u;

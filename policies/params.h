@@ -29,26 +29,32 @@ struct policy_param_spec {
 	double dlo, dhi;
 };
 
-/* Table entries for @field of the state struct @type; the field's type
- * must match (a mismatch does not compile). */
-#define POLICY_PARAM_BOOL_OF(k, type, field)                                  \
-	{                                                                     \
-		.key = (k),                                                   \
-		.kind = _Generic(((type *)0)->field, bool: POLICY_PARAM_BOOL), \
-		.offset = offsetof(type, field),                              \
+/* The kind for @field of the state struct @type, from the field's type: a
+ * field of another type does not compile. (clang-format would take the
+ * associations of _Generic for labels.) */
+/* clang-format off */
+#define POLICY_PARAM_KIND(type, field)                                    \
+	_Generic(((type *)0)->field,                                      \
+		 bool: POLICY_PARAM_BOOL,                                 \
+		 uint64_t: POLICY_PARAM_U64,                              \
+		 double: POLICY_PARAM_DOUBLE)
+/* clang-format on */
+
+/* Table entries for @field of the state struct @type. */
+#define POLICY_PARAM_BOOL_OF(k, type, field)                        \
+	{                                                           \
+		.key = (k), .kind = POLICY_PARAM_KIND(type, field), \
+		.offset = offsetof(type, field),                    \
 	}
-#define POLICY_PARAM_U64_OF(k, type, field, lo, hi)                           \
-	{                                                                     \
-		.key = (k),                                                   \
-		.kind = _Generic(((type *)0)->field, uint64_t: POLICY_PARAM_U64), \
-		.offset = offsetof(type, field), .ulo = (lo), .uhi = (hi),    \
+#define POLICY_PARAM_U64_OF(k, type, field, lo, hi)                        \
+	{                                                                  \
+		.key = (k), .kind = POLICY_PARAM_KIND(type, field),        \
+		.offset = offsetof(type, field), .ulo = (lo), .uhi = (hi), \
 	}
-#define POLICY_PARAM_DOUBLE_OF(k, type, field, lo, hi)                        \
-	{                                                                     \
-		.key = (k),                                                   \
-		.kind = _Generic(((type *)0)->field,                          \
-				 double: POLICY_PARAM_DOUBLE),                \
-		.offset = offsetof(type, field), .dlo = (lo), .dhi = (hi),    \
+#define POLICY_PARAM_DOUBLE_OF(k, type, field, lo, hi)                     \
+	{                                                                  \
+		.key = (k), .kind = POLICY_PARAM_KIND(type, field),        \
+		.offset = offsetof(type, field), .dlo = (lo), .dhi = (hi), \
 	}
 
 /*

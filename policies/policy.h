@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define HA_POLICY_ABI_VERSION 1u
-#define HA_POLICY_SYMBOL "ha_policy_ops"
+#define HA_POLICY_SYMBOL      "ha_policy_ops"
 
 /* Policy parameters: the JSON object's scalar members as text. */
 struct ha_policy_param {

@@ -29,7 +29,7 @@
 #include "vmtab.h"
 
 #define PR_DEFAULT_MAX_PROBE	  0.01 /* Senpai */
-#define PR_DEFAULT_MAX_BACKOFF	  1.0  /* Senpai */
+#define PR_DEFAULT_MAX_BACKOFF	  1.0 /* Senpai */
 #define PR_DEFAULT_COEFF_PROBE	  10.0 /* Senpai */
 #define PR_DEFAULT_COEFF_BACKOFF  20.0 /* Senpai */
 #define PR_DEFAULT_INSTALL_TARGET 64.0 /* installs per second */
@@ -46,9 +46,9 @@ struct pr_cfg {
 };
 
 struct pr_vm {
-	uint64_t target;	     /* this policy's own target */
+	uint64_t target; /* this policy's own target */
 	uint64_t installs, failures; /* counters at the last tick */
-	uint64_t ms;		     /* now_ms of the last tick */
+	uint64_t ms; /* now_ms of the last tick */
 };
 
 struct pr_state {
@@ -112,8 +112,8 @@ static double dmin(double a, double b)
 /* Grow @t by the fraction @f of itself, at least one huge frame. */
 static uint64_t backoff(uint64_t t, double f)
 {
-	return policy_sat_add(
-	    t, policy_max(policy_scale(t, f), POLICY_HUGE_BYTES));
+	return policy_sat_add(t, policy_max(policy_scale(t, f),
+					    POLICY_HUGE_BYTES));
 }
 
 /* One VM and tick; returns the new target. */
@@ -132,40 +132,40 @@ static uint64_t pr_step(const struct pr_cfg *c, struct pr_vm *p, bool fresh,
 	} else {
 		/* A counter going backwards is a guest that started over:
 		 * no delta this tick. */
-		d_inst = vm->installs >= p->installs
-			     ? vm->installs - p->installs
-			     : 0;
-		d_fail = vm->alloc_failures >= p->failures
-			     ? vm->alloc_failures - p->failures
-			     : 0;
+		d_inst = vm->installs >= p->installs ?
+				 vm->installs - p->installs :
+				 0;
+		d_fail = vm->alloc_failures >= p->failures ?
+				 vm->alloc_failures - p->failures :
+				 0;
 		dt = now > p->ms ? now - p->ms : host->tick_ms;
 		if (dt == 0)
 			dt = 1000;
 		double rate = (double)d_inst * 1000.0 / (double)dt;
-		double pr =
-		    c->install_target > 0 ? rate / c->install_target : 0.0;
-		bool host_short =
-		    c->host_psi > 0 && host->psi_some_avg10 >= c->host_psi;
+		double pr = c->install_target > 0 ? rate / c->install_target :
+						    0.0;
+		bool host_short = c->host_psi > 0 &&
+				  host->psi_some_avg10 >= c->host_psi;
 
 		if (d_fail) {
 			p->target = backoff(p->target, c->max_backoff);
 			*ret_reason = HA_REASON_PRESSURE_BACKOFF;
 		} else if (pr > 1.0) {
 			p->target = backoff(
-			    p->target, dmin(c->max_backoff,
-					    c->coeff_backoff * (pr - 1.0)));
+				p->target, dmin(c->max_backoff,
+						c->coeff_backoff * (pr - 1.0)));
 			*ret_reason = HA_REASON_PRESSURE_BACKOFF;
 		} else if (host_short) {
 			/* at most all of it: max_backoff may exceed 1 */
 			double f = dmin(dmin(c->max_backoff, 1.0),
 					c->max_probe * host->psi_some_avg10 /
-					    c->host_psi);
+						c->host_psi);
 
 			p->target -= policy_scale(p->target, f);
 			*ret_reason = HA_REASON_HOST_PRESSURE;
 		} else {
 			double f =
-			    dmin(c->max_probe, c->coeff_probe * (1.0 - pr));
+				dmin(c->max_probe, c->coeff_probe * (1.0 - pr));
 
 			p->target -= policy_scale(p->target, f);
 			*ret_reason = HA_REASON_PRESSURE_PROBE;
@@ -175,8 +175,8 @@ static uint64_t pr_step(const struct pr_cfg *c, struct pr_vm *p, bool fresh,
 	p->failures = vm->alloc_failures;
 	p->ms = now;
 
-	floor =
-	    policy_sat_add(policy_min(vm->guest_used_bytes, hi), c->min_free);
+	floor = policy_sat_add(policy_min(vm->guest_used_bytes, hi),
+			       c->min_free);
 	p->target = policy_clamp(policy_max(p->target, floor), lo, hi);
 	return p->target;
 }
@@ -218,12 +218,12 @@ static void pr_fini(void *state)
 }
 
 const struct ha_policy_ops ha_policy_pressure = {
-    .abi_version = HA_POLICY_ABI_VERSION,
-    .name = "pressure",
-    .description = "Senpai-style feedback: probe down slowly without "
-		   "stalls, back off fast on installs and failed "
-		   "allocations",
-    .init = pr_init,
-    .decide = pr_decide,
-    .fini = pr_fini,
+	.abi_version = HA_POLICY_ABI_VERSION,
+	.name = "pressure",
+	.description = "Senpai-style feedback: probe down slowly without "
+		       "stalls, back off fast on installs and failed "
+		       "allocations",
+	.init = pr_init,
+	.decide = pr_decide,
+	.fini = pr_fini,
 };

@@ -12,12 +12,8 @@ extern const struct ha_policy_ops ha_policy_working_set;
 extern const struct ha_policy_ops ha_policy_pressure;
 
 const struct ha_policy_ops *const ha_policy_builtins[] = {
-	&ha_policy_static,
-	&ha_policy_auto_reclaim,
-	&ha_policy_shares,
-	&ha_policy_working_set,
-	&ha_policy_pressure,
-	NULL,
+	&ha_policy_static,	&ha_policy_auto_reclaim, &ha_policy_shares,
+	&ha_policy_working_set, &ha_policy_pressure,	 NULL,
 };
 
 const struct ha_policy_ops *ha_policy_builtin(const char *name)

@@ -25,15 +25,15 @@
 #define SHARES_DEFAULT_INTERVAL_MS 1000u
 
 struct shares {
-	double fill;	   /* fraction of host memory for the VMs */
-	uint64_t budget;   /* bytes; 0: fill x host memory */
+	double fill; /* fraction of host memory for the VMs */
+	uint64_t budget; /* bytes; 0: fill x host memory */
 	uint64_t max_step; /* bytes per VM per tick; 0: unlimited */
 	struct policy_pace pace;
 };
 
 struct share_vm {
 	uint64_t lo, hi, cur, want, next;
-	bool part;   /* divided by this policy */
+	bool part; /* divided by this policy */
 	bool active; /* still being filled */
 };
 
@@ -66,8 +66,8 @@ static uint64_t shares_budget(const struct shares *s,
 			      const struct ha_policy_host *h)
 {
 	double ratio = h->overcommit_ratio > 0 ? h->overcommit_ratio : 1.0;
-	uint64_t want =
-	    s->budget ? s->budget : policy_scale(h->total_bytes, s->fill);
+	uint64_t want = s->budget ? s->budget :
+				    policy_scale(h->total_bytes, s->fill);
 	uint64_t usable = policy_sat_sub(h->total_bytes, h->reserve_bytes);
 
 	return policy_min(want, policy_scale(usable, ratio));
@@ -81,8 +81,8 @@ static void divide(struct share_vm *sv, const struct ha_policy_vm *vms,
 
 	for (size_t i = 0; i < n; i++) {
 		sv[i].want = sv[i].lo;
-		sv[i].active =
-		    sv[i].part && vms[i].shares > 0 && sv[i].hi > sv[i].lo;
+		sv[i].active = sv[i].part && vms[i].shares > 0 &&
+			       sv[i].hi > sv[i].lo;
 		if (sv[i].part)
 			sum_lo = policy_sat_add(sum_lo, sv[i].lo);
 	}
@@ -103,13 +103,13 @@ static void divide(struct share_vm *sv, const struct ha_policy_vm *vms,
 			if (!sv[i].active)
 				continue;
 			uint64_t give =
-			    policy_mul_div(avail, vms[i].shares, total);
+				policy_mul_div(avail, vms[i].shares, total);
 
 			if (give >= sv[i].hi - sv[i].lo) {
 				sv[i].want = sv[i].hi;
 				sv[i].active = false;
-				used =
-				    policy_sat_add(used, sv[i].hi - sv[i].lo);
+				used = policy_sat_add(used,
+						      sv[i].hi - sv[i].lo);
 				capped = true;
 			}
 		}
@@ -117,9 +117,10 @@ static void divide(struct share_vm *sv, const struct ha_policy_vm *vms,
 			for (size_t i = 0; i < n; i++)
 				if (sv[i].active)
 					sv[i].want =
-					    sv[i].lo +
-					    policy_mul_div(avail, vms[i].shares,
-							   total);
+						sv[i].lo +
+						policy_mul_div(avail,
+							       vms[i].shares,
+							       total);
 			return;
 		}
 		avail = policy_sat_sub(avail, used);
@@ -138,16 +139,17 @@ static void move(const struct shares *s, struct share_vm *sv,
 		sv[i].next = sv[i].cur;
 		if (sv[i].want < sv[i].cur) {
 			uint64_t floor =
-			    s->max_step ? policy_sat_sub(sv[i].cur, s->max_step)
-					: 0;
+				s->max_step ?
+					policy_sat_sub(sv[i].cur, s->max_step) :
+					0;
 
 			sv[i].next = policy_max(sv[i].want, floor);
 		}
 		/* Memory is only free once the VM has really shrunk. */
 		held = policy_sat_add(
-		    held,
-		    policy_max(sv[i].next,
-			       policy_min(vms[i].current_bytes, sv[i].hi)));
+			held,
+			policy_max(sv[i].next,
+				   policy_min(vms[i].current_bytes, sv[i].hi)));
 		if (sv[i].want > sv[i].cur) {
 			uint64_t ask = sv[i].want - sv[i].cur;
 
@@ -198,9 +200,10 @@ static void shares_decide(void *state, const struct ha_policy_host *host,
 		sv[i].part = !vms[i].manual && vms[i].max_bytes > 0;
 		if (vms[i].manual)
 			avail = policy_sat_sub(
-			    avail, policy_max(sv[i].cur,
-					      policy_min(vms[i].current_bytes,
-							 sv[i].hi)));
+				avail,
+				policy_max(sv[i].cur,
+					   policy_min(vms[i].current_bytes,
+						      sv[i].hi)));
 	}
 	divide(sv, vms, n, avail);
 	move(s, sv, vms, n, avail);
@@ -219,11 +222,11 @@ static void shares_fini(void *state)
 }
 
 const struct ha_policy_ops ha_policy_shares = {
-    .abi_version = HA_POLICY_ABI_VERSION,
-    .name = "shares",
-    .description = "host budget divided by shares above each VM's min; "
-		   "donors shrink before receivers grow",
-    .init = shares_init,
-    .decide = shares_decide,
-    .fini = shares_fini,
+	.abi_version = HA_POLICY_ABI_VERSION,
+	.name = "shares",
+	.description = "host budget divided by shares above each VM's min; "
+		       "donors shrink before receivers grow",
+	.init = shares_init,
+	.decide = shares_decide,
+	.fini = shares_fini,
 };

@@ -7,7 +7,7 @@
 
 struct policy_vmtab_entry {
 	char *id;
-	uint64_t gen;	    /* round of the last lookup */
+	uint64_t gen; /* round of the last lookup */
 	max_align_t data[]; /* payload bytes, suitably aligned */
 };
 

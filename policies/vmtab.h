@@ -18,7 +18,7 @@ struct policy_vmtab {
 	struct policy_vmtab_entry **e;
 	size_t n, cap;
 	size_t payload; /* bytes of per-VM data */
-	uint64_t gen;	/* current decide() round */
+	uint64_t gen; /* current decide() round */
 };
 
 /* An empty table whose entries carry @payload bytes each. */

@@ -29,7 +29,7 @@
 #define WS_DEFAULT_HEADROOM	  0.1
 #define WS_DEFAULT_HEADROOM_MIN	  (64ull << 20)
 #define WS_DEFAULT_IDLE_WINDOW_MS 60000u /* ESXi Mem.SamplePeriod */
-#define WS_DEFAULT_IDLE_TAX	  0.75	 /* ESXi Mem.IdleTax */
+#define WS_DEFAULT_IDLE_TAX	  0.75 /* ESXi Mem.IdleTax */
 #define WS_DEFAULT_INTERVAL_MS	  1000u
 
 struct ws_cfg {
@@ -42,7 +42,7 @@ struct ws_cfg {
 };
 
 struct ws_vm {
-	uint64_t ws;	    /* working-set estimate, bytes */
+	uint64_t ws; /* working-set estimate, bytes */
 	uint64_t active_ms; /* last time the guest grew into its headroom */
 };
 
@@ -102,7 +102,7 @@ static uint64_t ws_step(const struct ws_cfg *c, struct ws_vm *w, bool fresh,
 	policy_limits(vm, &lo, &hi);
 	used = policy_min(vm->guest_used_bytes, hi);
 	headroom =
-	    policy_max(c->headroom_min, policy_scale(w->ws, c->headroom));
+		policy_max(c->headroom_min, policy_scale(w->ws, c->headroom));
 
 	if (fresh || now < w->active_ms) {
 		/* first sight, or the clock went back: start afresh */
@@ -120,7 +120,7 @@ static uint64_t ws_step(const struct ws_cfg *c, struct ws_vm *w, bool fresh,
 	}
 
 	headroom =
-	    policy_max(c->headroom_min, policy_scale(w->ws, c->headroom));
+		policy_max(c->headroom_min, policy_scale(w->ws, c->headroom));
 	*ret_reason = HA_REASON_WORKING_SET;
 	if (c->idle_window_ms && c->idle_tax > 0 &&
 	    now - w->active_ms >= c->idle_window_ms) {
@@ -174,11 +174,11 @@ static void ws_fini(void *state)
 }
 
 const struct ha_policy_ops ha_policy_working_set = {
-    .abi_version = HA_POLICY_ABI_VERSION,
-    .name = "working-set",
-    .description = "working-set estimate (up at once, down slowly) plus "
-		   "headroom; idle headroom taxed",
-    .init = ws_init,
-    .decide = ws_decide,
-    .fini = ws_fini,
+	.abi_version = HA_POLICY_ABI_VERSION,
+	.name = "working-set",
+	.description = "working-set estimate (up at once, down slowly) plus "
+		       "headroom; idle headroom taxed",
+	.init = ws_init,
+	.decide = ws_decide,
+	.fini = ws_fini,
 };

@@ -28,11 +28,11 @@
 
 #include <stdint.h>
 
-#define SIM_PROTO_MAGIC 0x4d495348u /* "HSIM" */
+#define SIM_PROTO_MAGIC	  0x4d495348u /* "HSIM" */
 #define SIM_PROTO_VERSION 1u
-#define SIM_NAME_MAX 64
-#define SIM_TEXT_MAX 256
-#define SIM_REPORT_MAX 512 /* frames per REPORT */
+#define SIM_NAME_MAX	  64
+#define SIM_TEXT_MAX	  256
+#define SIM_REPORT_MAX	  512 /* frames per REPORT */
 
 enum sim_msg_type {
 	SIM_HELLO = 1,

@@ -17,7 +17,7 @@
 #include "user/memfd_env.h"
 #include "user/size.h"
 
-#define RAM (512ull << 20)
+#define RAM  (512ull << 20)
 #define META (4ull << 20)
 
 static void show(const char *what, int fd, const struct ha_guest *g)
@@ -25,8 +25,7 @@ static void show(const char *what, int fd, const struct ha_guest *g)
 	char a[32], b[32];
 
 	printf("%-44s resident %10s   guest free %10s\n", what,
-	       ha_format_size((uint64_t)memfd_resident_bytes(fd), a,
-			      sizeof(a)),
+	       ha_format_size((uint64_t)memfd_resident_bytes(fd), a, sizeof(a)),
 	       ha_format_size(ha_guest_free_frames(g) * HA_FRAME_SIZE, b,
 			      sizeof(b)));
 }
@@ -93,7 +92,8 @@ int main(void)
 	r = ha_host_attach(&h, ram, META, 0, RAM / HA_FRAME_SIZE, &env.env,
 			   state, &bad);
 	if (r < 0) {
-		fprintf(stderr, "ha-demo: attach: %s\n", ha_bad_str(bad.reason));
+		fprintf(stderr, "ha-demo: attach: %s\n",
+			ha_bad_str(bad.reason));
 		return 1;
 	}
 
@@ -145,8 +145,7 @@ int main(void)
 	       "%llu, %llu discard calls, %.1f ms discarding\n",
 	       (unsigned long long)c.reclaimed_hard,
 	       (unsigned long long)c.reclaimed_soft,
-	       (unsigned long long)c.returned,
-	       (unsigned long long)c.installed,
+	       (unsigned long long)c.returned, (unsigned long long)c.installed,
 	       (unsigned long long)c.discard_calls, (double)c.discard_ns / 1e6);
 	free(state);
 	memfd_env_destroy(&env);

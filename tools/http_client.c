@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define READ_TIMEOUT_S 30
-#define LINE_MAX_LEN 8192
+#define LINE_MAX_LEN   8192
 
 struct conn {
 	int fd;
@@ -343,8 +343,7 @@ static int read_body(struct conn *c, const struct head *h, const char *method,
 	char line[LINE_MAX_LEN];
 	int r;
 
-	if (strcmp(method, "HEAD") == 0 || h->status == 204 ||
-	    h->status == 304)
+	if (strcmp(method, "HEAD") == 0 || h->status == 204 || h->status == 304)
 		return 0;
 	if (!h->chunked)
 		return conn_take(c, h->length, !h->has_length, fn, ud);
@@ -478,10 +477,10 @@ cleanup:
 	return r;
 }
 
-int http_client_request(const struct http_client_target *t,
-			const char *method, const char *path,
-			const char *body, struct http_client_response *ret,
-			char *err, size_t errlen)
+int http_client_request(const struct http_client_target *t, const char *method,
+			const char *path, const char *body,
+			struct http_client_response *ret, char *err,
+			size_t errlen)
 {
 	return exchange(t, method, path, NULL, body, false, NULL, NULL, ret,
 			err, errlen);

@@ -43,10 +43,10 @@ const char *http_client_target_name(const struct http_client_target *t,
  * status, or -errno with a sentence in @err: connection refused, timeout,
  * malformed answer (-EPROTO), too large (-EFBIG).
  */
-int http_client_request(const struct http_client_target *t,
-			const char *method, const char *path,
-			const char *body, struct http_client_response *ret,
-			char *err, size_t errlen);
+int http_client_request(const struct http_client_target *t, const char *method,
+			const char *path, const char *body,
+			struct http_client_response *ret, char *err,
+			size_t errlen);
 
 void http_client_response_free(struct http_client_response *r);
 

@@ -31,7 +31,7 @@ void grpcd_buf_clear(struct grpcd_buf *b)
 	b->len = 0;
 }
 
-static int pack(const ProtobufCMessage *m, struct grpcd_buf *ret)
+int grpcd_pack_message(const ProtobufCMessage *m, struct grpcd_buf *ret)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *data = malloc(n ? n : 1);
@@ -65,8 +65,7 @@ static void fill_memory(Hyperalloc__V1__VMMemory *m, const struct vm *vm,
 	m->reclaimed_bytes = mem->reclaimed_bytes;
 	m->soft_reclaimed_bytes = mem->soft_reclaimed_bytes;
 	m->shares = mem->shares;
-	m->target_source =
-		str(vm_target_source_to_string(mem->target_source));
+	m->target_source = str(vm_target_source_to_string(mem->target_source));
 	m->auto_reclaim = mem->auto_reclaim;
 	m->mechanism = str(vm_mechanism_to_string(vm->mechanism));
 	when[0] = '\0';
@@ -94,7 +93,7 @@ int grpcd_pack_vm_memory(const struct vm *vm, struct grpcd_buf *ret)
 	char when[32];
 
 	fill_memory(&m, vm, when);
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
@@ -102,6 +101,7 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 	const struct vm_counters *c = &vm->counters;
 	Hyperalloc__V1__VMCounters cm;
 	Hyperalloc__V1__VMGuest gm;
+	Hyperalloc__V1__VMDevice dm;
 	Hyperalloc__V1__VMMemory mem;
 	Hyperalloc__V1__VM m;
 	char when[32];
@@ -133,7 +133,29 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 		gm.reported_frames = vm->guest.reported;
 		m.guest = &gm;
 	}
-	return pack(&m.base, ret);
+	if (vm->mechanism == VM_MECH_HYPERALLOC) {
+		const struct vm_device *d = &vm->device;
+
+		hyperalloc__v1__vmdevice__init(&dm);
+		dm.state = str(d->state);
+		dm.reason = str(d->reason);
+		dm.last_refusal = str(d->last_refusal);
+		dm.last_error = str(d->last_error);
+		dm.backend = str(d->backend);
+		dm.direct_reads = d->direct_reads;
+		dm.regions = d->regions;
+		dm.install_requests = d->install_requests;
+		dm.install_ns_avg = d->install_ns_avg;
+		dm.install_ns_max = d->install_ns_max;
+		dm.installs_per_s = d->installs_per_s;
+		dm.auto_reclaim = d->auto_reclaim;
+		dm.auto_interval_ms = d->auto_interval_ms;
+		dm.auto_keep_bytes = d->auto_keep_bytes;
+		dm.last_reclaim_ns = d->last_reclaim_ns;
+		dm.monitor_timeouts = d->monitor_timeouts;
+		m.device = &dm;
+	}
+	return grpcd_pack_message(&m.base, ret);
 }
 
 /* Per VM of a list: the messages and the time text they point to. */
@@ -152,7 +174,8 @@ int grpcd_pack_vm_list(const struct vm_registry *r, struct grpcd_buf *ret)
 	int rc = -ENOMEM;
 
 	hyperalloc__v1__list_vms_response__init(&m);
-	vm_foreach(vm, r) n++;
+	vm_foreach(vm, r)
+		n++;
 	if (n) {
 		items = calloc(n, sizeof(*items));
 		ptrs = calloc(n, sizeof(*ptrs));
@@ -167,7 +190,7 @@ int grpcd_pack_vm_list(const struct vm_registry *r, struct grpcd_buf *ret)
 	}
 	m.n_vms = n;
 	m.vms = ptrs;
-	rc = pack(&m.base, ret);
+	rc = grpcd_pack_message(&m.base, ret);
 cleanup:
 	free(ptrs);
 	free(items);
@@ -187,7 +210,7 @@ int grpcd_pack_host(const struct ctl_host *h, struct grpcd_buf *ret)
 	m.overcommit_ratio = h->overcommit_ratio;
 	m.overcommit_now = h->overcommit_now;
 	m.vms = h->vms;
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 int grpcd_pack_policy(const struct engine_policy *p, struct grpcd_buf *ret)
@@ -218,7 +241,7 @@ int grpcd_pack_policy(const struct engine_policy *p, struct grpcd_buf *ret)
 	}
 	m.n_available = n;
 	m.available = avail;
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 int grpcd_pack_event(const struct event *ev, uint64_t lost,
@@ -249,28 +272,28 @@ int grpcd_pack_event(const struct event *ev, uint64_t lost,
 	}
 	m.message = str(ev->message);
 	m.events_lost = lost;
-	return pack(&m.base, ret);
+	m.run = str(ev->run);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 /* ---- decoders ---- */
 
-/* Unpack @data as @desc, or explain why not. */
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc,
-				const uint8_t *data, size_t len,
-				struct error *err)
+ProtobufCMessage *grpcd_unpack_message(const ProtobufCMessageDescriptor *desc,
+				       const uint8_t *data, size_t len,
+				       struct error *err)
 {
 	ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
 
 	if (!m)
 		error_set(err, ERROR_BAD_REQUEST, "", "",
-		    "the request is not a valid %s message", desc->name);
+			  "the request is not a valid %s message", desc->name);
 	return m;
 }
 
 int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
 		      const uint8_t *data, size_t len, struct error *err)
 {
-	ProtobufCMessage *m = unpack(desc, data, len, err);
+	ProtobufCMessage *m = grpcd_unpack_message(desc, data, len, err);
 
 	if (!m)
 		return -EINVAL;
@@ -278,28 +301,26 @@ int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
 	return 0;
 }
 
-static int copy_id(const char *s, char *id, size_t size,
-		   struct error *err)
+static int copy_id(const char *s, char *id, size_t size, struct error *err)
 {
 	size_t n = strlen(s);
 
 	if (n == 0) {
 		error_set(err, ERROR_BAD_REQUEST, "id", "",
-		    "id is required: a VM's name or UUID");
+			  "id is required: a VM's name or UUID");
 		return -EINVAL;
 	}
 	if (n >= size) {
 		error_set(err, ERROR_BAD_REQUEST, "id", "",
-		    "id is longer than %zu bytes", size - 1);
+			  "id is longer than %zu bytes", size - 1);
 		return -EINVAL;
 	}
 	memcpy(id, s, n + 1);
 	return 0;
 }
 
-int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
-		   const uint8_t *data, size_t len, char *id, size_t size,
-		   struct error *err)
+int grpcd_parse_id(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+		   size_t len, char *id, size_t size, struct error *err)
 {
 	const ProtobufCFieldDescriptor *f;
 	ProtobufCMessage *m;
@@ -307,11 +328,11 @@ int grpcd_parse_id(const ProtobufCMessageDescriptor *desc,
 
 	f = protobuf_c_message_descriptor_get_field_by_name(desc, "id");
 	if (!f || f->type != PROTOBUF_C_TYPE_STRING) {
-		error_set(err, ERROR_INTERNAL, "", "", "%s has no string field id",
-		    desc->name);
+		error_set(err, ERROR_INTERNAL, "", "",
+			  "%s has no string field id", desc->name);
 		return -EINVAL;
 	}
-	m = unpack(desc, data, len, err);
+	m = grpcd_unpack_message(desc, data, len, err);
 	if (!m)
 		return -EINVAL;
 	r = copy_id(*(char **)(void *)((char *)m + f->offset), id, size, err);
@@ -327,8 +348,8 @@ static int get_size(const char *key, uint64_t v, uint64_t *ret,
 
 	if (v > (uint64_t)INT64_MAX) {
 		snprintf(text, sizeof(text), "%llu", (unsigned long long)v);
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be at most %lld",
-		    key, (long long)INT64_MAX);
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be at most %lld", key, (long long)INT64_MAX);
 		return -EINVAL;
 	}
 	*ret = v;
@@ -344,8 +365,9 @@ int grpcd_parse_memory_update(const uint8_t *data, size_t len, char *id,
 	int r;
 
 	memset(&u, 0, sizeof(u));
-	m = (void *)unpack(&hyperalloc__v1__set_vmmemory_request__descriptor,
-			   data, len, err);
+	m = (void *)grpcd_unpack_message(
+		&hyperalloc__v1__set_vmmemory_request__descriptor, data, len,
+		err);
 	if (!m)
 		return -EINVAL;
 	r = copy_id(m->id, id, size, err);
@@ -389,18 +411,18 @@ static int get_params(const char *text, char *buf, size_t size,
 	if (!o || !json_is_object(o)) {
 		if (o)
 			error_set(err, ERROR_BAD_REQUEST, "params", "",
-			    "params must be a JSON object");
+				  "params must be a JSON object");
 		else
 			error_set(err, ERROR_BAD_REQUEST, "params", "",
-			    "params is not JSON: %s at line %d column %d",
-			    e.text, e.line, e.column);
+				  "params is not JSON: %s at line %d column %d",
+				  e.text, e.line, e.column);
 		r = -EINVAL;
 		goto cleanup;
 	}
 	n = json_dumpb(o, buf, size, JSON_COMPACT | JSON_SORT_KEYS);
 	if (n == 0 || n >= size) {
 		error_set(err, ERROR_BAD_REQUEST, "params", "",
-		    "params is larger than %zu bytes", size - 1);
+			  "params is larger than %zu bytes", size - 1);
 		r = -EINVAL;
 		goto cleanup;
 	}
@@ -420,13 +442,13 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 		u->has_name = true;
 		if (!m->name[0]) {
 			error_set(err, ERROR_BAD_REQUEST, "name", "",
-			    "name must not be empty");
+				  "name must not be empty");
 			return -EINVAL;
 		}
 		if (strlen(m->name) >= sizeof(u->name)) {
 			error_set(err, ERROR_BAD_REQUEST, "name", "",
-			    "name is longer than %zu bytes",
-			    sizeof(u->name) - 1);
+				  "name is longer than %zu bytes",
+				  sizeof(u->name) - 1);
 			return -EINVAL;
 		}
 		snprintf(u->name, sizeof(u->name), "%s", m->name);
@@ -441,11 +463,12 @@ static int policy_fields(const Hyperalloc__V1__SetPolicyRequest *m,
 	if (m->overcommit_ratio_opt_case) {
 		u->has_ratio = true;
 		/* JSON cannot carry NaN or infinity; protobuf can. */
-		if (!isfinite(m->overcommit_ratio) ||
-		    m->overcommit_ratio < 0) {
+		if (!isfinite(m->overcommit_ratio) || m->overcommit_ratio < 0) {
 			snprintf(text, sizeof(text), "%g", m->overcommit_ratio);
-			error_set(err, ERROR_BAD_REQUEST, "overcommit_ratio", text,
-			    "overcommit_ratio must be a finite number >= 0");
+			error_set(
+				err, ERROR_BAD_REQUEST, "overcommit_ratio",
+				text,
+				"overcommit_ratio must be a finite number >= 0");
 			return -EINVAL;
 		}
 		u->overcommit_ratio = m->overcommit_ratio;
@@ -480,8 +503,9 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 		error_set(err, ERROR_INTERNAL, "", "", "out of memory");
 		return -ENOMEM;
 	}
-	m = (void *)unpack(&hyperalloc__v1__set_policy_request__descriptor,
-			   data, len, err);
+	m = (void *)grpcd_unpack_message(
+		&hyperalloc__v1__set_policy_request__descriptor, data, len,
+		err);
 	if (!m) {
 		free(u);
 		return -EINVAL;
@@ -494,19 +518,36 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 	return r;
 }
 
-int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct error *err)
+int grpcd_parse_watch(const uint8_t *data, size_t len, char *ret_resume,
+		      size_t resume_len, struct error *err)
 {
 	Hyperalloc__V1__WatchEventsRequest *m;
+	size_t n;
+	int r = 0;
 
-	m = (void *)unpack(&hyperalloc__v1__watch_events_request__descriptor,
-			   data, len, err);
+	m = (void *)grpcd_unpack_message(
+		&hyperalloc__v1__watch_events_request__descriptor, data, len,
+		err);
 	if (!m)
 		return -EINVAL;
-	*ret_has = m->last_event_id_opt_case != 0;
-	*ret_last_event_id = *ret_has ? m->last_event_id : 0;
+	n = m->run ? strlen(m->run) : 0;
+	if (n && (n != EVENT_RUN_LEN - 1 ||
+		  strspn(m->run, "0123456789abcdef") != n)) {
+		error_set(err, ERROR_BAD_REQUEST, "run", NULL,
+			  "run must be 16 lower-case hex digits (an "
+			  "Event.run)");
+		r = -EINVAL;
+	} else if (m->last_event_id_opt_case == 0) {
+		snprintf(ret_resume, resume_len, "%s", "");
+	} else if (n) {
+		snprintf(ret_resume, resume_len, "%s-%llu", m->run,
+			 (unsigned long long)m->last_event_id);
+	} else {
+		snprintf(ret_resume, resume_len, "%llu",
+			 (unsigned long long)m->last_event_id);
+	}
 	protobuf_c_message_free_unpacked(&m->base, NULL);
-	return 0;
+	return r;
 }
 
 /* ---- status ---- */
@@ -537,8 +578,7 @@ grpc_status_code grpcd_status(enum error_status s)
 	return GRPC_STATUS_INTERNAL;
 }
 
-void grpcd_status_message(const struct error *err, char *buf,
-			  size_t len)
+void grpcd_status_message(const struct error *err, char *buf, size_t len)
 {
 	const char *reason = err->reason[0] ? err->reason : "request failed";
 

@@ -31,9 +31,9 @@
 #include "log.h"
 
 #define DEFAULT_MAX_MESSAGE (64 * 1024)
-#define STOP_GRACE_USEC 1000000ull /* calls may finish before cancel */
-#define STOP_CANCEL_USEC 5000000ull /* cancelled calls must be gone */
-#define ACCEPT_BATCH 16 /* connections accepted per wakeup */
+#define STOP_GRACE_USEC	    1000000ull /* calls may finish before cancel */
+#define STOP_CANCEL_USEC    5000000ull /* cancelled calls must be gone */
+#define ACCEPT_BATCH	    16 /* connections accepted per wakeup */
 
 #if defined(__SANITIZE_THREAD__)
 /*
@@ -142,8 +142,7 @@ static void drain(struct grpcd *g)
 	}
 }
 
-static int on_wake(sd_event_source *s, int fd, uint32_t revents,
-		   void *userdata)
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	(void)s;
 	(void)fd;
@@ -189,9 +188,9 @@ static void tcp_peer(int fd, char *buf, size_t len)
 			port = ntohs(in6->sin6_port);
 		}
 	}
-	snprintf(buf, len, ss.ss_family == AF_INET6 ? "tcp [%s]:%u" :
-						       "tcp %s:%u",
-		 host, port);
+	snprintf(buf, len,
+		 ss.ss_family == AF_INET6 ? "tcp [%s]:%u" : "tcp %s:%u", host,
+		 port);
 }
 
 /*
@@ -216,11 +215,10 @@ static void adopt(struct grpcd *g, const struct grpcd_listener *l, int fd)
 			return;
 		}
 		if (auth_peer_allowed(cred.uid, cred.gid, geteuid(),
-				       g->d->cfg->api.unix_group))
+				      g->d->cfg->api.unix_group))
 			o = GRPCD_PEER;
 		snprintf(desc, sizeof(desc), "unix uid %u", (unsigned)cred.uid);
-		log_debug("grpc: %s pid %d connected (%s)", desc,
-			  (int)cred.pid,
+		log_debug("grpc: %s pid %d connected (%s)", desc, (int)cred.pid,
 			  o == GRPCD_PEER ? "trusted" : "needs the token");
 	} else {
 		int one = 1;
@@ -360,8 +358,8 @@ static int pump_start(struct grpcd *g)
 	g->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (g->efd < 0)
 		return -errno;
-	r = sd_event_add_io(g->d->loop, &g->efd_src, g->efd, EPOLLIN,
-			    on_wake, g);
+	r = sd_event_add_io(g->d->loop, &g->efd_src, g->efd, EPOLLIN, on_wake,
+			    g);
 	if (r < 0)
 		return r;
 	(void)sd_event_source_set_description(g->efd_src, "grpc-queue");

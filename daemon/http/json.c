@@ -20,7 +20,7 @@
 static json_t *json_u64(uint64_t v)
 {
 	return json_integer(v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX :
-						       (json_int_t)v);
+						      (json_int_t)v);
 }
 
 /* json_object_set_new that remembers a failure: builders set all fields,
@@ -52,8 +52,7 @@ json_t *json_vm_memory(const struct vm *vm)
 	set(o, "host_resident_bytes", json_u64(m->host_resident_bytes), &ok);
 	set(o, "guest_free_bytes", json_u64(m->guest_free_bytes), &ok);
 	set(o, "reclaimed_bytes", json_u64(m->reclaimed_bytes), &ok);
-	set(o, "soft_reclaimed_bytes", json_u64(m->soft_reclaimed_bytes),
-	    &ok);
+	set(o, "soft_reclaimed_bytes", json_u64(m->soft_reclaimed_bytes), &ok);
 	set(o, "shares", json_integer(m->shares), &ok);
 	set(o, "target_source",
 	    json_string(vm_target_source_to_string(m->target_source)), &ok);
@@ -64,7 +63,7 @@ json_t *json_vm_memory(const struct vm *vm)
 	set(o, "updated_at",
 	    m->updated_at_usec ?
 		    json_string(event_format_time(m->updated_at_usec, when,
-						 sizeof(when))) :
+						  sizeof(when))) :
 		    json_null(),
 	    &ok);
 	if (!ok) {
@@ -143,6 +142,36 @@ static json_t *json_vm_guest(const struct vm_guest_status *g)
 	return o;
 }
 
+static json_t *json_vm_device(const struct vm_device *d)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	set(o, "state", json_string(d->state), &ok);
+	set(o, "reason", json_string(d->reason), &ok);
+	set(o, "last_refusal", json_string(d->last_refusal), &ok);
+	set(o, "last_error", json_string(d->last_error), &ok);
+	set(o, "backend", json_string(d->backend), &ok);
+	set(o, "direct_reads", json_boolean(d->direct_reads), &ok);
+	set(o, "regions", json_u64(d->regions), &ok);
+	set(o, "install_requests", json_u64(d->install_requests), &ok);
+	set(o, "install_ns_avg", json_u64(d->install_ns_avg), &ok);
+	set(o, "install_ns_max", json_u64(d->install_ns_max), &ok);
+	set(o, "installs_per_s", json_real(d->installs_per_s), &ok);
+	set(o, "auto_reclaim", json_boolean(d->auto_reclaim), &ok);
+	set(o, "auto_interval_ms", json_u64(d->auto_interval_ms), &ok);
+	set(o, "auto_keep_bytes", json_u64(d->auto_keep_bytes), &ok);
+	set(o, "last_reclaim_ns", json_u64(d->last_reclaim_ns), &ok);
+	set(o, "monitor_timeouts", json_u64(d->monitor_timeouts), &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_t *json_vm_detail(const struct vm *vm)
 {
 	json_t *o = json_vm_item(vm);
@@ -155,6 +184,8 @@ json_t *json_vm_detail(const struct vm *vm)
 	set(o, "counters", json_vm_counters(&vm->counters), &ok);
 	if (vm->guest.valid)
 		set(o, "guest", json_vm_guest(&vm->guest), &ok);
+	if (vm->mechanism == VM_MECH_HYPERALLOC)
+		set(o, "device", json_vm_device(&vm->device), &ok);
 	if (!ok) {
 		json_decref(o);
 		return NULL;
@@ -265,6 +296,7 @@ json_t *json_event(const struct event *ev)
 	if (!o)
 		return NULL;
 	set(o, "seq", json_u64(ev->seq), &ok);
+	set(o, "run", json_string(ev->run), &ok);
 	set(o, "time",
 	    json_string(event_format_time(ev->time_usec, when, sizeof(when))),
 	    &ok);
@@ -376,18 +408,20 @@ static int get_uint(const char *key, const json_t *v, uint64_t max,
 
 	value_text(v, text, sizeof(text));
 	if (!json_is_integer(v)) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be an integer, not %s", key,
-		    type_name(v));
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be an integer, not %s", key, type_name(v));
 		return -EINVAL;
 	}
 	i = json_integer_value(v);
 	if (i < 0) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must not be negative", key);
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must not be negative", key);
 		return -EINVAL;
 	}
 	if ((uint64_t)i > max) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be at most %llu", key,
-		    (unsigned long long)max);
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be at most %llu", key,
+			  (unsigned long long)max);
 		return -EINVAL;
 	}
 	*ret = (uint64_t)i;
@@ -401,8 +435,9 @@ static int get_bool(const char *key, const json_t *v, bool *ret,
 
 	if (!json_is_boolean(v)) {
 		value_text(v, text, sizeof(text));
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be true or false, not %s", key,
-		    type_name(v));
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be true or false, not %s", key,
+			  type_name(v));
 		return -EINVAL;
 	}
 	*ret = json_is_true(v);
@@ -445,21 +480,22 @@ static void overflow_error(const char *body, size_t len, size_t pos,
 		}
 	}
 	if (key[0])
-		error_set(err, ERROR_BAD_REQUEST, key, num, "%s is out of range", key);
+		error_set(err, ERROR_BAD_REQUEST, key, num,
+			  "%s is out of range", key);
 	else
-		error_set(err, ERROR_BAD_REQUEST, "", num, "number %s is out of range", num);
+		error_set(err, ERROR_BAD_REQUEST, "", num,
+			  "number %s is out of range", num);
 }
 
 /* Parse @body into an object, or explain why not. */
-static json_t *load_object(const char *body, size_t len,
-			   struct error *err)
+static json_t *load_object(const char *body, size_t len, struct error *err)
 {
 	json_error_t e;
 	json_t *o;
 
 	if (!body || len == 0) {
 		error_set(err, ERROR_BAD_REQUEST, "", "",
-		    "request body is empty; expected a JSON object");
+			  "request body is empty; expected a JSON object");
 		return NULL;
 	}
 	o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
@@ -467,16 +503,17 @@ static json_t *load_object(const char *body, size_t len,
 		if (json_error_code(&e) == json_error_numeric_overflow)
 			overflow_error(body, len, (size_t)e.position, err);
 		else if (json_error_code(&e) == json_error_duplicate_key)
-			error_set(err, ERROR_BAD_REQUEST, "", "", "body is not valid: %s", e.text);
+			error_set(err, ERROR_BAD_REQUEST, "", "",
+				  "body is not valid: %s", e.text);
 		else
 			error_set(err, ERROR_BAD_REQUEST, "", "",
-			    "body is not JSON: %s at line %d column %d", e.text,
-			    e.line, e.column);
+				  "body is not JSON: %s at line %d column %d",
+				  e.text, e.line, e.column);
 		return NULL;
 	}
 	if (!json_is_object(o)) {
-		error_set(err, ERROR_BAD_REQUEST, "", "", "body must be a JSON object, not %s",
-		    type_name(o));
+		error_set(err, ERROR_BAD_REQUEST, "", "",
+			  "body must be a JSON object, not %s", type_name(o));
 		json_decref(o);
 		return NULL;
 	}
@@ -484,7 +521,7 @@ static json_t *load_object(const char *body, size_t len,
 }
 
 static const char *const memory_read_only[] = {
-	"current_bytes",   "host_resident_bytes", "guest_free_bytes",
+	"current_bytes",   "host_resident_bytes",  "guest_free_bytes",
 	"reclaimed_bytes", "soft_reclaimed_bytes", "target_source",
 	"mechanism",	   "updated_at",
 };
@@ -503,14 +540,15 @@ static void unknown_field(const char *key, const char *const *ro, size_t n,
 			  struct error *err)
 {
 	if (in_list(key, ro, n))
-		error_set(err, ERROR_BAD_REQUEST, key, "", "%s is read-only and cannot be set", key);
+		error_set(err, ERROR_BAD_REQUEST, key, "",
+			  "%s is read-only and cannot be set", key);
 	else
-		error_set(err, ERROR_BAD_REQUEST, key, "", "unknown field %s", key);
+		error_set(err, ERROR_BAD_REQUEST, key, "", "unknown field %s",
+			  key);
 }
 
 int json_parse_memory_update(const char *body, size_t len,
-			     struct ctl_memory_update *ret,
-			     struct error *err)
+			     struct ctl_memory_update *ret, struct error *err)
 {
 	struct ctl_memory_update u;
 	const char *key;
@@ -556,47 +594,48 @@ cleanup:
 	return r;
 }
 
-static int get_string(const char *key, const json_t *v, char *buf,
-		      size_t size, struct error *err)
+static int get_string(const char *key, const json_t *v, char *buf, size_t size,
+		      struct error *err)
 {
 	char text[128];
 
 	value_text(v, text, sizeof(text));
 	if (!json_is_string(v)) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be a string, not %s", key,
-		    type_name(v));
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be a string, not %s", key, type_name(v));
 		return -EINVAL;
 	}
 	if (json_string_length(v) == 0) {
-		error_set(err, ERROR_BAD_REQUEST, key, "", "%s must not be empty", key);
+		error_set(err, ERROR_BAD_REQUEST, key, "",
+			  "%s must not be empty", key);
 		return -EINVAL;
 	}
 	if (json_string_length(v) >= size ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s is longer than %zu bytes", key,
-		    size - 1);
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s is longer than %zu bytes", key, size - 1);
 		return -EINVAL;
 	}
 	memcpy(buf, json_string_value(v), json_string_length(v) + 1);
 	return 0;
 }
 
-static int get_params(const char *key, const json_t *v, char *buf,
-		      size_t size, struct error *err)
+static int get_params(const char *key, const json_t *v, char *buf, size_t size,
+		      struct error *err)
 {
 	char text[128];
 	size_t n;
 
 	if (!json_is_object(v)) {
 		value_text(v, text, sizeof(text));
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be an object, not %s", key,
-		    type_name(v));
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be an object, not %s", key, type_name(v));
 		return -EINVAL;
 	}
 	n = json_dumpb(v, buf, size, JSON_COMPACT | JSON_SORT_KEYS);
 	if (n == 0 || n >= size) {
-		error_set(err, ERROR_BAD_REQUEST, key, "", "%s is larger than %zu bytes", key,
-		    size - 1);
+		error_set(err, ERROR_BAD_REQUEST, key, "",
+			  "%s is larger than %zu bytes", key, size - 1);
 		return -EINVAL;
 	}
 	buf[n] = '\0';
@@ -610,12 +649,13 @@ static int get_ratio(const char *key, const json_t *v, double *ret,
 
 	value_text(v, text, sizeof(text));
 	if (!json_is_number(v)) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must be a number, not %s", key,
-		    type_name(v));
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must be a number, not %s", key, type_name(v));
 		return -EINVAL;
 	}
 	if (json_number_value(v) < 0) {
-		error_set(err, ERROR_BAD_REQUEST, key, text, "%s must not be negative", key);
+		error_set(err, ERROR_BAD_REQUEST, key, text,
+			  "%s must not be negative", key);
 		return -EINVAL;
 	}
 	*ret = json_number_value(v);

@@ -17,7 +17,6 @@
 #include "events.h"
 #include "vm.h"
 
-
 /* The memory object of GET /vms/{id}/memory. NULL on ENOMEM. */
 json_t *json_vm_memory(const struct vm *vm);
 /* One element of GET /vms: id, name, uuid, mechanism, state, memory. */
@@ -53,8 +52,7 @@ char *json_dump_free(json_t *j, size_t *ret_len);
  * with *err set to ERROR_BAD_REQUEST naming the field and value at fault.
  */
 int json_parse_memory_update(const char *body, size_t len,
-			     struct ctl_memory_update *ret,
-			     struct error *err);
+			     struct ctl_memory_update *ret, struct error *err);
 
 /*
  * Parse the body of PUT /policy: any of name (non-empty string), params

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,13 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "http/dashboard.h"
 #include "http/json.h"
 #include "http/metrics.h"
 #include "http/sse.h"
 
-#define CT_JSON "application/json"
-#define CT_PROBLEM "application/problem+json"
+#define CT_JSON	    "application/json"
+#define CT_PROBLEM  "application/problem+json"
 #define OPENAPI_MAX (1u << 20)
 
 /*
@@ -62,8 +64,8 @@ static int reply_json(struct http_response *resp, unsigned int status,
 }
 
 int http_reply_problem(struct http_response *resp, int status,
-		       const char *title, const char *detail,
-		       const char *field, const char *value)
+		       const char *title, const char *detail, const char *field,
+		       const char *value)
 {
 	json_t *j = json_problem(status, title, detail, field, value);
 
@@ -76,8 +78,7 @@ int http_reply_problem(struct http_response *resp, int status,
 	return 0;
 }
 
-int http_reply_error(struct http_response *resp,
-			 const struct error *err)
+int http_reply_error(struct http_response *resp, const struct error *err)
 {
 	return http_reply_problem(resp, error_status_http(err->status),
 				  error_status_title(err->status), err->reason,
@@ -134,8 +135,7 @@ static int set_memory(struct http_request *req, struct http_response *resp)
 	return reply_memory(req, resp, id);
 }
 
-static int release_target(struct http_request *req,
-			  struct http_response *resp)
+static int release_target(struct http_request *req, struct http_response *resp)
 {
 	const char *id = http_param(&req->params, "id");
 	struct error err = { 0 };
@@ -198,8 +198,20 @@ cleanup:
 
 static int get_events(struct http_request *req, struct http_response *resp)
 {
+	const char *samples =
+		req->conn ? MHD_lookup_connection_value(req->conn,
+							MHD_GET_ARGUMENT_KIND,
+							"samples") :
+			    NULL;
+	bool want = samples &&
+		    (strcmp(samples, "1") == 0 || strcmp(samples, "true") == 0);
 	int r;
 
+	if (samples && !want && strcmp(samples, "0") != 0 &&
+	    strcmp(samples, "false") != 0)
+		return http_reply_problem(resp, 400, "Bad Request",
+					  "samples must be 1, true, 0 or false",
+					  "samples", samples);
 	resp->status = 200;
 	resp->content_type = "text/event-stream";
 	if (strcmp(req->method, "HEAD") == 0)
@@ -208,7 +220,7 @@ static int get_events(struct http_request *req, struct http_response *resp)
 		r = -EBUSY;
 	else
 		r = sse_stream_new(req->sse, req->conn, req->last_event_id,
-				   req->kick, req->kick_userdata,
+				   want, req->kick, req->kick_userdata,
 				   &resp->stream);
 	if (r == -EBUSY)
 		return http_reply_problem(resp, 503, "Service Unavailable",
@@ -296,36 +308,102 @@ static int get_openapi(struct http_request *req, struct http_response *resp)
 	return 0;
 }
 
+static int reply_dashboard(const struct dashboard_file *f,
+			   struct http_response *resp)
+{
+	resp->body = malloc(f->len + 1);
+	if (!resp->body)
+		return -ENOMEM;
+	memcpy(resp->body, f->data, f->len + 1);
+	resp->body_len = f->len;
+	resp->status = 200;
+	resp->content_type = f->content_type;
+	resp->csp = DASHBOARD_CSP;
+	return 0;
+}
+
+static int get_dashboard(struct http_request *req, struct http_response *resp)
+{
+	(void)req;
+	return reply_dashboard(dashboard_page(), resp);
+}
+
+static int get_dashboard_file(struct http_request *req,
+			      struct http_response *resp)
+{
+	const char *name = http_param(&req->params, "asset");
+	const struct dashboard_file *f = dashboard_find(name);
+
+	if (!f)
+		return http_reply_problem(resp, 404, "Not Found",
+					  "no such file of the dashboard",
+					  "asset", name);
+	return reply_dashboard(f, resp);
+}
+
 /* ---- the table ---- */
 
 const struct http_route http_routes[] = {
-	{ .method = "GET", .pattern = "/vms", .handler = get_vms,
+	{ .method = "GET",
+	  .pattern = "/vms",
+	  .handler = get_vms,
 	  .summary = "list the VMs" },
-	{ .method = "GET", .pattern = "/vms/{id}", .handler = get_vm,
+	{ .method = "GET",
+	  .pattern = "/vms/{id}",
+	  .handler = get_vm,
 	  .summary = "one VM with its counters" },
-	{ .method = "GET", .pattern = "/vms/{id}/memory", .handler = get_memory,
+	{ .method = "GET",
+	  .pattern = "/vms/{id}/memory",
+	  .handler = get_memory,
 	  .summary = "a VM's memory state" },
-	{ .method = "PUT", .pattern = "/vms/{id}/memory", .handler = set_memory,
+	{ .method = "PUT",
+	  .pattern = "/vms/{id}/memory",
+	  .handler = set_memory,
 	  .summary = "change a VM's memory settings" },
-	{ .method = "PATCH", .pattern = "/vms/{id}/memory",
-	  .handler = set_memory, .summary = "change a VM's memory settings" },
-	{ .method = "DELETE", .pattern = "/vms/{id}/memory/target",
+	{ .method = "PATCH",
+	  .pattern = "/vms/{id}/memory",
+	  .handler = set_memory,
+	  .summary = "change a VM's memory settings" },
+	{ .method = "DELETE",
+	  .pattern = "/vms/{id}/memory/target",
 	  .handler = release_target,
 	  .summary = "hand the target back to the policy" },
-	{ .method = "GET", .pattern = "/host", .handler = get_host,
+	{ .method = "GET",
+	  .pattern = "/host",
+	  .handler = get_host,
 	  .summary = "host memory and overcommit" },
-	{ .method = "GET", .pattern = "/policy", .handler = get_policy,
+	{ .method = "GET",
+	  .pattern = "/policy",
+	  .handler = get_policy,
 	  .summary = "the active policy" },
-	{ .method = "PUT", .pattern = "/policy", .handler = put_policy,
+	{ .method = "PUT",
+	  .pattern = "/policy",
+	  .handler = put_policy,
 	  .summary = "change the policy" },
-	{ .method = "GET", .pattern = "/events", .handler = get_events,
+	{ .method = "GET",
+	  .pattern = "/events",
+	  .handler = get_events,
 	  .summary = "Server-Sent Events" },
-	{ .method = "GET", .pattern = "/metrics", .handler = get_metrics,
+	{ .method = "GET",
+	  .pattern = "/metrics",
+	  .handler = get_metrics,
 	  .summary = "Prometheus metrics" },
-	{ .method = "GET", .pattern = "/healthz", .handler = get_healthz,
+	{ .method = "GET",
+	  .pattern = "/healthz",
+	  .handler = get_healthz,
 	  .summary = "liveness" },
-	{ .method = "GET", .pattern = "/openapi.yaml", .handler = get_openapi,
+	{ .method = "GET",
+	  .pattern = "/openapi.yaml",
+	  .handler = get_openapi,
 	  .summary = "this API's OpenAPI document" },
+	{ .method = "GET",
+	  .pattern = "/",
+	  .handler = get_dashboard,
+	  .summary = "the web dashboard" },
+	{ .method = "GET",
+	  .pattern = "/ui/{asset}",
+	  .handler = get_dashboard_file,
+	  .summary = "the dashboard's scripts and style sheets" },
 };
 
 const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);
@@ -369,8 +447,7 @@ static bool path_match(const char *pattern, const char *path,
 	return true;
 }
 
-const struct http_route *http_route_match(const char *method,
-					  const char *path,
+const struct http_route *http_route_match(const char *method, const char *path,
 					  struct http_params *params)
 {
 	if (!method || !path)

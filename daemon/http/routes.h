@@ -21,7 +21,7 @@ struct MHD_Connection;
 struct MHD_Response;
 
 #define HTTP_PARAMS_MAX 2
-#define HTTP_PARAM_LEN 128
+#define HTTP_PARAM_LEN	128
 
 /* Values of the {name} segments of a matched pattern. */
 struct http_params {
@@ -57,6 +57,7 @@ struct http_response {
 	size_t body_len;
 	struct MHD_Response *stream; /* instead of body, from sse */
 	char allow[64]; /* for 405 */
+	const char *csp; /* Content-Security-Policy, static; NULL: none */
 };
 
 /* Returns 0, or -errno (the server answers 500 and logs it). */
@@ -79,8 +80,7 @@ extern const size_t http_routes_count;
  * and path (see http_route_allow to tell 404 from 405). HEAD matches GET
  * routes. Segments longer than HTTP_PARAM_LEN - 1 never match.
  */
-const struct http_route *http_route_match(const char *method,
-					  const char *path,
+const struct http_route *http_route_match(const char *method, const char *path,
 					  struct http_params *params);
 
 /* Write the methods the table has for @path ("GET, HEAD, PUT") into
@@ -95,10 +95,9 @@ bool http_method_mutates(const char *method);
 
 /* Fill @resp with a problem+json answer. 0 or -ENOMEM. */
 int http_reply_problem(struct http_response *resp, int status,
-		       const char *title, const char *detail,
-		       const char *field, const char *value);
-int http_reply_error(struct http_response *resp,
-			 const struct error *err);
+		       const char *title, const char *detail, const char *field,
+		       const char *value);
+int http_reply_error(struct http_response *resp, const struct error *err);
 
 /* The OpenAPI document served at /openapi.yaml (embedded at build time
  * from docs/openapi.yaml). */

@@ -44,9 +44,9 @@
 #include "http/sse.h"
 
 #define DEFAULT_MAX_BODY (64u * 1024)
-#define STOP_RUNS 50 /* MHD runs of <= 10 ms to flush streams at stop */
-#define HTTP_DRAIN_MAX (64ull << 20) /* oversized bodies read to answer 413 */
-#define TIMER_MAX_MS (3600ull * 1000) /* MHD timeouts beyond are clamped */
+#define STOP_RUNS	 50 /* MHD runs of <= 10 ms to flush streams at stop */
+#define HTTP_DRAIN_MAX	 (64ull << 20) /* oversized bodies read to answer 413 */
+#define TIMER_MAX_MS	 (3600ull * 1000) /* MHD timeouts beyond are clamped */
 
 struct http_listener {
 	struct http_server *srv;
@@ -286,8 +286,8 @@ static enum MHD_Result queue(struct http_listener *l,
 	enum MHD_Result ret;
 
 	if (!mr && resp->body) {
-		mr = MHD_create_response_from_buffer(
-			resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+		mr = MHD_create_response_from_buffer(resp->body_len, resp->body,
+						     MHD_RESPMEM_MUST_FREE);
 		if (mr)
 			resp->body = NULL; /* MHD frees it */
 	} else if (!mr) {
@@ -306,6 +306,9 @@ static enum MHD_Result queue(struct http_listener *l,
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
 				stream ? "no-cache" : "no-store");
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (resp->csp)
+		MHD_add_response_header(mr, "Content-Security-Policy",
+					resp->csp);
 	if (stream)
 		MHD_add_response_header(mr, "X-Accel-Buffering", "no");
 	if (resp->status == 405 && resp->allow[0])
@@ -400,8 +403,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return queue(l, conn, method, url, &resp);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_conn *hc = *con_cls;
 

@@ -16,9 +16,9 @@
 struct daemon;
 struct http_server;
 
-#define HTTP_LISTENERS_MAX 8
+#define HTTP_LISTENERS_MAX   8
 #define HTTP_CONNECTIONS_MAX 256 /* per listener */
-#define HTTP_IDLE_TIMEOUT_S 60 /* idle keep-alive connections */
+#define HTTP_IDLE_TIMEOUT_S  60 /* idle keep-alive connections */
 
 /*
  * Start serving @d's API on d->loop. Sockets passed by systemd socket

@@ -13,6 +13,20 @@
 #include "libvirt/internal.h"
 #include "log.h"
 
+static int run_set_balloon(struct lv_call *c)
+{
+	const struct lv_monitor_ops *m = c->run_ctx;
+
+	return m->set_balloon(c->dom, c->ularg);
+}
+
+static void set_balloon_done(struct lv_domain *ld, struct lv_call *c)
+{
+	lv_domain_call_applied(ld, (uint64_t)c->ularg << 10, c,
+			       "balloon target");
+}
+
+/* The call waits for the domain's job (and for QEMU): on the worker. */
 static int balloon_apply_target(struct vm *vm, uint64_t target_bytes)
 {
 	struct lv_domain *ld = vm->backend;
@@ -29,8 +43,11 @@ static int balloon_apply_target(struct vm *vm, uint64_t target_bytes)
 	if (!lv_domain_should_apply(ld, target_bytes))
 		return 0;
 	kib = (unsigned long)(target_bytes >> 10);
-	r = ld->t->monitor->set_balloon(ld->dom, kib);
-	return lv_domain_applied(ld, target_bytes, r, "balloon target");
+	r = lv_domain_submit(ld, run_set_balloon, ld->t->monitor, NULL, kib,
+			     set_balloon_done);
+	if (r == 0)
+		ld->requested_bytes = target_bytes;
+	return r;
 }
 
 void lv_balloon_changed(struct lv_domain *ld, unsigned long long actual_kib)

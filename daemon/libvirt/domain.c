@@ -60,11 +60,15 @@ void lv_domain_update_state(struct lv_domain *ld)
 	}
 	if (!ld->active || s == VM_STATE_STOPPED)
 		s = VM_STATE_STOPPED;
+	else if (old == VM_STATE_QUARANTINED)
+		s = VM_STATE_QUARANTINED; /* until the VM runs anew */
 	else if (ld->migrating)
 		s = VM_STATE_MIGRATING;
 	else if (s == VM_STATE_RUNNING && vm->safety.stuck_until_ms)
 		s = VM_STATE_STUCK; /* the engine's verdict stands */
-	if (s == VM_STATE_STOPPED && ld->crashed)
+	if (s == VM_STATE_QUARANTINED)
+		; /* keeps its reason */
+	else if (s == VM_STATE_STOPPED && ld->crashed)
 		snprintf(vm->state_reason, sizeof(vm->state_reason),
 			 "the guest crashed");
 	else if (!vm->safety.stuck_until_ms || s == VM_STATE_STOPPED)
@@ -90,9 +94,12 @@ uint64_t lv_domain_current(const struct lv_domain *ld)
 	switch (x->mechanism) {
 	case VM_MECH_VIRTIO_MEM:
 		return lv_xml_base_bytes(x) + x->vmem.current_bytes;
+	case VM_MECH_HYPERALLOC:
+		if (ld->active && ld->ha.valid)
+			return ld->ha.ram_size - ld->ha.hard * (2ull << 20);
+		return x->memory_bytes;
 	case VM_MECH_BALLOON:
 	case VM_MECH_NONE:
-	case VM_MECH_HYPERALLOC:
 	case VM_MECH_SIM:
 		break;
 	}
@@ -104,11 +111,11 @@ uint64_t lv_domain_current(const struct lv_domain *ld)
 void lv_domain_progress(struct lv_domain *ld, uint64_t current)
 {
 	struct vm *vm = ld->vm;
-	struct event ev = {.type = EV_RECLAIM_DONE};
+	struct event ev = { .type = EV_RECLAIM_DONE };
 	uint64_t from = ld->prog.from_bytes;
 
 	if (!vm || lv_progress_step(&ld->prog, current, LV_REACHED_TOLERANCE) !=
-		       LV_PROGRESS_REACHED)
+			   LV_PROGRESS_REACHED)
 		return;
 	lv_refresh(vm);
 	snprintf(ev.vm, sizeof(ev.vm), "%s", vm->id);
@@ -138,24 +145,74 @@ bool lv_domain_should_apply(struct lv_domain *ld, uint64_t target)
 	return ld->failed_usec && now_usec() - ld->failed_usec >= LV_RETRY_USEC;
 }
 
-int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
-		      const char *what)
+/* ---- calls that may wait for QEMU: on the worker ---- */
+
+struct submit_ctx {
+	struct libvirt_tracker *t;
+	void (*done)(struct lv_domain *ld, struct lv_call *c);
+};
+
+static void submit_done(struct lv_call *c)
 {
-	if (r < 0) {
-		r = lv_errno(what, ld->name);
-		/* Remember the refusal: the engine asks every tick, libvirt
-		 * is asked again only after LV_RETRY_USEC. */
-		ld->requested_bytes = target;
+	struct submit_ctx *x = c->opaque;
+	struct lv_domain *ld = lv_domain_find(x->t, c->key);
+
+	if (ld && c->r == -ETIMEDOUT)
+		ld->ha.timeouts++;
+	if (ld && x->done)
+		x->done(ld, c);
+	free(x);
+}
+
+int lv_domain_submit(struct lv_domain *ld, int (*run)(struct lv_call *c),
+		     const void *run_ctx, char *arg, unsigned long ularg,
+		     void (*done)(struct lv_domain *ld, struct lv_call *c))
+{
+	struct libvirt_tracker *t = ld->t;
+	struct submit_ctx *x;
+	struct lv_call *c;
+
+	if (!ld->dom || !t->worker) {
+		free(arg);
+		return -ENOTCONN;
+	}
+	c = lv_call_new(ld->dom, ld->uuid);
+	x = malloc(sizeof(*x));
+	if (!c || !x) {
+		free(arg);
+		free(c);
+		free(x);
+		return -ENOMEM;
+	}
+	x->t = t;
+	x->done = done;
+	c->run = run;
+	c->run_ctx = run_ctx;
+	c->done = submit_done;
+	c->opaque = x;
+	c->arg = arg;
+	c->ularg = ularg;
+	return lv_worker_submit(t->worker, c, LV_CALL_TIMEOUT_USEC);
+}
+
+void lv_domain_call_applied(struct lv_domain *ld, uint64_t target,
+			    const struct lv_call *c, const char *what)
+{
+	if (c->r < 0) {
+		/* Remember the refusal: asked again after LV_RETRY_USEC. */
 		ld->failed_usec = now_usec();
-		return r;
+		if (ld->vm) {
+			ld->vm->counters.apply_errors++;
+			daemon_error(ld->t->d, ld->vm, "%s: %s: %s", ld->vm->id,
+				     what, c->err);
+		}
+		return;
 	}
 	ld->failed_usec = 0;
-	ld->requested_bytes = target;
 	lv_progress_start(&ld->prog, target, lv_domain_current(ld), now_usec());
 	log_info("%s: %s: target %llu MiB", ld->name, what,
 		 (unsigned long long)(target >> 20));
 	lv_domain_progress(ld, lv_domain_current(ld));
-	return 0;
 }
 
 /* ---- backend operations shared by every mechanism ---- */
@@ -178,7 +235,7 @@ int lv_refresh(struct vm *vm)
 	else
 		vm->mem.host_resident_bytes = 0;
 	vm->mem.guest_free_bytes =
-	    ld->active && ld->st.has_unused ? ld->st.unused_bytes : 0;
+		ld->active && ld->st.has_unused ? ld->st.unused_bytes : 0;
 	vm->mem.reclaimed_bytes = vm->ram_bytes - vm->mem.current_bytes;
 	vm->mem.soft_reclaimed_bytes = 0;
 	vm->mem.updated_at_usec = realtime_usec();
@@ -194,8 +251,7 @@ void lv_detach(struct vm *vm)
 	vm->backend = NULL;
 }
 
-/* none and hyperalloc (until the device's backend exists): tracked and
- * measured, not steered. */
+/* none: tracked and measured, not steered. */
 const struct backend_ops lv_readonly_ops = {
 	.name = "libvirt-readonly",
 	.refresh = lv_refresh,
@@ -212,8 +268,9 @@ static const struct backend_ops *ops_for(enum vm_mechanism m)
 		return &lv_balloon_ops;
 	case VM_MECH_VIRTIO_MEM:
 		return &lv_vmem_ops;
-	case VM_MECH_NONE:
 	case VM_MECH_HYPERALLOC:
+		return &lv_hyperalloc_ops;
+	case VM_MECH_NONE:
 	case VM_MECH_SIM:
 		break;
 	}
@@ -259,7 +316,7 @@ static void vm_init_memory(struct lv_domain *ld, struct vm *vm)
 	}
 	vm->mem.max_bytes = vm->ram_bytes;
 	vm->mem.min_bytes =
-	    c->defaults.min_bytes > floor ? c->defaults.min_bytes : floor;
+		c->defaults.min_bytes > floor ? c->defaults.min_bytes : floor;
 	if (vm->mem.min_bytes > vm->ram_bytes)
 		vm->mem.min_bytes = vm->ram_bytes;
 	vm->mem.shares = c->defaults.shares;
@@ -287,15 +344,16 @@ static int register_vm(struct lv_domain *ld)
 	ld->vm = vm;
 	lv_meta_apply(ld);
 	lv_domain_update_state(ld);
-	lv_refresh(vm);
+	lv_ha_poll(ld);
+	vm->ops->refresh(vm);
 	r = daemon_vm_add(d, vm);
 	if (r < 0) {
 		ld->vm = NULL;
 		vm_free(vm);
 		daemon_error(d, NULL, "libvirt domain %s (%s) not tracked: %s",
 			     ld->name, ld->uuid,
-			     r == -EEXIST ? "a VM with that name exists"
-					  : strerror(-r));
+			     r == -EEXIST ? "a VM with that name exists" :
+					    strerror(-r));
 		return r;
 	}
 	/* The domain's metadata wins over the local state file: it moves
@@ -304,14 +362,14 @@ static int register_vm(struct lv_domain *ld)
 		daemon_vm_steer(d, vm);
 	log_info("%s: libvirt domain, %s%s%s, %s, %s memory", vm->id,
 		 vm_mechanism_to_string(ld->x.mechanism),
-		 ld->x.balloon && ld->x.free_page_reporting
-		     ? " (free page reporting on)"
-		     : "",
+		 ld->x.balloon && ld->x.free_page_reporting ?
+			 " (free page reporting on)" :
+			 "",
 		 ld->x.n_vmem > 1 ? " (first virtio-mem device steered)" : "",
 		 ld->active ? "running" : "stopped",
-		 ld->x.backing == LV_BACKING_MEMFD  ? "memfd"
-		 : ld->x.backing == LV_BACKING_FILE ? "file"
-						    : "anonymous");
+		 ld->x.backing == LV_BACKING_MEMFD ? "memfd" :
+		 ld->x.backing == LV_BACKING_FILE  ? "file" :
+						     "anonymous");
 	return 0;
 }
 
@@ -330,15 +388,32 @@ static void apply_wanted(struct lv_domain *ld)
  * period is set. A live change: not while the domain migrates (libvirt
  * would make us wait for the migration's job), afterwards.
  */
+static int run_stats_period(struct lv_call *c)
+{
+	const struct lv_monitor_ops *m = c->run_ctx;
+
+	return m->set_stats_period(c->dom, (int)c->ularg);
+}
+
+static void stats_period_done(struct lv_domain *ld, struct lv_call *c)
+{
+	ld->stats_period_pending = false;
+	if (c->r < 0)
+		log_warn("%s: setting the balloon stats period: %s", ld->name,
+			 c->err);
+	else
+		ld->x.stats_period = (unsigned)c->ularg;
+}
+
 static void ensure_stats_period(struct lv_domain *ld)
 {
 	if (!ld->active || ld->migrating || !ld->dom || !ld->x.balloon ||
-	    ld->x.stats_period)
+	    ld->x.stats_period || ld->stats_period_pending)
 		return;
-	if (ld->t->monitor->set_stats_period(ld->dom, LV_STATS_PERIOD_S) < 0)
-		lv_errno("setting the balloon stats period", ld->name);
-	else
-		ld->x.stats_period = LV_STATS_PERIOD_S;
+	/* A live change takes the domain's job: on the worker. */
+	if (lv_domain_submit(ld, run_stats_period, ld->t->monitor, NULL,
+			     LV_STATS_PERIOD_S, stats_period_done) == 0)
+		ld->stats_period_pending = true;
 }
 
 /* What waited for the end of a migration, the domain still ours. */
@@ -402,8 +477,11 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	if (!active || (active && !ld->active)) {
 		memset(&ld->st, 0, sizeof(ld->st));
 		ld->prog.active = false;
+		lv_ha_reset(ld);
 		lv_mem_detach(&ld->mem);
 		ld->mem_tried = false;
+		if (active && ld->vm && ld->vm->state == VM_STATE_QUARANTINED)
+			ld->vm->state = VM_STATE_RUNNING; /* a new guest */
 	}
 	lv_xml_domain_clear(&ld->x);
 	ld->x = x;
@@ -422,7 +500,7 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	 * still on its way. */
 	if (!ld->prog.active && x.mechanism == VM_MECH_VIRTIO_MEM)
 		ld->requested_bytes =
-		    lv_xml_base_bytes(&x) + x.vmem.requested_bytes;
+			lv_xml_base_bytes(&x) + x.vmem.requested_bytes;
 	else if (!ld->prog.active)
 		ld->requested_bytes = x.current_memory_bytes;
 	ld->failed_usec = 0;
@@ -442,7 +520,8 @@ int lv_domain_sync(struct libvirt_tracker *t, virDomainPtr dom)
 	if (lv_meta_apply(ld))
 		daemon_vm_steer(t->d, ld->vm);
 	apply_wanted(ld);
-	lv_refresh(ld->vm);
+	lv_ha_poll(ld);
+	ld->vm->ops->refresh(ld->vm);
 	return 0;
 }
 
@@ -482,8 +561,11 @@ void lv_domain_stopped(struct lv_domain *ld, const char *why)
 	ld->lv_state = VIR_DOMAIN_SHUTOFF;
 	memset(&ld->st, 0, sizeof(ld->st));
 	ld->prog.active = false;
+	lv_ha_reset(ld);
 	lv_mem_detach(&ld->mem);
 	ld->mem_tried = false;
+	if (ld->vm && ld->vm->state == VM_STATE_QUARANTINED)
+		ld->vm->state = VM_STATE_STOPPED;
 	if (ld->vm)
 		log_info("%s: %s", ld->vm->id, why);
 	lv_domain_update_state(ld);

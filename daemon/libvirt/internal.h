@@ -6,6 +6,8 @@
  *   libvirt/balloon.c    virtio-balloon backend
  *   libvirt/virtiomem.c  virtio-mem backend
  *   libvirt/meta.c       limits in the domain's metadata
+ *   libvirt/hyperalloc.c HyperAlloc backend (QMP through the worker,
+ *                        direct reads of the guest allocator's state)
  * and the leaves they use: libvirt/monitor.h (the seam to QEMU),
  * libvirt/error.h, libvirt/progress.h and libvirt/xml.h (pure),
  * libvirt/mem.h (direct access to guest RAM), libvirt/loop.h.
@@ -24,7 +26,10 @@
 #include "libvirt/mem.h"
 #include "libvirt/monitor.h"
 #include "libvirt/progress.h"
+#include "libvirt/worker.h"
 #include "libvirt/xml.h"
+#include "ha_layout.h"
+#include "ha_virtio.h"
 #include "vm.h"
 
 struct daemon;
@@ -35,6 +40,8 @@ struct daemon;
 #define LV_BACKOFF_MIN_MS      500
 #define LV_BACKOFF_MAX_MS      30000
 #define LV_REACHED_TOLERANCE   (1ull << 20) /* balloon granularity slack */
+#define LV_CALL_TIMEOUT_USEC   5000000ull /* a monitor call's answer */
+#define LV_HA_QUERY_USEC       2000000ull /* query-hyperalloc period */
 
 enum lv_event_kind {
 	LV_EV_LIFECYCLE = 0,
@@ -54,9 +61,52 @@ struct lv_stats {
 	bool has_current, has_rss, has_unused, has_usable;
 	uint64_t current_bytes; /* balloon.current: the guest's size now */
 	uint64_t maximum_bytes;
-	uint64_t rss_bytes;    /* QEMU's resident set */
+	uint64_t rss_bytes; /* QEMU's resident set */
 	uint64_t unused_bytes; /* MemFree in the guest */
 	uint64_t usable_bytes;
+};
+
+/* One metadata region of a HyperAlloc VM, as query-hyperalloc names it
+ * and as the daemon reads it itself. */
+struct lv_ha_region {
+	uint32_t slot;
+	uint64_t meta_ram_offset, meta_size;
+	uint64_t gpa, size;
+	const void *meta; /* in the read-only mapping; NULL: not read directly */
+	struct ha_layout layout; /* validated */
+};
+
+/* The device of a HyperAlloc VM: the last query-hyperalloc, the direct
+ * reads, and what was asked of it. */
+struct lv_ha {
+	bool valid; /* a query has been answered this run */
+	char state[16]; /* waiting, active, quarantined */
+	char reason[256]; /* the device's quarantine reason */
+	char refusal[256]; /* the last region it refused */
+	char backend[48];
+	uint64_t ram_size, target, actual;
+	uint64_t free_frames, free_huge, installed, soft, hard;
+	uint64_t reclaimed_hard, reclaimed_soft, returned, installs;
+	uint64_t install_requests, install_ns_avg, install_ns_max;
+	uint64_t discard_ns, last_reclaim_ns;
+	bool auto_enabled;
+	uint64_t auto_interval_ms, auto_keep;
+	size_t n;
+	struct lv_ha_region regions[HA_VIRTIO_MAX_REGIONS];
+	bool direct; /* every region read directly */
+	uint64_t queried_usec;
+	bool query_pending;
+	/* install rate from successive queries */
+	uint64_t rate_installs, rate_usec;
+	double installs_per_s;
+	/* requests */
+	uint64_t sent_target; /* last target QEMU accepted (0: none) */
+	uint64_t pending_target; /* on its way (0: none) */
+	bool auto_sent, auto_sent_on;
+	uint64_t keep_sent;
+	bool pass_pending; /* a hyperalloc-reclaim-free on its way */
+	char last_error[256];
+	uint64_t timeouts;
 };
 
 struct lv_domain {
@@ -64,7 +114,7 @@ struct lv_domain {
 	virDomainPtr dom; /* NULL while disconnected */
 	char uuid[VM_UUID_LEN];
 	char name[256];
-	struct vm *vm;		/* NULL if not in the registry (name taken) */
+	struct vm *vm; /* NULL if not in the registry (name taken) */
 	struct lv_domain_xml x; /* the last XML read */
 	bool active;
 	bool persistent;
@@ -77,23 +127,27 @@ struct lv_domain {
 	struct lv_progress prog;
 	struct lv_limits limits; /* from the metadata */
 
-	uint64_t want_bytes;	  /* last target the engine asked for */
+	uint64_t want_bytes; /* last target the engine asked for */
 	uint64_t requested_bytes; /* last logical size libvirt accepted */
-	uint64_t failed_usec;	  /* when a request last failed, 0 = none */
-	bool meta_dirty;	  /* limits to write once connected */
-	bool mem_tried;		  /* direct access attempted for this run */
-	bool seen;		  /* resync mark */
+	uint64_t failed_usec; /* when a request last failed, 0 = none */
+	struct lv_ha ha; /* HyperAlloc VMs */
+	bool meta_dirty; /* limits to write once connected */
+	bool mem_tried; /* direct access attempted for this run */
+	bool stats_period_pending; /* set_stats_period on the worker */
+	bool seen; /* resync mark */
 	struct lv_domain *next;
 };
 
 struct libvirt_tracker {
 	struct daemon *d;
 	char *uri;
-	const char *proc;    /* "/proc" (tests inject their own) */
+	const char *proc; /* "/proc" (tests inject their own) */
 	const char *run_dir; /* libvirt's QEMU pid files */
 	const struct lv_monitor_ops *monitor; /* QEMU (tests put their own) */
+	struct lv_worker *worker; /* calls that may wait for a QEMU */
 	virConnectPtr conn;
 	int cb_ids[LV_EV_COUNT];
+	int qmp_cb_id; /* QEMU monitor events (HYPERALLOC_*), -1: none */
 	bool close_cb;
 	sd_event_source *reconnect_timer;
 	sd_event_source *lost; /* defer: drop a connection libvirt closed */
@@ -101,7 +155,7 @@ struct libvirt_tracker {
 	uint64_t backoff_ms;
 	bool down_logged;
 	bool stats_failing; /* logged once until it works again */
-	unsigned connects;  /* successful connections so far */
+	unsigned connects; /* successful connections so far */
 	struct lv_domain *domains;
 };
 
@@ -142,9 +196,21 @@ void lv_domain_disconnect(struct lv_domain *ld);
 /* Should apply_target call libvirt for @target? Records the wish; false
  * if there is nothing new to do or no connection (applied on reconnect). */
 bool lv_domain_should_apply(struct lv_domain *ld, uint64_t target);
-/* libvirt accepted (@r == 0) or refused a request for @target. */
-int lv_domain_applied(struct lv_domain *ld, uint64_t target, int r,
-		      const char *what);
+/* A request for @target made on the worker came back (@c: its result):
+ * progress starts, or the refusal is remembered (asked again after
+ * LV_RETRY_USEC) and reported. */
+void lv_domain_call_applied(struct lv_domain *ld, uint64_t target,
+			    const struct lv_call *c, const char *what);
+
+/*
+ * Run @run on the worker for the domain (keyed by its UUID, with
+ * LV_CALL_TIMEOUT_USEC); @done follows on the loop if the domain is still
+ * tracked then. @arg (malloc'd) belongs to the call. 0 or -errno (@arg
+ * is freed then too).
+ */
+int lv_domain_submit(struct lv_domain *ld, int (*run)(struct lv_call *c),
+		     const void *run_ctx, char *arg, unsigned long ularg,
+		     void (*done)(struct lv_domain *ld, struct lv_call *c));
 
 int lv_refresh(struct vm *vm);
 void lv_detach(struct vm *vm);
@@ -163,6 +229,17 @@ extern const struct backend_ops lv_vmem_ops;
 /* MEMORY_DEVICE_SIZE_CHANGE of device @alias to @size_kib. */
 void lv_vmem_size_changed(struct lv_domain *ld, const char *alias,
 			  unsigned long long size_kib);
+
+/* ---- libvirt/hyperalloc.c ---- */
+
+extern const struct backend_ops lv_hyperalloc_ops;
+/* Ask the device for its state unless a question is on its way or the
+ * last answer is fresh (the stats timer calls it every second). */
+void lv_ha_poll(struct lv_domain *ld);
+/* A HYPERALLOC_* event of the domain's QEMU (@data: its JSON). */
+void lv_ha_event(struct lv_domain *ld, const char *event, const char *data);
+/* The domain stopped or the connection went: forget the device. */
+void lv_ha_reset(struct lv_domain *ld);
 
 /* ---- libvirt/meta.c ---- */
 

@@ -12,6 +12,13 @@
  * - Removing a watch stops it at once, but its free callback must run
  *   from a clean stack (never inside libvirt's remove call): removed
  *   watches wait on a list that a deferred source (the reaper) empties.
+ * - libvirt also calls in from other threads: a thread that makes a
+ *   libvirt call (the worker of libvirt/worker.c) updates its
+ *   connection's watch while it waits for the answer. Such calls are
+ *   queued under a lock and carried out by the loop thread, which an
+ *   eventfd wakes; an add gets its id at once. libvirt's own event loop
+ *   behaves the same (changes take effect when its thread next polls).
+ *   Only the loop thread touches the watches and sd-event.
  */
 #include "libvirt/loop.h"
 
@@ -23,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -42,23 +50,76 @@ struct lv_watch {
 	struct lv_watch *next;
 };
 
+/* A call from another thread, for the loop thread to carry out. */
+enum lv_op_kind {
+	LV_OP_ADD_HANDLE,
+	LV_OP_UPDATE_HANDLE,
+	LV_OP_REMOVE_HANDLE,
+	LV_OP_ADD_TIMEOUT,
+	LV_OP_UPDATE_TIMEOUT,
+	LV_OP_REMOVE_TIMEOUT,
+};
+
+struct lv_op {
+	enum lv_op_kind kind;
+	int id;
+	int arg; /* events, or the timeout */
+	int fd;
+	virEventHandleCallback handle_cb;
+	virEventTimeoutCallback timer_cb;
+	void *opaque;
+	virFreeCallback ff;
+	struct lv_op *next;
+};
+
 static struct {
 	sd_event *loop;
 	pthread_t owner;
 	struct lv_watch *live;
 	struct lv_watch *dead; /* removed, free callback still due */
 	sd_event_source *reaper;
+	/* Shared with other threads, under lock: */
+	pthread_mutex_t lock;
 	int next_id;
-} lv;
+	struct lv_op *ops, **ops_tail;
+	int wake_fd;
+	sd_event_source *wake;
+} lv = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake_fd = -1 };
 
-static bool on_owner_thread(const char *what)
+static bool on_owner_thread(void)
 {
-	if (lv.loop && pthread_equal(pthread_self(), lv.owner))
-		return true;
-	log_err("libvirt called %s from a thread that does not own the "
-		"event loop; ignored",
-		what);
-	return false;
+	return lv.loop && pthread_equal(pthread_self(), lv.owner);
+}
+
+static int new_id(void)
+{
+	int id;
+
+	pthread_mutex_lock(&lv.lock);
+	id = ++lv.next_id;
+	pthread_mutex_unlock(&lv.lock);
+	return id;
+}
+
+/* Queue @op (a copy) for the loop thread. 0, or -1 if it cannot be. */
+static int post(const struct lv_op *op)
+{
+	struct lv_op *o = malloc(sizeof(*o));
+	uint64_t one = 1;
+
+	if (!o)
+		return -1;
+	*o = *op;
+	o->next = NULL;
+	pthread_mutex_lock(&lv.lock);
+	if (!lv.ops_tail)
+		lv.ops_tail = &lv.ops;
+	*lv.ops_tail = o;
+	lv.ops_tail = &o->next;
+	pthread_mutex_unlock(&lv.lock);
+	if (lv.wake_fd >= 0 && write(lv.wake_fd, &one, sizeof(one)) < 0)
+		log_err("libvirt loop: cannot wake the loop: %m");
+	return 0;
 }
 
 static struct lv_watch *find(int id, bool timer)
@@ -176,14 +237,12 @@ static void set_handle_events(struct lv_watch *w, int events)
 	sd_event_source_set_enabled(w->src, SD_EVENT_ON);
 }
 
-static int add_handle(int fd, int events, virEventHandleCallback cb,
-		      void *opaque, virFreeCallback ff)
+static int do_add_handle(int id, int fd, int events, virEventHandleCallback cb,
+			 void *opaque, virFreeCallback ff)
 {
 	struct lv_watch *w;
 	int own, r;
 
-	if (!on_owner_thread("virEventAddHandle"))
-		return -1;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -1;
@@ -201,7 +260,7 @@ static int add_handle(int fd, int events, virEventHandleCallback cb,
 		return -1;
 	}
 	sd_event_source_set_io_fd_own(w->src, true);
-	w->id = ++lv.next_id;
+	w->id = id;
 	w->fd = fd;
 	w->handle_cb = cb;
 	w->opaque = opaque;
@@ -212,28 +271,60 @@ static int add_handle(int fd, int events, virEventHandleCallback cb,
 	return w->id;
 }
 
-static void update_handle(int id, int events)
+static int add_handle(int fd, int events, virEventHandleCallback cb,
+		      void *opaque, virFreeCallback ff)
 {
-	struct lv_watch *w;
+	struct lv_op op = { .kind = LV_OP_ADD_HANDLE,
+			    .arg = events,
+			    .fd = fd,
+			    .handle_cb = cb,
+			    .opaque = opaque,
+			    .ff = ff };
 
-	if (!on_owner_thread("virEventUpdateHandle"))
-		return;
-	w = find(id, false);
+	if (on_owner_thread())
+		return do_add_handle(new_id(), fd, events, cb, opaque, ff);
+	/* libvirt owns @fd until it removes the watch: a later dup works. */
+	op.id = new_id();
+	return post(&op) < 0 ? -1 : op.id;
+}
+
+static void do_update_handle(int id, int events)
+{
+	struct lv_watch *w = find(id, false);
+
 	if (w)
 		set_handle_events(w, events);
 }
 
-static int remove_handle(int id)
+static void update_handle(int id, int events)
 {
-	struct lv_watch *w;
+	struct lv_op op = { .kind = LV_OP_UPDATE_HANDLE,
+			    .id = id,
+			    .arg = events };
 
-	if (!on_owner_thread("virEventRemoveHandle"))
-		return -1;
-	w = find(id, false);
+	if (on_owner_thread())
+		do_update_handle(id, events);
+	else
+		post(&op);
+}
+
+static int do_remove(int id, bool timer)
+{
+	struct lv_watch *w = find(id, timer);
+
 	if (!w)
 		return -1;
 	retire(w);
 	return 0;
+}
+
+static int remove_handle(int id)
+{
+	struct lv_op op = { .kind = LV_OP_REMOVE_HANDLE, .id = id };
+
+	if (on_owner_thread())
+		return do_remove(id, false);
+	return post(&op);
 }
 
 /* ---- timers ---- */
@@ -268,14 +359,12 @@ static int on_time(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int add_timeout(int timeout, virEventTimeoutCallback cb, void *opaque,
-		       virFreeCallback ff)
+static int do_add_timeout(int id, int timeout, virEventTimeoutCallback cb,
+			  void *opaque, virFreeCallback ff)
 {
 	struct lv_watch *w;
 	int r;
 
-	if (!on_owner_thread("virEventAddTimeout"))
-		return -1;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -1;
@@ -286,7 +375,7 @@ static int add_timeout(int timeout, virEventTimeoutCallback cb, void *opaque,
 		free(w);
 		return -1;
 	}
-	w->id = ++lv.next_id;
+	w->id = id;
 	w->timer = true;
 	w->fd = -1;
 	w->interval_ms = timeout;
@@ -299,29 +388,113 @@ static int add_timeout(int timeout, virEventTimeoutCallback cb, void *opaque,
 	return w->id;
 }
 
-static void update_timeout(int id, int timeout)
+static int add_timeout(int timeout, virEventTimeoutCallback cb, void *opaque,
+		       virFreeCallback ff)
 {
-	struct lv_watch *w;
+	struct lv_op op = { .kind = LV_OP_ADD_TIMEOUT,
+			    .arg = timeout,
+			    .timer_cb = cb,
+			    .opaque = opaque,
+			    .ff = ff };
 
-	if (!on_owner_thread("virEventUpdateTimeout"))
-		return;
-	w = find(id, true);
+	if (on_owner_thread())
+		return do_add_timeout(new_id(), timeout, cb, opaque, ff);
+	op.id = new_id();
+	return post(&op) < 0 ? -1 : op.id;
+}
+
+static void do_update_timeout(int id, int timeout)
+{
+	struct lv_watch *w = find(id, true);
+
 	if (!w)
 		return;
 	w->interval_ms = timeout;
 	arm_timer(w, loop_now());
 }
 
+static void update_timeout(int id, int timeout)
+{
+	struct lv_op op = { .kind = LV_OP_UPDATE_TIMEOUT,
+			    .id = id,
+			    .arg = timeout };
+
+	if (on_owner_thread())
+		do_update_timeout(id, timeout);
+	else
+		post(&op);
+}
+
 static int remove_timeout(int id)
 {
-	struct lv_watch *w;
+	struct lv_op op = { .kind = LV_OP_REMOVE_TIMEOUT, .id = id };
 
-	if (!on_owner_thread("virEventRemoveTimeout"))
-		return -1;
-	w = find(id, true);
-	if (!w)
-		return -1;
-	retire(w);
+	if (on_owner_thread())
+		return do_remove(id, true);
+	return post(&op);
+}
+
+/* ---- calls from other threads, carried out on the loop ---- */
+
+static void run_op(const struct lv_op *o)
+{
+	switch (o->kind) {
+	case LV_OP_ADD_HANDLE:
+		if (do_add_handle(o->id, o->fd, o->arg, o->handle_cb, o->opaque,
+				  o->ff) < 0 &&
+		    o->ff)
+			o->ff(o->opaque);
+		break;
+	case LV_OP_UPDATE_HANDLE:
+		do_update_handle(o->id, o->arg);
+		break;
+	case LV_OP_REMOVE_HANDLE:
+		do_remove(o->id, false);
+		break;
+	case LV_OP_ADD_TIMEOUT:
+		if (do_add_timeout(o->id, o->arg, o->timer_cb, o->opaque,
+				   o->ff) < 0 &&
+		    o->ff)
+			o->ff(o->opaque);
+		break;
+	case LV_OP_UPDATE_TIMEOUT:
+		do_update_timeout(o->id, o->arg);
+		break;
+	case LV_OP_REMOVE_TIMEOUT:
+		do_remove(o->id, true);
+		break;
+	}
+}
+
+/* Carry out what other threads queued, in their order. */
+static void run_ops(void)
+{
+	struct lv_op *o;
+
+	pthread_mutex_lock(&lv.lock);
+	o = lv.ops;
+	lv.ops = NULL;
+	lv.ops_tail = &lv.ops;
+	pthread_mutex_unlock(&lv.lock);
+	while (o) {
+		struct lv_op *next = o->next;
+
+		run_op(o);
+		free(o);
+		o = next;
+	}
+}
+
+static int on_wake(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	uint64_t n;
+
+	(void)s;
+	(void)revents;
+	(void)userdata;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_err("libvirt loop: reading the wake-up counter: %m");
+	run_ops();
 	return 0;
 }
 
@@ -330,12 +503,22 @@ static int remove_timeout(int id)
 int libvirt_loop_register(sd_event *loop)
 {
 	static bool registered;
+	int r;
 
 	if (lv.loop == loop && registered)
 		return 0;
 	if (lv.live)
 		return -EBUSY;
 	libvirt_loop_flush();
+	lv.wake = sd_event_source_disable_unref(lv.wake);
+	if (lv.wake_fd < 0) {
+		lv.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (lv.wake_fd < 0)
+			return -errno;
+	}
+	r = sd_event_add_io(loop, &lv.wake, lv.wake_fd, EPOLLIN, on_wake, NULL);
+	if (r < 0)
+		return r;
 	lv.loop = loop;
 	lv.owner = pthread_self();
 	if (!registered) {
@@ -349,6 +532,8 @@ int libvirt_loop_register(sd_event *loop)
 
 void libvirt_loop_flush(void)
 {
+	if (on_owner_thread())
+		run_ops();
 	reap();
 	lv.reaper = sd_event_source_disable_unref(lv.reaper);
 }

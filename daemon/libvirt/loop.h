@@ -7,7 +7,10 @@
  * keepalive, domain events) run on the loop like everything else.
  *
  * libvirt keeps one event implementation per process, so this module has
- * process-wide state. Loop thread only.
+ * process-wide state. libvirt may call the implementation from any thread
+ * (a thread making a libvirt call updates its connection's watch); the
+ * loop thread carries such calls out. The functions below: loop thread
+ * only.
  */
 #ifndef HA_LIBVIRT_LOOP_H
 #define HA_LIBVIRT_LOOP_H

@@ -243,8 +243,19 @@ int lv_mem_attach(struct lv_mem *m, const char *proc, pid_t pid,
 	}
 	m->ram = p;
 	m->ram_bytes = m->sizes[main_idx];
+	m->main = main_idx;
 	m->pid = pid;
 	return 0;
+}
+
+bool lv_mem_sealed(const struct lv_mem *m)
+{
+	int seals;
+
+	if (!m->ram)
+		return false;
+	seals = fcntl(m->fds[m->main], F_GET_SEALS);
+	return seals >= 0 && (seals & F_SEAL_SHRINK);
 }
 
 int64_t lv_mem_resident(const struct lv_mem *m)

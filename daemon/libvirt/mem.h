@@ -14,6 +14,7 @@
 #ifndef HA_LIBVIRT_MEM_H
 #define HA_LIBVIRT_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,12 +22,13 @@
 #define LV_MEM_BACKINGS_MAX 16
 
 struct lv_mem {
-	pid_t pid;		      /* 0: not attached */
+	pid_t pid; /* 0: not attached */
 	int fds[LV_MEM_BACKINGS_MAX]; /* our read-only opens of each backing */
 	uint64_t sizes[LV_MEM_BACKINGS_MAX];
 	size_t n;
 	const void *ram; /* the main backing, mapped read-only */
 	uint64_t ram_bytes;
+	size_t main; /* its index in fds */
 };
 
 /* An unattached lv_mem (what zeroing gives, with the fds at -1). */
@@ -50,6 +52,13 @@ int lv_mem_find_qemu(const char *proc, const char *run_dir, const char *name,
  */
 int lv_mem_attach(struct lv_mem *m, const char *proc, pid_t pid,
 		  uint64_t ram_bytes);
+
+/*
+ * Can the main backing no longer shrink (F_SEAL_SHRINK, as QEMU seals its
+ * memfds)? Only then may a reader touch the mapping without a guest's
+ * QEMU being able to turn the access into SIGBUS.
+ */
+bool lv_mem_sealed(const struct lv_mem *m);
 
 /* Bytes of all backings resident on the host, or -errno. */
 int64_t lv_mem_resident(const struct lv_mem *m);

@@ -14,6 +14,7 @@
  * the VM when it migrates.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,8 @@ bool lv_meta_apply(struct lv_domain *ld)
 	max = vm->mem.max_bytes;
 	min = vm->mem.min_bytes;
 	if (l->has_max) {
-		max =
-		    l->max_bytes > vm->ram_bytes ? vm->ram_bytes : l->max_bytes;
+		max = l->max_bytes > vm->ram_bytes ? vm->ram_bytes :
+						     l->max_bytes;
 		if (max < floor)
 			max = floor;
 	}
@@ -105,19 +106,38 @@ static bool limits_equal(const struct lv_limits *a, const struct lv_limits *b)
 	       a->max_bytes == b->max_bytes && a->shares == b->shares;
 }
 
+static int run_set_metadata(struct lv_call *c)
+{
+	unsigned int flags = (unsigned int)c->ularg;
+
+	return virDomainSetMetadata(c->dom, VIR_DOMAIN_METADATA_ELEMENT, c->arg,
+				    LV_META_PREFIX, LV_META_NS, flags);
+}
+
+static void set_metadata_done(struct lv_domain *ld, struct lv_call *c)
+{
+	if (c->r < 0) {
+		ld->meta_dirty = true; /* written again at the next sync */
+		log_warn("%s: writing the hyperalloc metadata: %s", ld->name,
+			 c->err);
+		return;
+	}
+	log_debug("%s: metadata written: %s", ld->name, c->arg);
+}
+
 int lv_meta_save(const struct vm *vm)
 {
 	struct lv_domain *ld = vm->backend;
 	struct lv_limits l = {
-	    .has_min = true,
-	    .has_max = true,
-	    .has_shares = true,
-	    .min_bytes = vm->mem.min_bytes,
-	    .max_bytes = vm->mem.max_bytes,
-	    .shares = vm->mem.shares,
+		.has_min = true,
+		.has_max = true,
+		.has_shares = true,
+		.min_bytes = vm->mem.min_bytes,
+		.max_bytes = vm->mem.max_bytes,
+		.shares = vm->mem.shares,
 	};
 	unsigned int flags = 0;
-	char xml[256];
+	char xml[256], *arg;
 	int r;
 
 	if (!ld)
@@ -151,10 +171,15 @@ int lv_meta_save(const struct vm *vm)
 	r = lv_xml_format_limits(&l, xml, sizeof(xml));
 	if (r < 0)
 		return r;
-	if (virDomainSetMetadata(ld->dom, VIR_DOMAIN_METADATA_ELEMENT, xml,
-				 LV_META_PREFIX, LV_META_NS, flags) < 0)
-		return lv_errno("writing the hyperalloc metadata", ld->name);
+	/* libvirt takes the domain's job for the write: it waits for a
+	 * monitor call in progress, so the write runs on the worker. */
+	arg = strdup(xml);
+	if (!arg)
+		return -ENOMEM;
 	ld->meta_dirty = false;
-	log_debug("%s: metadata written: %s", vm->id, xml);
-	return 0;
+	r = lv_domain_submit(ld, run_set_metadata, NULL, arg, flags,
+			     set_metadata_done);
+	if (r < 0)
+		ld->meta_dirty = true;
+	return r;
 }

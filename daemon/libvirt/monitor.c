@@ -23,8 +23,9 @@ static int update_device(virDomainPtr dom, const char *device_xml)
 
 static int qmp(virDomainPtr dom, const char *command, char **ret_reply)
 {
-	return virDomainQemuMonitorCommand(dom, command, ret_reply,
-					   VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT);
+	return virDomainQemuMonitorCommand(
+		dom, command, ret_reply,
+		VIR_DOMAIN_QEMU_MONITOR_COMMAND_DEFAULT);
 }
 
 const struct lv_monitor_ops lv_monitor_libvirt = {

@@ -20,8 +20,8 @@ struct lv_progress {
 
 enum lv_progress_result {
 	LV_PROGRESS_IDLE = 0, /* no target being tracked */
-	LV_PROGRESS_MOVING,   /* not there yet */
-	LV_PROGRESS_REACHED,  /* within the tolerance: done (reported once) */
+	LV_PROGRESS_MOVING, /* not there yet */
+	LV_PROGRESS_REACHED, /* within the tolerance: done (reported once) */
 };
 
 /* Start tracking a move from @current to @target at @now (any clock the

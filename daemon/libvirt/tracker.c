@@ -12,6 +12,7 @@
  * guest. Guests answer through events and the stats poll.
  */
 #include <errno.h>
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,9 +306,9 @@ static void poll_stats(struct libvirt_tracker *t)
 	 * with what can be read without it, instead of stalling the loop
 	 * until the job ends; stats_fallback() fills in. */
 	n = virConnectGetAllDomainStats(
-	    t->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
-	    VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
-		VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+		t->conn, VIR_DOMAIN_STATS_BALLOON, &recs,
+		VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+			VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 	if (n < 0) {
 		if (!t->stats_failing)
 			lv_errno("reading balloon statistics", NULL);
@@ -317,7 +318,7 @@ static void poll_stats(struct libvirt_tracker *t)
 	t->stats_failing = false;
 	for (int i = 0; i < n; i++) {
 		struct lv_domain *ld = lv_domain_of(t, recs[i]->dom);
-		struct lv_stats st = {0};
+		struct lv_stats st = { 0 };
 
 		if (!ld)
 			continue;
@@ -351,7 +352,24 @@ static int on_stats_timer(sd_event_source *s, uint64_t usec, void *userdata)
 		return 0;
 	}
 	poll_stats(t);
+	for (struct lv_domain *ld = t->domains; ld; ld = ld->next)
+		lv_ha_poll(ld);
 	return 0;
+}
+
+/* A QEMU monitor event of a HyperAlloc VM (HYPERALLOC_*). */
+static void on_qemu_event(virConnectPtr c, virDomainPtr dom, const char *event,
+			  long long seconds, unsigned int micros,
+			  const char *details, void *opaque)
+{
+	struct libvirt_tracker *t = opaque;
+	struct lv_domain *ld = lv_domain_of(t, dom);
+
+	(void)c;
+	(void)seconds;
+	(void)micros;
+	if (ld && ld->x.mechanism == VM_MECH_HYPERALLOC)
+		lv_ha_event(ld, event, details);
 }
 
 /* ---- connection ---- */
@@ -393,17 +411,17 @@ static void on_close(virConnectPtr c, int reason, void *opaque)
 {
 	struct libvirt_tracker *t = opaque;
 	static const char *const reasons[] = {
-	    [VIR_CONNECT_CLOSE_REASON_ERROR] = "I/O error",
-	    [VIR_CONNECT_CLOSE_REASON_EOF] = "libvirtd closed it",
-	    [VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "keepalive timed out",
-	    [VIR_CONNECT_CLOSE_REASON_CLIENT] = "closed by us",
+		[VIR_CONNECT_CLOSE_REASON_ERROR] = "I/O error",
+		[VIR_CONNECT_CLOSE_REASON_EOF] = "libvirtd closed it",
+		[VIR_CONNECT_CLOSE_REASON_KEEPALIVE] = "keepalive timed out",
+		[VIR_CONNECT_CLOSE_REASON_CLIENT] = "closed by us",
 	};
 
 	(void)c;
 	log_warn("libvirt: connection to %s lost (%s)", t->uri,
-		 reason >= 0 && reason <= VIR_CONNECT_CLOSE_REASON_CLIENT
-		     ? reasons[reason]
-		     : "unknown reason");
+		 reason >= 0 && reason <= VIR_CONNECT_CLOSE_REASON_CLIENT ?
+			 reasons[reason] :
+			 "unknown reason");
 	/* Not from inside libvirt's own stack: on the next loop pass. */
 	sd_event_source_set_enabled(t->lost, SD_EVENT_ONESHOT);
 }
@@ -419,6 +437,10 @@ static void tracker_disconnect(struct libvirt_tracker *t)
 							   t->cb_ids[k]);
 		t->cb_ids[k] = -1;
 	}
+	if (t->qmp_cb_id >= 0)
+		virConnectDomainQemuMonitorEventDeregister(t->conn,
+							   t->qmp_cb_id);
+	t->qmp_cb_id = -1;
 	if (t->close_cb)
 		virConnectUnregisterCloseCallback(t->conn, on_close);
 	t->close_cb = false;
@@ -448,17 +470,23 @@ static int tracker_connect(struct libvirt_tracker *t)
 		return -ENOTCONN;
 	}
 	t->conn = c;
-	t->close_cb =
-	    virConnectRegisterCloseCallback(c, on_close, t, NULL) == 0;
+	t->close_cb = virConnectRegisterCloseCallback(c, on_close, t, NULL) ==
+		      0;
 	/* Detect a libvirtd that hangs, not only one that exits. */
 	virConnectSetKeepAlive(c, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT);
 	for (int k = 0; k < LV_EV_COUNT; k++) {
 		t->cb_ids[k] = virConnectDomainEventRegisterAny(
-		    c, NULL, event_table[k].id, event_table[k].cb, t, NULL);
+			c, NULL, event_table[k].id, event_table[k].cb, t, NULL);
 		if (t->cb_ids[k] < 0)
 			log_debug("libvirt: event %d not available: %s",
 				  event_table[k].id, virGetLastErrorMessage());
 	}
+	t->qmp_cb_id = virConnectDomainQemuMonitorEventRegister(
+		c, NULL, "^HYPERALLOC_", on_qemu_event, t, NULL,
+		VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX);
+	if (t->qmp_cb_id < 0)
+		log_debug("libvirt: QEMU monitor events not available: %s",
+			  virGetLastErrorMessage());
 	virConnectGetLibVersion(c, &version);
 	t->connects++;
 	log_info("libvirt: connected to %s (libvirt %lu.%lu.%lu)%s", t->uri,
@@ -484,9 +512,9 @@ static int on_reconnect(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)s;
 	(void)usec;
 	if (tracker_connect(t) < 0) {
-		t->backoff_ms = t->backoff_ms * 2 > LV_BACKOFF_MAX_MS
-				    ? LV_BACKOFF_MAX_MS
-				    : t->backoff_ms * 2;
+		t->backoff_ms = t->backoff_ms * 2 > LV_BACKOFF_MAX_MS ?
+					LV_BACKOFF_MAX_MS :
+					t->backoff_ms * 2;
 		schedule_reconnect(t);
 	}
 	return 0;
@@ -531,15 +559,22 @@ int libvirt_tracker_start(struct daemon *d)
 	if (!t)
 		return -ENOMEM;
 	t->d = d;
-	t->uri = strdup(d->cfg->libvirt.uri ? d->cfg->libvirt.uri
-					    : "qemu:///system");
+	t->uri = strdup(d->cfg->libvirt.uri ? d->cfg->libvirt.uri :
+					      "qemu:///system");
 	t->proc = "/proc";
 	t->run_dir = "/run/libvirt/qemu";
 	t->monitor = &lv_monitor_libvirt;
 	t->backoff_ms = LV_BACKOFF_MIN_MS;
 	for (int k = 0; k < LV_EV_COUNT; k++)
 		t->cb_ids[k] = -1;
+	t->qmp_cb_id = -1;
 	d->libvirt = t;
+	t->worker = lv_worker_new(d->loop);
+	if (!t->worker) {
+		log_err("libvirt: cannot set up the worker");
+		libvirt_tracker_stop(d);
+		return -ENOMEM;
+	}
 	virSetErrorFunc(NULL, quiet_errors);
 	r = t->uri ? 0 : -ENOMEM;
 	if (r >= 0)
@@ -572,6 +607,8 @@ void libvirt_tracker_stop(struct daemon *d)
 		return;
 	while (t->domains)
 		lv_domain_remove(t->domains, "daemon shutting down");
+	lv_worker_stop(t->worker);
+	t->worker = NULL;
 	tracker_disconnect(t);
 	sd_event_source_disable_unref(t->lost);
 	sd_event_source_disable_unref(t->reconnect_timer);

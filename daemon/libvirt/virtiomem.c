@@ -15,6 +15,24 @@
 #include "libvirt/internal.h"
 #include "log.h"
 
+static int run_update_device(struct lv_call *c)
+{
+	const struct lv_monitor_ops *m = c->run_ctx;
+
+	return m->update_device(c->dom, c->arg);
+}
+
+static void update_device_done(struct lv_domain *ld, struct lv_call *c)
+{
+	uint64_t req = (uint64_t)c->ularg << 10;
+
+	if (c->r == 0)
+		ld->x.vmem.requested_bytes = req;
+	lv_domain_call_applied(ld, lv_xml_base_bytes(&ld->x) + req, c,
+			       "virtio-mem requested size");
+}
+
+/* The call waits for the domain's job (and for QEMU): on the worker. */
 static int vmem_apply_target(struct vm *vm, uint64_t target_bytes)
 {
 	struct lv_domain *ld = vm->backend;
@@ -33,11 +51,11 @@ static int vmem_apply_target(struct vm *vm, uint64_t target_bytes)
 	r = lv_xml_vmem_request(ld->x.vmem.xml, req, &xml);
 	if (r < 0)
 		return r;
-	r = ld->t->monitor->update_device(ld->dom, xml);
-	free(xml);
+	r = lv_domain_submit(ld, run_update_device, ld->t->monitor, xml,
+			     (unsigned long)(req >> 10), update_device_done);
 	if (r == 0)
-		ld->x.vmem.requested_bytes = req;
-	return lv_domain_applied(ld, logical, r, "virtio-mem requested size");
+		ld->requested_bytes = logical;
+	return r;
 }
 
 void lv_vmem_size_changed(struct lv_domain *ld, const char *alias,

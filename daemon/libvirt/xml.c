@@ -162,7 +162,7 @@ static char *node_xml(xmlDocPtr doc, xmlNodePtr node)
 static int parse_vmem(struct doc *d, struct lv_domain_xml *x)
 {
 	static const char expr[] =
-	    "/domain/devices/memory[@model='virtio-mem']";
+		"/domain/devices/memory[@model='virtio-mem']";
 	xmlXPathObjectPtr o = nodes(d, NULL, expr);
 	struct lv_vmem_dev *v = &x->vmem;
 	char buf[32];
@@ -191,8 +191,8 @@ static int parse_vmem(struct doc *d, struct lv_domain_xml *x)
 		scaled(d, n, "target/requested", &v->requested_bytes);
 		scaled(d, n, "target/current", &v->current_bytes);
 		text(d, n, "string(alias/@name)", v->alias, sizeof(v->alias));
-		v->node =
-		    atoi(text(d, n, "string(target/node)", buf, sizeof(buf)));
+		v->node = atoi(
+			text(d, n, "string(target/node)", buf, sizeof(buf)));
 		v->xml = node_xml(d->doc, n);
 		if (!v->xml) {
 			r = -ENOMEM;
@@ -204,25 +204,60 @@ cleanup:
 	return r;
 }
 
-/* -device hyperalloc-pci[,…] in <qemu:commandline>, in either the
- * key=value or the JSON form of the device argument. */
-static bool has_hyperalloc(struct doc *d)
+/* The value of property @key in a key=value device argument ("on"), or
+ * NULL. */
+static const char *prop(const char *arg, const char *key, char *buf, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = strchr(arg, ','); p; p = strchr(p + 1, ',')) {
+		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '=') {
+			const char *v = p + 2 + klen;
+			size_t n = strcspn(v, ",");
+
+			snprintf(buf, len, "%.*s", (int)n, v);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * -device virtio-hyperalloc-pci[,…] in <qemu:commandline>, in either the
+ * key=value or the JSON form of the device argument; the key=value form
+ * also gives the device's automatic reclaim settings.
+ */
+static bool has_hyperalloc(struct doc *d, struct lv_hyperalloc_dev *ret)
 {
 	static const char expr[] = "/domain/*[local-name()='commandline']/"
 				   "*[local-name()='arg']/@value";
+	static const char name[] = LV_HYPERALLOC_DEVICE;
 	xmlXPathObjectPtr o = nodes(d, NULL, expr);
 	bool found = false;
+	char buf[32];
 
 	if (!o)
 		return false;
 	for (int i = 0; i < o->nodesetval->nodeNr && !found; i++) {
-		xmlChar *v = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+		xmlChar *x = xmlNodeGetContent(o->nodesetval->nodeTab[i]);
+		const char *v = (const char *)x;
 
 		if (!v)
 			continue;
-		found = strncmp((const char *)v, "hyperalloc-pci", 14) == 0 ||
-			strstr((const char *)v, "\"hyperalloc-pci\"");
-		xmlFree(v);
+		if (strncmp(v, name, sizeof(name) - 1) == 0 &&
+		    (v[sizeof(name) - 1] == ',' || v[sizeof(name) - 1] == 0)) {
+			found = true;
+			if (prop(v, "auto-reclaim", buf, sizeof(buf)))
+				ret->auto_reclaim = strcmp(buf, "on") == 0 ||
+						    strcmp(buf, "true") == 0;
+			if (prop(v, "auto-interval", buf, sizeof(buf)))
+				ret->auto_interval_ms = strtoull(buf, NULL, 10);
+			ret->iothread = prop(v, "iothread", buf, sizeof(buf)) !=
+					NULL;
+		} else if (strstr(v, "\"" LV_HYPERALLOC_DEVICE "\"")) {
+			found = true;
+		}
+		xmlFree(x);
 	}
 	xmlXPathFreeObject(o);
 	return found;
@@ -244,7 +279,7 @@ int lv_xml_parse_domain(const char *xml, struct lv_domain_xml *x, char *err,
 	}
 	if (!xmlDocGetRootElement(d.doc) ||
 	    strcmp((const char *)xmlDocGetRootElement(d.doc)->name, "domain") !=
-		0) {
+		    0) {
 		snprintf(err, err_len, "the root element is not <domain>");
 		r = -EINVAL;
 		goto cleanup;
@@ -296,7 +331,7 @@ int lv_xml_parse_domain(const char *xml, struct lv_domain_xml *x, char *err,
 			 "<size> or <block>");
 		goto cleanup;
 	}
-	x->hyperalloc_device = has_hyperalloc(&d);
+	x->hyperalloc_device = has_hyperalloc(&d, &x->hyperalloc);
 
 	text(&d, NULL, "string(/domain/memoryBacking/source/@type)", buf,
 	     sizeof(buf));
@@ -310,8 +345,8 @@ int lv_xml_parse_domain(const char *xml, struct lv_domain_xml *x, char *err,
 	x->shared = strcmp(buf, "shared") == 0 ||
 		    (count(&d, "/domain/cpu/numa/cell") &&
 		     count(&d, "/domain/cpu/numa/cell") ==
-			 count(&d, "/domain/cpu/numa/cell"
-				   "[@memAccess='shared']"));
+			     count(&d, "/domain/cpu/numa/cell"
+				       "[@memAccess='shared']"));
 
 	if (x->hyperalloc_device)
 		x->mechanism = VM_MECH_HYPERALLOC;
@@ -340,9 +375,9 @@ uint64_t lv_xml_base_bytes(const struct lv_domain_xml *x)
 {
 	if (x->numa_bytes)
 		return x->numa_bytes;
-	return x->memory_bytes > x->vmem_total_bytes
-		   ? x->memory_bytes - x->vmem_total_bytes
-		   : 0;
+	return x->memory_bytes > x->vmem_total_bytes ?
+		       x->memory_bytes - x->vmem_total_bytes :
+		       0;
 }
 
 /* ---- the metadata element ---- */
@@ -448,8 +483,7 @@ static xmlNodePtr child(xmlNodePtr parent, const char *name)
 	return NULL;
 }
 
-uint64_t lv_xml_vmem_request_for(const struct lv_domain_xml *x,
-				 uint64_t target)
+uint64_t lv_xml_vmem_request_for(const struct lv_domain_xml *x, uint64_t target)
 {
 	uint64_t base = lv_xml_base_bytes(x);
 	uint64_t block = x->vmem.block_bytes ? x->vmem.block_bytes : 1;

@@ -30,13 +30,21 @@ enum lv_backing {
 
 /* One <memory model='virtio-mem'> device. Sizes in bytes. */
 struct lv_vmem_dev {
-	char alias[64];	     /* "virtiomem0"; empty in inactive XML */
+	char alias[64]; /* "virtiomem0"; empty in inactive XML */
 	uint64_t size_bytes; /* the device's maximum */
 	uint64_t block_bytes;
 	uint64_t requested_bytes;
 	uint64_t current_bytes; /* live XML only */
 	int node;
 	char *xml; /* the element as libvirt wrote it (owned) */
+};
+
+/* The QEMU device of a HyperAlloc VM, as its command line sets it up. */
+#define LV_HYPERALLOC_DEVICE "virtio-hyperalloc-pci"
+struct lv_hyperalloc_dev {
+	bool auto_reclaim; /* auto-reclaim=on */
+	uint64_t auto_interval_ms; /* auto-interval=, 0 = the default */
+	bool iothread; /* install requests on an iothread */
 };
 
 struct lv_domain_xml {
@@ -48,15 +56,16 @@ struct lv_domain_xml {
 	uint64_t current_memory_bytes; /* <currentMemory>: balloon target */
 	uint64_t numa_bytes; /* sum of the NUMA cells, 0 without NUMA */
 
-	bool balloon;		  /* <memballoon model='virtio…'> */
+	bool balloon; /* <memballoon model='virtio…'> */
 	bool free_page_reporting; /* freePageReporting='on' */
-	unsigned stats_period;	  /* <stats period=…>, 0 = none */
+	unsigned stats_period; /* <stats period=…>, 0 = none */
 
 	size_t n_vmem; /* virtio-mem devices; the first is steered */
 	uint64_t vmem_total_bytes; /* sum of their sizes */
-	struct lv_vmem_dev vmem;   /* the first one */
+	struct lv_vmem_dev vmem; /* the first one */
 
-	bool hyperalloc_device; /* qemu:commandline -device hyperalloc-pci */
+	bool hyperalloc_device; /* qemu:commandline -device virtio-hyperalloc-pci */
+	struct lv_hyperalloc_dev hyperalloc;
 
 	enum lv_backing backing;
 	bool shared; /* <access mode='shared'/>: the host may map it */

@@ -27,11 +27,12 @@ void sim_quarantine(struct sim_conn *c)
 	if (!vm || vm->state == VM_STATE_QUARANTINED)
 		return;
 	vm->state = VM_STATE_QUARANTINED;
-	snprintf(vm->state_reason, sizeof(vm->state_reason),
-		 "allocator metadata is corrupt: %s (index %llu, value 0x%llx); "
-		 "all memory was given back and no more reclaim is done",
-		 ha_bad_str(bad->reason), (unsigned long long)bad->index,
-		 (unsigned long long)bad->value);
+	snprintf(
+		vm->state_reason, sizeof(vm->state_reason),
+		"allocator metadata is corrupt: %s (index %llu, value 0x%llx); "
+		"all memory was given back and no more reclaim is done",
+		ha_bad_str(bad->reason), (unsigned long long)bad->index,
+		(unsigned long long)bad->value);
 	sd_event_source_set_enabled(c->work, SD_EVENT_OFF);
 	log_err("%s: quarantined: %s", vm->id, vm->state_reason);
 	event_vm(&d->bus, EV_VM_QUARANTINED, vm, "%s", vm->state_reason);
@@ -61,7 +62,8 @@ static int sim_refresh(struct vm *vm)
 	/* A quarantined region is not read any more (its words may be
 	 * anything); the host's own counters and the kernel's account of
 	 * the memfd still are. */
-	r = ha_host_quarantined(&c->host) ? HA_EPERM : ha_host_scan(&c->host, &s);
+	r = ha_host_quarantined(&c->host) ? HA_EPERM :
+					    ha_host_scan(&c->host, &s);
 	if (r == HA_EBADMSG)
 		sim_quarantine(c);
 	ha_host_counters(&c->host, &hc);
@@ -96,9 +98,8 @@ int sim_work(sd_event_source *s, void *userdata)
 	ha_host_counters(&c->host, &hc);
 	if (hc.hard_now == c->want_hard && c->want_soft) {
 		/* Soft reclaim only once the logical size is right. */
-		uint64_t k = c->want_soft < SIM_SLICE_FRAMES ?
-				     c->want_soft :
-				     SIM_SLICE_FRAMES;
+		uint64_t k = c->want_soft < SIM_SLICE_FRAMES ? c->want_soft :
+							       SIM_SLICE_FRAMES;
 
 		n = ha_host_reclaim_soft(&c->host, k);
 		if (n < 0) {
@@ -114,15 +115,13 @@ int sim_work(sd_event_source *s, void *userdata)
 	if (hc.hard_now < c->want_hard) {
 		uint64_t k = c->want_hard - hc.hard_now;
 
-		n = ha_host_reclaim_hard(&c->host, k < SIM_SLICE_FRAMES ?
-							   k :
-							   SIM_SLICE_FRAMES);
+		n = ha_host_reclaim_hard(
+			&c->host, k < SIM_SLICE_FRAMES ? k : SIM_SLICE_FRAMES);
 	} else if (hc.hard_now > c->want_hard) {
 		uint64_t k = hc.hard_now - c->want_hard;
 
-		n = ha_host_return(&c->host, k < SIM_SLICE_FRAMES ?
-						     k :
-						     SIM_SLICE_FRAMES);
+		n = ha_host_return(&c->host,
+				   k < SIM_SLICE_FRAMES ? k : SIM_SLICE_FRAMES);
 	}
 	if (n < 0) {
 		check_result(c, n, "reclaim");
@@ -172,8 +171,8 @@ int sim_work(sd_event_source *s, void *userdata)
 static int sim_apply_target(struct vm *vm, uint64_t target_bytes)
 {
 	struct sim_conn *c = vm->backend;
-	uint64_t gap = target_bytes < c->ram_bytes ? c->ram_bytes - target_bytes :
-						     0;
+	uint64_t gap =
+		target_bytes < c->ram_bytes ? c->ram_bytes - target_bytes : 0;
 	uint64_t want = (gap + HA_HUGE_SIZE - 1) / HA_HUGE_SIZE;
 	struct ha_host_counters hc;
 
@@ -182,7 +181,8 @@ static int sim_apply_target(struct vm *vm, uint64_t target_bytes)
 	if (want > c->host.layout.children)
 		want = c->host.layout.children;
 	ha_host_counters(&c->host, &hc);
-	if (want != c->want_hard || (hc.hard_now != want && !c->op_start_usec)) {
+	if (want != c->want_hard ||
+	    (hc.hard_now != want && !c->op_start_usec)) {
 		/* A new target, or a retry of one not reached yet. */
 		c->op_start_usec = now_usec();
 		c->op_from_hard = hc.hard_now;

@@ -194,9 +194,8 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 	log_info("%s: sim guest connected (pid %u, %llu MiB, %u vCPUs, trace "
 		 "%.64s%s%s)",
 		 vm->id, h->pid, (unsigned long long)(c->ram_bytes >> 20),
-		 h->vcpus, str_terminated(h->trace, sizeof(h->trace)) ?
-				   h->trace :
-				   "?",
+		 h->vcpus,
+		 str_terminated(h->trace, sizeof(h->trace)) ? h->trace : "?",
 		 h->flags & SIM_HELLO_F_FPR ? ", free page reporting" : "",
 		 c->thp ? ", shmem THP" : "");
 	r = daemon_vm_add(d, vm);
@@ -351,8 +350,7 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	    msg_min_size(buf.hdr.type) == 0 ||
 	    len < msg_min_size(buf.hdr.type) ||
 	    (buf.hdr.type != SIM_REPORT && len != msg_min_size(buf.hdr.type))) {
-		send_error(c, -EPROTO,
-			   "malformed message (type %u, %zu bytes)",
+		send_error(c, -EPROTO, "malformed message (type %u, %zu bytes)",
 			   len >= sizeof(struct sim_hdr) ? buf.hdr.type : 0u,
 			   len);
 		if (passed >= 0)

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "sim/internal.h"
 
-#define RESTART_MAX 5
+#define RESTART_MAX	   5
 #define RESTART_DELAY_USEC (2 * 1000000ull)
 
 static int spawn(struct sim_backend *sb, struct sim_child *ch);
@@ -46,10 +46,12 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 		return 0;
 	}
 	if (si->si_code == CLD_EXITED)
-		daemon_error(sb->d, NULL, "%s: sim guest exited with status %d%s",
+		daemon_error(sb->d, NULL,
+			     "%s: sim guest exited with status %d%s",
 			     ch->cfg.name, si->si_status,
-			     si->si_status == 3 ? " (canary mismatch: data loss)" :
-						  "");
+			     si->si_status == 3 ?
+				     " (canary mismatch: data loss)" :
+				     "");
 	else if (!ch->stopping)
 		daemon_error(sb->d, NULL, "%s: sim guest killed by signal %d",
 			     ch->cfg.name, si->si_status);

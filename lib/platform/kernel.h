@@ -22,15 +22,15 @@
 #define ha_cpu_relax() cpu_relax()
 
 /* try_cmpxchg() and xchg() are fully ordered: stronger than required. */
-#define ha_load(p) smp_load_acquire(p)
-#define ha_load_relaxed(p) READ_ONCE(*(p))
-#define ha_store(p, v) smp_store_release((p), (v))
-#define ha_store_relaxed(p, v) WRITE_ONCE(*(p), (v))
-#define ha_xchg(p, v) xchg((p), (v))
+#define ha_load(p)		     smp_load_acquire(p)
+#define ha_load_relaxed(p)	     READ_ONCE(*(p))
+#define ha_store(p, v)		     smp_store_release((p), (v))
+#define ha_store_relaxed(p, v)	     WRITE_ONCE(*(p), (v))
+#define ha_xchg(p, v)		     xchg((p), (v))
 #define ha_cas(p, expected, desired) try_cmpxchg((p), (expected), (desired))
 
 typedef unsigned long ha_irqflags_t;
-#define ha_irq_save(flags) local_irq_save(flags)
+#define ha_irq_save(flags)    local_irq_save(flags)
 #define ha_irq_restore(flags) local_irq_restore(flags)
 #else
 #include <stdbool.h>

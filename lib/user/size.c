@@ -84,8 +84,8 @@ int ha_parse_size(const char *s, uint64_t *ret_bytes)
 
 const char *ha_format_size(uint64_t bytes, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB",
-					     "PiB" };
+	static const char *const units[] = { "B",   "KiB", "MiB",
+					     "GiB", "TiB", "PiB" };
 	unsigned u = 0;
 	double v = (double)bytes;
 

@@ -117,10 +117,10 @@ static void half_idle_fini(void *state)
 extern const struct ha_policy_ops HALF_IDLE_SYMBOL;
 __attribute__((visibility("default")))
 const struct ha_policy_ops HALF_IDLE_SYMBOL = {
-    .abi_version = HALF_IDLE_ABI,
-    .name = "half-idle",
-    .description = "max minus half of the guest's free memory",
-    .init = half_idle_init,
-    .decide = half_idle_decide,
-    .fini = half_idle_fini,
+	.abi_version = HALF_IDLE_ABI,
+	.name = "half-idle",
+	.description = "max minus half of the guest's free memory",
+	.init = half_idle_init,
+	.decide = half_idle_decide,
+	.fini = half_idle_fini,
 };

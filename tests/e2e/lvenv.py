@@ -29,6 +29,8 @@ import tempfile
 import time
 import uuid
 
+from qemu_vm import SerialConsole, memfd_data_bytes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1 << 20
 LIBVIRT_DIRS = {  # inside the namespace -> below the private directory
@@ -273,11 +275,12 @@ def resident(pid, size=None):
 
 
 class Guest:
-    """XML for a TCG test guest: memfd shared RAM, a file serial console,
-    and either a virtio-balloon or a virtio-mem device."""
+    """XML for a TCG test guest: memfd shared RAM (or, with shared=False,
+    QEMU's default anonymous RAM), a file serial console, and either a
+    virtio-balloon or a virtio-mem device."""
 
     def __init__(self, env, kind, name, kernel, initrd, memory_mib=512,
-                 base_mib=256, fill_mib=0, stats_period=None):
+                 base_mib=256, fill_mib=0, stats_period=None, shared=True):
         self.env = env
         self.kind = kind
         self.name = name
@@ -310,7 +313,7 @@ class Guest:
   <name>%(name)s</name>
   %(head)s
   <vcpu>1</vcpu>
-  <memoryBacking><source type='memfd'/><access mode='shared'/></memoryBacking>
+  %(backing)s
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
     <kernel>%(kernel)s</kernel>
@@ -327,7 +330,9 @@ class Guest:
   </devices>
 </domain>
 """ % dict(name=name, head=head, kernel=kernel, initrd=initrd,
-           cmdline=cmdline, console=self.console, devices=devices)
+           cmdline=cmdline, console=self.console, devices=devices,
+           backing=("<memoryBacking><source type='memfd'/><access "
+                    "mode='shared'/></memoryBacking>" if shared else ""))
 
     def start(self):
         self.env.create(self.xml)
@@ -355,3 +360,130 @@ class Guest:
 
     def resident(self, size=None):
         return resident(self.qemu_pid(), size)
+
+
+# ---- HyperAlloc domains (the patched QEMU, the driver's test mode) ----
+
+def ha_paths():
+    out = {}
+    for cmd in ([os.path.join(HERE, "..", "..", "qemu-patches", "build.sh")],
+                ["sh", os.path.join(HERE, "build-ha-guest.sh")]):
+        text = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
+                              text=True).stdout
+        out.update(line.split("=", 1) for line in text.split() if "=" in line)
+    return out
+
+
+POOL_START = 0x10000000
+BOOT_S = 300
+WORK_S = 300
+
+
+class HaDomain:
+    """A HyperAlloc libvirt domain: memfd shared RAM, two vCPUs (TCG runs
+    them multi-threaded), the device through <qemu:commandline>, the
+    serial console on a unix socket with a shell."""
+
+    def __init__(self, env, name, paths, ram_mib, pool_mib=None, ha_args="",
+                 auto=False, shared=True):
+        self.env = env
+        self.name = name
+        self.ram_mib = ram_mib
+        self.pool_mib = pool_mib or ram_mib - 256
+        self.shared = shared
+        self.sock = os.path.join(env.dir, "console-%s.sock" % name)
+        cmdline = ("console=ttyS0 loglevel=4 panic=-1 memmap=%dM$0x%x "
+                   "ha.test_pool=%dM@0x%x ha.test_report_s=0 %s"
+                   % (self.pool_mib, POOL_START, self.pool_mib, POOL_START,
+                      ha_args))
+        dev = "virtio-hyperalloc-pci,id=ha0,bus=pcie.0,addr=0x18,iothread=io0"
+        if auto:
+            dev += ",auto-reclaim=on,auto-interval=500"
+        args = ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+                "-object", "iothread,id=io0", "-device", dev]
+        self.xml = """<domain type='qemu'
+    xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>%(name)s</name>
+  <memory unit='MiB'>%(ram)d</memory>
+  <vcpu>2</vcpu>
+  %(backing)s
+  <os>
+    <type arch='x86_64' machine='q35'>hvm</type>
+    <kernel>%(kernel)s</kernel>
+    <initrd>%(initrd)s</initrd>
+    <cmdline>%(cmdline)s</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>%(qemu)s</emulator>
+    <serial type='unix'><source mode='bind' path='%(sock)s'/>
+      <target port='0'/></serial>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+%(args)s
+  </qemu:commandline>
+</domain>
+""" % dict(name=name, ram=ram_mib, kernel=paths["kernel"],
+           backing=("<memoryBacking><source type='memfd'/><access "
+                    "mode='shared'/></memoryBacking>" if shared else ""),
+           initrd=paths["initrd"], cmdline=cmdline, qemu=paths["qemu"],
+           sock=self.sock,
+           args="\n".join("    <qemu:arg value='%s'/>" % a for a in args))
+        self.console = None
+        self._sysfs = None
+
+    def start(self):
+        self.env.create(self.xml)
+        self.console = SerialConsole(alive=lambda: self.alive()).connect(
+            self.sock)
+        return self
+
+    def alive(self):
+        try:
+            return pid_alive(self.env.qemu_pid(self.name))
+        except (OSError, ValueError):
+            return False
+
+    def wait_ready(self):
+        self.console.wait("ha-guest: ready", BOOT_S)
+
+    def pid(self):
+        return self.env.qemu_pid(self.name)
+
+    def sysfs(self):
+        if not self._sysfs:
+            for line in self.console.run(
+                    "ls -d /sys/bus/virtio/devices/virtio*/hyperalloc"):
+                if line.strip().endswith("/hyperalloc"):
+                    self._sysfs = line.strip()
+        assert self._sysfs, "no hyperalloc sysfs directory"
+        return self._sysfs
+
+    def stats(self):
+        out = {}
+        for line in self.console.run("cat %s/stats" % self.sysfs()):
+            m = re.match(r"^([a-z0-9_]+)=(-?\d+)$", line.strip())
+            if m:
+                out[m.group(1)] = int(m.group(2))
+        return out
+
+    def set(self, name, value):
+        out = self.console.run("echo %s > %s/%s && echo ha-set-ok"
+                               % (value, self.sysfs(), name), WORK_S)
+        assert "ha-set-ok" in [l.strip() for l in out], out
+
+    def fill(self):
+        """Threads quiet, then every free huge frame of the pool written
+        once: the guest has used all the memory it can."""
+        self.set("test_run", 0)
+        wait_for(lambda: self.stats().get("test_held_frames") == 0,
+                 WORK_S, what="the test threads to free everything",
+                 interval=0.5)
+        self.set("test_fill", 1)
+
+    def pool_resident(self):
+        return memfd_data_bytes(self.pid(), POOL_START, self.pool_mib * MIB)

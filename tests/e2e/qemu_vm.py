@@ -30,6 +30,94 @@ class QMPError(Exception):
         super().__init__("%s: %s: %s" % (cmd, self.cls, self.desc))
 
 
+class SerialConsole:
+    """A serial console on a unix socket (QEMU's, or libvirt's for a
+    domain): a thread collects its lines into .lines; a shell may run
+    there."""
+
+    def __init__(self, alive=lambda: True, on_timeout=lambda: ""):
+        self.lines = []
+        self.alive = alive
+        self.on_timeout = on_timeout
+        self._cond = threading.Condition()
+        self._sock = None
+
+    def connect(self, path, timeout=60):
+        end = time.monotonic() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > end or not self.alive():
+                    raise
+                time.sleep(0.05)
+        self._sock = s
+        threading.Thread(target=self._reader, daemon=True).start()
+        return self
+
+    def close(self):
+        try:
+            self._sock and self._sock.close()
+        except OSError:
+            pass
+
+    def _reader(self):
+        buf = b""
+        while True:
+            try:
+                data = self._sock.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                break
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode(errors="replace").rstrip("\r")
+                with self._cond:
+                    self.lines.append(text)
+                    self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def type(self, line):
+        """Type a line (a shell runs there)."""
+        self._sock.sendall((line + "\n").encode())
+
+    def wait(self, pattern, timeout, since=0):
+        """Wait for a line matching @pattern among lines[since:]; returns
+        (index, match)."""
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i in range(since, len(self.lines)):
+                    m = rx.search(self.lines[i])
+                    if m:
+                        return i, m
+                left = end - time.monotonic()
+                if left <= 0 or not self.alive():
+                    tail = "\n".join(self.lines[-30:])
+                    raise AssertionError(
+                        "no console line /%s/ within %d s (alive=%s); "
+                        "last lines:\n%s\n%s"
+                        % (pattern, timeout, self.alive(), tail,
+                           self.on_timeout()))
+                self._cond.wait(min(left, 1.0))
+
+    def run(self, cmd, timeout=60):
+        """Run @cmd in the shell; returns its output lines."""
+        tag = "ha-e2e-%d" % int(time.monotonic() * 1e6)
+        since = len(self.lines)
+        self.type("echo %s-begin; %s; echo %s-end" % (tag, cmd, tag))
+        i, _ = self.wait("^%s-begin$" % tag, timeout, since)
+        j, _ = self.wait("^%s-end$" % tag, timeout, i + 1)
+        return self.lines[i + 1:j]
+
+
 class QemuVM:
     """One QEMU process. Start it with start(); stop() kills it (by pid)
     and removes its directory. Console lines are kept in .console."""
@@ -46,13 +134,14 @@ class QemuVM:
         self.log_path = os.path.join(self.dir, "qemu.log")
         self.keep_console = keep_console
         self.proc = None
-        self.console = []
+        self.serial = SerialConsole(
+            alive=self.alive,
+            on_timeout=lambda: "---- qemu log:\n" + self.log())
         self.events = []
         self._cond = threading.Condition()
         self._qmp = None
         self._qmp_file = None
         self._replies = []
-        self._serial = None
         self._threads = []
 
     # ---- process ----
@@ -79,20 +168,22 @@ class QemuVM:
                 raise AssertionError("QEMU exited at start (%s): %s"
                                      % (self.proc.returncode, self.log()))
             q = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 q.connect(self.qmp_path)
-                s.connect(self.serial_path)
                 break
             except OSError:
                 q.close()
-                s.close()
                 if time.monotonic() > end:
                     raise
                 time.sleep(0.05)
         self._qmp = q
         self._qmp_file = q.makefile("r")
-        self._serial = s
+        try:
+            self.serial.connect(self.serial_path)
+        except OSError:
+            self.proc.wait(timeout=30)
+            raise AssertionError("QEMU exited at start (%s): %s"
+                                 % (self.proc.returncode, self.log()))
         try:
             greeting = json.loads(self._qmp_file.readline())
             self._send({"execute": "qmp_capabilities"})
@@ -105,10 +196,9 @@ class QemuVM:
             raise AssertionError("QEMU exited at start (%s): %s"
                                  % (self.proc.returncode, self.log()))
         assert "QMP" in greeting and "return" in reply, (greeting, reply)
-        for fn in (self._qmp_reader, self._serial_reader):
-            t = threading.Thread(target=fn, daemon=True)
-            t.start()
-            self._threads.append(t)
+        t = threading.Thread(target=self._qmp_reader, daemon=True)
+        t.start()
+        self._threads.append(t)
 
     def log(self):
         try:
@@ -127,11 +217,11 @@ class QemuVM:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-        for s in (self._qmp, self._serial):
-            try:
-                s and s.close()
-            except OSError:
-                pass
+        try:
+            self._qmp and self._qmp.close()
+        except OSError:
+            pass
+        self.serial.close()
         if self.keep_console:
             try:
                 with open(self.keep_console, "w") as f:
@@ -218,57 +308,22 @@ class QemuVM:
                 self._cond.wait(min(left, 1.0))
 
     # ---- serial console ----
-    def _serial_reader(self):
-        buf = b""
-        while True:
-            try:
-                data = self._serial.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                break
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode(errors="replace").rstrip("\r")
-                with self._cond:
-                    self.console.append(text)
-                    self._cond.notify_all()
-        with self._cond:
-            self._cond.notify_all()
+    @property
+    def console(self):
+        return self.serial.lines
 
     def type(self, line):
         """Type a line on the serial console (a shell runs there)."""
-        self._serial.sendall((line + "\n").encode())
+        self.serial.type(line)
 
     def wait_console(self, pattern, timeout, since=0):
         """Wait for a console line matching @pattern among lines[since:];
         returns (index, match)."""
-        rx = re.compile(pattern)
-        end = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for i in range(since, len(self.console)):
-                    m = rx.search(self.console[i])
-                    if m:
-                        return i, m
-                left = end - time.monotonic()
-                if left <= 0 or not self.alive():
-                    tail = "\n".join(self.console[-30:])
-                    raise AssertionError(
-                        "no console line /%s/ within %d s (alive=%s); "
-                        "last lines:\n%s\n---- qemu log:\n%s"
-                        % (pattern, timeout, self.alive(), tail, self.log()))
-                self._cond.wait(min(left, 1.0))
+        return self.serial.wait(pattern, timeout, since)
 
     def run(self, cmd, timeout=60):
         """Run @cmd in the guest's shell; returns its output lines."""
-        tag = "ha-e2e-%d" % int(time.monotonic() * 1e6)
-        since = len(self.console)
-        self.type("echo %s-begin; %s; echo %s-end" % (tag, cmd, tag))
-        i, _ = self.wait_console("^%s-begin$" % tag, timeout, since)
-        j, _ = self.wait_console("^%s-end$" % tag, timeout, i + 1)
-        return self.console[i + 1:j]
+        return self.serial.run(cmd, timeout)
 
 
 # ---- host-side facts about QEMU's memory ----

@@ -98,6 +98,7 @@ class Guest:
         self.start = start
 
     def __enter__(self):
+        self._sysfs = None
         self.vm.start()
         self.vm.wait_console("ha-guest: ready", BOOT_S)
         return self
@@ -113,17 +114,30 @@ class Guest:
                                  else None)(self.query()),
                         BOOT_S, what or "device state %s" % state)
 
+    def sysfs(self):
+        """The driver's sysfs directory (the shell expands no glob in a
+        redirection)."""
+        if not getattr(self, "_sysfs", None):
+            for line in self.vm.run("ls -d %s" % SYSFS):
+                if line.startswith("/sys/") and line.endswith("/hyperalloc"):
+                    self._sysfs = line.strip()
+            assert self._sysfs, "no hyperalloc directory in sysfs"
+        return self._sysfs
+
     def stats(self):
         """The driver's sysfs stats as a dict of ints."""
         out = {}
-        for line in self.vm.run("cat %s/stats" % SYSFS):
+        for line in self.vm.run("cat %s/stats" % self.sysfs()):
             m = re.match(r"^([a-z0-9_]+)=(-?\d+)$", line.strip())
             if m:
                 out[m.group(1)] = int(m.group(2))
         return out
 
     def set(self, name, value):
-        self.vm.run("echo %s > %s/%s" % (value, SYSFS, name))
+        out = self.vm.run("echo %s > %s/%s && echo ha-set-ok"
+                          % (value, self.sysfs(), name), timeout=WORK_S)
+        assert "ha-set-ok" in [l.strip() for l in out], \
+            "writing %s to %s failed: %s" % (value, name, out)
 
     def dmesg(self, pattern):
         return [l for l in self.vm.run("dmesg") if re.search(pattern, l)]

@@ -17,15 +17,15 @@
  * process in fork mode), which dominates loops over many frames or many
  * operations. Those loops use these, which only report failures.
  */
-#define CHECK(expr)                                                        \
-	do {                                                               \
-		if (!(expr))                                               \
-			ck_abort_msg("Assertion '%s' failed", #expr);     \
+#define CHECK(expr)                                                   \
+	do {                                                          \
+		if (!(expr))                                          \
+			ck_abort_msg("Assertion '%s' failed", #expr); \
 	} while (0)
-#define CHECK_MSG(expr, ...)                                               \
-	do {                                                               \
-		if (!(expr))                                               \
-			ck_abort_msg(__VA_ARGS__);                         \
+#define CHECK_MSG(expr, ...)                       \
+	do {                                       \
+		if (!(expr))                       \
+			ck_abort_msg(__VA_ARGS__); \
 	} while (0)
 
 static inline void *fixture_zalloc(uint64_t len)

@@ -73,8 +73,7 @@ ha_frame_t gfix_get_ok(struct gfix *f, unsigned core, unsigned order,
 	return fr;
 }
 
-void gfix_put_ok(struct gfix *f, unsigned core, ha_frame_t fr,
-		 unsigned order)
+void gfix_put_ok(struct gfix *f, unsigned core, ha_frame_t fr, unsigned order)
 {
 	uint64_t before = ha_guest_free_frames(&f->g);
 	int r = ha_guest_put(&f->g, core, fr, order);
@@ -92,8 +91,7 @@ void gfix_assert_get_fails(struct gfix *f, unsigned core, unsigned order,
 	ha_frame_t fr;
 	bool rec;
 
-	ck_assert_int_eq(ha_guest_get(&f->g, core, order, 0, &fr, &rec),
-			 want);
+	ck_assert_int_eq(ha_guest_get(&f->g, core, order, 0, &fr, &rec), want);
 	ck_assert_uint_eq(ha_guest_free_frames(&f->g), before);
 }
 

@@ -76,8 +76,7 @@ ha_frame_t gfix_get_ok(struct gfix *f, unsigned core, unsigned order,
 		       unsigned flags, bool *ret_reclaimed);
 
 /* ha_guest_put() that must succeed, with the exact free counter. */
-void gfix_put_ok(struct gfix *f, unsigned core, ha_frame_t fr,
-		 unsigned order);
+void gfix_put_ok(struct gfix *f, unsigned core, ha_frame_t fr, unsigned order);
 
 /* ha_guest_get() and ha_guest_put() that must return @want and leave the
  * free counter alone. */

@@ -21,7 +21,7 @@
 #include "ha_guest.h"
 #include "ha_host.h"
 
-#define HFIX_BASE (1ull << 10) /* managed range starts at 4 MiB */
+#define HFIX_BASE	(1ull << 10) /* managed range starts at 4 MiB */
 #define HFIX_META_FRAME 0ull /* metadata lives in the first frames */
 
 /* ---- recording environment ---- */

@@ -11,7 +11,7 @@
  *
  * The test thread only does socket I/O. Anything that touches daemon
  * state runs on the loop thread through fx_call():
- *   'p'  publish an "error" event for sim-2 ("test event")
+ *   'p'  publish a "daemon_error" event for sim-2 ("test event")
  *   'P'  publish three vm_added events
  *   'k'  SSE keepalive every 100 ms
  *   'n'  answer the number of open SSE streams
@@ -33,10 +33,10 @@
 
 #include "daemon.h"
 
-#define TOKEN "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define AUTH "Authorization: Bearer " TOKEN "\r\n"
+#define TOKEN	 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define AUTH	 "Authorization: Bearer " TOKEN "\r\n"
 #define MAX_BODY 1024 /* api.max_body_bytes of the fixture */
-#define WAIT_MS 10000 /* longest wait for any answer */
+#define WAIT_MS	 10000 /* longest wait for any answer */
 
 struct http_fixture {
 	struct daemon *d;
@@ -95,8 +95,7 @@ const char *fx_header(const struct fx_reply *r, const char *name, char *buf,
 		      size_t len);
 json_t *fx_reply_json(const struct fx_reply *r);
 /* A problem+json answer with @status (and @field, unless NULL). */
-void fx_assert_problem(const struct fx_reply *r, int status,
-		       const char *field);
+void fx_assert_problem(const struct fx_reply *r, int status, const char *field);
 void fx_reply_free(struct fx_reply *r);
 
 #endif

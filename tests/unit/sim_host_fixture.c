@@ -100,7 +100,7 @@ void sh_reply(const void *msg, size_t len)
 
 static void serve_install(const struct sim_install *m)
 {
-	struct sim_installed a = {.seq = m->seq};
+	struct sim_installed a = { .seq = m->seq };
 
 	sh_hdr_init(&a.hdr, SIM_INSTALLED);
 	a.status = ha_host_install(&sh.h, ha_huge(m->huge));
@@ -119,7 +119,7 @@ static void serve_install(const struct sim_install *m)
 
 static void serve_report(const struct sim_report *m, size_t len)
 {
-	struct sim_reported a = {.seq = m->seq};
+	struct sim_reported a = { .seq = m->seq };
 	int64_t before, after;
 	uint64_t freed = 0;
 
@@ -127,7 +127,7 @@ static void serve_report(const struct sim_report *m, size_t len)
 	if (len < offsetof(struct sim_report, huge) || m->count == 0 ||
 	    m->count > SIM_REPORT_MAX ||
 	    len != offsetof(struct sim_report, huge) +
-		       m->count * sizeof(uint64_t)) {
+			    m->count * sizeof(uint64_t)) {
 		host_error("REPORT of %zu bytes, count %u", len, m->count);
 		a.status = -EBADMSG;
 		sh_reply(&a, sizeof(a));
@@ -216,7 +216,7 @@ static void *server_main(void *arg)
 
 	(void)arg;
 	for (;;) {
-		struct pollfd p = {.fd = sh.conn, .events = POLLIN};
+		struct pollfd p = { .fd = sh.conn, .events = POLLIN };
 		int n = poll(&p, 1, 20);
 
 		if (atomic_load(&sh.auto_soft)) {
@@ -260,7 +260,7 @@ static void write_text(const char *path, const char *text)
  * standard arguments plus @extra (NULL-terminated). */
 void sh_spawn(const char *trace_text, const char *const *extra)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *argv[ARGS_MAX];
 	int n = 0;
 
@@ -283,9 +283,9 @@ void sh_spawn(const char *trace_text, const char *const *extra)
 	ck_assert_int_ge(sh.listen_fd, 0);
 	ck_assert_uint_lt(strlen(sh.sock), sizeof(addr.sun_path));
 	memcpy(addr.sun_path, sh.sock, strlen(sh.sock) + 1);
-	ck_assert_msg(
-	    bind(sh.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) == 0,
-	    "bind: %s", strerror(errno));
+	ck_assert_msg(bind(sh.listen_fd, (struct sockaddr *)&addr,
+			   sizeof(addr)) == 0,
+		      "bind: %s", strerror(errno));
 	ck_assert_int_eq(listen(sh.listen_fd, 4), 0);
 
 	argv[n++] = SIMGUEST_BIN;
@@ -327,12 +327,12 @@ int sh_accept_hello(struct sim_hello *hello)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = {.iov_base = hello, .iov_len = sizeof(*hello)};
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf)};
-	struct pollfd p = {.fd = sh.listen_fd, .events = POLLIN};
+	struct iovec iov = { .iov_base = hello, .iov_len = sizeof(*hello) };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct pollfd p = { .fd = sh.listen_fd, .events = POLLIN };
 	struct cmsghdr *c;
 	ssize_t n;
 	int fd;
@@ -408,8 +408,8 @@ void sh_accept(void)
 	sh.memfd_ino = st.st_ino;
 	sh.ram_bytes = sh.hello.ram_bytes;
 	sh.meta_len = sh.hello.meta_len;
-	sh.ram =
-	    mmap(NULL, sh.ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	sh.ram = mmap(NULL, sh.ram_bytes, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      fd, 0);
 	ck_assert(sh.ram != MAP_FAILED);
 	r = memfd_env_init(&sh.menv, fd, sh.meta_len);
 	ck_assert_int_eq(r, 0);
@@ -436,6 +436,14 @@ void sh_disconnect(void)
 
 /* Wait up to @timeout_ms until @pred holds; sh.lock is held while it
  * runs. Tracks the peak of the host-sh_resident memory meanwhile. */
+int sh_wait_s(void)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	long k = m ? strtol(m, NULL, 10) : 1;
+
+	return 20 * (int)(k >= 1 && k <= 100 ? k : 1);
+}
+
 bool sh_wait_for_ms(sh_pred_fn pred, uint64_t timeout_ms)
 {
 	uint64_t end = sh_now_ms() + timeout_ms;
@@ -465,14 +473,14 @@ bool sh_wait_for_ms(sh_pred_fn pred, uint64_t timeout_ms)
 
 bool sh_wait_for(sh_pred_fn pred)
 {
-	return sh_wait_for_ms(pred, WAIT_S * 1000);
+	return sh_wait_for_ms(pred, (uint64_t)WAIT_S * 1000);
 }
 
 /* Send @sig, let the guest finish (BYE, close), and return its exit
  * status (-1 if it did not exit normally). */
 int sh_stop_guest(int sig)
 {
-	uint64_t end = sh_now_ms() + WAIT_S * 1000;
+	uint64_t end = sh_now_ms() + (uint64_t)WAIT_S * 1000;
 	int status = 0;
 	pid_t w;
 

@@ -59,8 +59,7 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 		stub_policy.host_reserve_bytes = u->host_reserve_bytes;
 	if (u->has_tick)
 		stub_policy.tick_ms = u->tick_ms;
-	snprintf(ev.message, sizeof(ev.message), "policy %s",
-		 stub_policy.name);
+	snprintf(ev.message, sizeof(ev.message), "policy %s", stub_policy.name);
 	event_publish(&d->bus, &ev);
 	return 0;
 }

@@ -16,9 +16,9 @@ START_TEST(test_token_equal)
 {
 	ck_assert(auth_token_equal(TOKEN, strlen(TOKEN), TOKEN));
 	ck_assert(!auth_token_equal("0123456789abcdef0123456789abcdeF", 32,
-				     TOKEN));
+				    TOKEN));
 	ck_assert(!auth_token_equal("1123456789abcdef0123456789abcdef", 32,
-				     TOKEN));
+				    TOKEN));
 	/* A prefix, or more, is not the token. */
 	ck_assert(!auth_token_equal(TOKEN, 31, TOKEN));
 	ck_assert(!auth_token_equal(TOKEN "0", 33, TOKEN));
@@ -79,8 +79,8 @@ START_TEST(test_peer_allowed)
 	 * groups; membership by /etc/group is getgrouplist()'s, as in the
 	 * HTTP API, and would need a fixture user). */
 	ck_assert(!auth_peer_allowed(54321, 54321, self, "root"));
-	ck_assert(!auth_peer_allowed(54321, 0, self,
-				      "no-such-group-hyperalloc"));
+	ck_assert(
+		!auth_peer_allowed(54321, 0, self, "no-such-group-hyperalloc"));
 }
 END_TEST
 

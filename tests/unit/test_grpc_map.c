@@ -20,8 +20,8 @@
 
 static struct vm *make_vm(const char *id)
 {
-	struct vm *vm = vm_new(id, "6a1d1a8e-5f7e-4d3c-9b2a-0c1d2e3f4a5b",
-			       VM_MECH_SIM);
+	struct vm *vm =
+		vm_new(id, "6a1d1a8e-5f7e-4d3c-9b2a-0c1d2e3f4a5b", VM_MECH_SIM);
 
 	ck_assert_ptr_nonnull(vm);
 	vm->state = VM_STATE_QUARANTINED;
@@ -74,8 +74,7 @@ static void assert_memory(const Hyperalloc__V1__VMMemory *m,
 }
 
 /* The message's field names are exactly the keys of @o. */
-static void assert_same_names(const ProtobufCMessageDescriptor *desc,
-			      json_t *o)
+static void assert_same_names(const ProtobufCMessageDescriptor *desc, json_t *o)
 {
 	const char *key;
 	json_t *v;
@@ -347,6 +346,9 @@ START_TEST(test_names_are_json_names)
 	json_t *o;
 
 	vm->guest.valid = true; /* a sim guest that has reported */
+	/* ... and, to have every field of a VM at once, a HyperAlloc VM's
+	 * device object too. */
+	vm->mechanism = VM_MECH_HYPERALLOC;
 	assert_same_names(&hyperalloc__v1__vmmemory__descriptor,
 			  json_vm_memory(vm));
 	assert_same_names(&hyperalloc__v1__vm__descriptor, json_vm_detail(vm));
@@ -355,10 +357,11 @@ START_TEST(test_names_are_json_names)
 			  json_incref(json_object_get(o, "counters")));
 	assert_same_names(&hyperalloc__v1__vmguest__descriptor,
 			  json_incref(json_object_get(o, "guest")));
+	assert_same_names(&hyperalloc__v1__vmdevice__descriptor,
+			  json_incref(json_object_get(o, "device")));
 	json_decref(o);
 	assert_same_names(&hyperalloc__v1__host__descriptor, json_host(&h));
-	assert_same_names(&hyperalloc__v1__policy__descriptor,
-			  json_policy(&p));
+	assert_same_names(&hyperalloc__v1__policy__descriptor, json_policy(&p));
 	/* reclaim_done has every event field but source; events_lost is
 	 * the stream's own (SSE says it in a comment line). */
 	o = json_event(&ev);
@@ -400,9 +403,8 @@ START_TEST(test_parse_id)
 	/* All three are {string id = 1}: packing one, parsing as another. */
 	m.id = "6a1d1a8e-5f7e-4d3c-9b2a-0c1d2e3f4a5b";
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_id(desc, b.data, b.len, id, sizeof(id),
-					&err),
-			 0);
+	ck_assert_int_eq(
+		grpcd_parse_id(desc, b.data, b.len, id, sizeof(id), &err), 0);
 	ck_assert_str_eq(id, m.id);
 	grpcd_buf_clear(&b);
 
@@ -441,22 +443,21 @@ START_TEST(test_parse_empty)
 	struct grpcd_buf b = pack_msg(&m.base);
 
 	ck_assert_uint_eq(b.len, 0);
-	ck_assert_int_eq(grpcd_parse_empty(
-				 &hyperalloc__v1__list_vms_request__descriptor,
-				 b.data, b.len, &err),
-			 0);
-	ck_assert_int_eq(grpcd_parse_empty(
-				 &hyperalloc__v1__get_host_request__descriptor,
-				 garbage, sizeof(garbage), &err),
-			 -EINVAL);
+	ck_assert_int_eq(
+		grpcd_parse_empty(&hyperalloc__v1__list_vms_request__descriptor,
+				  b.data, b.len, &err),
+		0);
+	ck_assert_int_eq(
+		grpcd_parse_empty(&hyperalloc__v1__get_host_request__descriptor,
+				  garbage, sizeof(garbage), &err),
+		-EINVAL);
 	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 	grpcd_buf_clear(&b);
 }
 END_TEST
 
-static int parse_memory(const Hyperalloc__V1__SetVMMemoryRequest *m,
-			char *id, struct ctl_memory_update *u,
-			struct error *err)
+static int parse_memory(const Hyperalloc__V1__SetVMMemoryRequest *m, char *id,
+			struct ctl_memory_update *u, struct error *err)
 {
 	struct grpcd_buf b = pack_msg(&m->base);
 	int r = grpcd_parse_memory_update(b.data, b.len, id, 128, u, err);
@@ -477,8 +478,8 @@ START_TEST(test_parse_memory)
 	m.id = "sim-1";
 	ck_assert_int_eq(parse_memory(&m, id, &u, &err), 0);
 	ck_assert_str_eq(id, "sim-1");
-	ck_assert(!u.has_target && !u.has_min && !u.has_max &&
-		  !u.has_shares && !u.has_auto);
+	ck_assert(!u.has_target && !u.has_min && !u.has_max && !u.has_shares &&
+		  !u.has_auto);
 
 	/* Present with its zero value is present: presence, not value. */
 	m.target_bytes_opt_case =
@@ -529,8 +530,8 @@ START_TEST(test_parse_memory)
 	ck_assert_int_eq(parse_memory(&m, id, &u, &err), -EINVAL);
 	ck_assert_str_eq(err.field, "id");
 
-	ck_assert_int_eq(grpcd_parse_memory_update(garbage, sizeof(garbage),
-						   id, sizeof(id), &u, &err),
+	ck_assert_int_eq(grpcd_parse_memory_update(garbage, sizeof(garbage), id,
+						   sizeof(id), &u, &err),
 			 -EINVAL);
 	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 }
@@ -546,8 +547,8 @@ static int parse_policy(const Hyperalloc__V1__SetPolicyRequest *m,
 	return r;
 }
 
-#define P(field, FIELD)                                                       \
-	(m.field##_opt_case =                                                 \
+#define P(field, FIELD)       \
+	(m.field##_opt_case = \
 		 HYPERALLOC__V1__SET_POLICY_REQUEST__##FIELD##_OPT_##FIELD)
 
 START_TEST(test_parse_policy)
@@ -642,15 +643,15 @@ START_TEST(test_parse_watch)
 {
 	Hyperalloc__V1__WatchEventsRequest m =
 		HYPERALLOC__V1__WATCH_EVENTS_REQUEST__INIT;
+	char resume[EVENT_ID_LEN];
 	struct error err;
 	struct grpcd_buf b;
-	uint64_t last = 99;
-	bool has = true;
 
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, &has, &last, &err),
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
 			 0);
-	ck_assert(!has);
+	ck_assert_str_eq(resume, "");
 	grpcd_buf_clear(&b);
 
 	/* 0 given is not 0 absent: "everything still in the ring". */
@@ -658,22 +659,41 @@ START_TEST(test_parse_watch)
 		HYPERALLOC__V1__WATCH_EVENTS_REQUEST__LAST_EVENT_ID_OPT_LAST_EVENT_ID;
 	m.last_event_id = 0;
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, &has, &last, &err),
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
 			 0);
-	ck_assert(has);
-	ck_assert_uint_eq(last, 0);
+	ck_assert_str_eq(resume, "0");
 	grpcd_buf_clear(&b);
 
 	m.last_event_id = 42;
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, &has, &last, &err),
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
 			 0);
-	ck_assert(has);
-	ck_assert_uint_eq(last, 42);
+	ck_assert_str_eq(resume, "42");
 	grpcd_buf_clear(&b);
 
-	ck_assert_int_eq(grpcd_parse_watch(garbage, sizeof(garbage), &has,
-					   &last, &err),
+	/* With the event's run: the SSE id of that event. */
+	m.run = "0123456789abcdef";
+	b = pack_msg(&m.base);
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
+			 0);
+	ck_assert_str_eq(resume, "0123456789abcdef-42");
+	grpcd_buf_clear(&b);
+
+	/* A run that no daemon ever had is refused, not taken as "all". */
+	m.run = "0123456789ABCDEF";
+	b = pack_msg(&m.base);
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
+			 -EINVAL);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
+	ck_assert_str_eq(err.field, "run");
+	grpcd_buf_clear(&b);
+
+	ck_assert_int_eq(grpcd_parse_watch(garbage, sizeof(garbage), resume,
+					   sizeof(resume), &err),
 			 -EINVAL);
 }
 END_TEST

@@ -134,9 +134,8 @@ START_TEST(test_init_bad_args)
 	ck_assert_int_eq(ha_guest_init(g, f.meta, f.meta_len, f.local, 0,
 				       GFIX_BASE_FRAME, frames, HA_INIT_FREE),
 			 HA_EINVAL);
-	ck_assert_int_eq(ha_guest_init(g, f.meta + 8, f.meta_len - 64,
-				       f.local, 1, GFIX_BASE_FRAME, 512,
-				       HA_INIT_FREE),
+	ck_assert_int_eq(ha_guest_init(g, f.meta + 8, f.meta_len - 64, f.local,
+				       1, GFIX_BASE_FRAME, 512, HA_INIT_FREE),
 			 HA_EINVAL);
 	ck_assert_int_eq(ha_guest_init(g, f.meta, f.meta_len, f.local, 1,
 				       GFIX_BASE_FRAME + 512, frames,

@@ -110,7 +110,7 @@ END_TEST
 /* ---- threads ---- */
 
 #define MT_THREADS 4
-#define MT_HOLD 64
+#define MT_HOLD	   64
 
 /* Two shapes: plenty of trees (each CPU works in its own reservation) and
  * a single tree that every CPU fights over (steals, shared children). */
@@ -148,10 +148,9 @@ static unsigned mt_claim(struct mt *mt, ha_frame_t fr, unsigned order,
 	for (uint64_t i = 0; i < (1ull << order); i++) {
 		uint8_t expected = from;
 
-		if (!__atomic_compare_exchange_n(&mt->owner[fr.v + i],
-						 &expected, to, false,
-						 __ATOMIC_ACQ_REL,
-						 __ATOMIC_ACQUIRE))
+		if (!__atomic_compare_exchange_n(
+			    &mt->owner[fr.v + i], &expected, to, false,
+			    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			bad++;
 	}
 	return bad;
@@ -222,8 +221,8 @@ static void *mt_worker(void *arg)
 			    gfix_rng_below(&seed, 2)) {
 				/* free a huge frame in pieces */
 				for (unsigned k = 0; k < 512; k += 64) {
-					ha_frame_t piece = ha_frame(a.frame.v +
-								    k);
+					ha_frame_t piece =
+						ha_frame(a.frame.v + k);
 
 					errors += mt_put(mt->g, t->id, piece,
 							 6) != HA_OK;
@@ -261,14 +260,12 @@ START_TEST(test_mt_get_put)
 	mt.g = &f.g;
 	mt.owner = f.held;
 	mt.iters = 200000;
-	ck_assert_int_eq(pthread_barrier_init(&mt.start, NULL, MT_THREADS),
-			 0);
+	ck_assert_int_eq(pthread_barrier_init(&mt.start, NULL, MT_THREADS), 0);
 	for (unsigned i = 0; i < MT_THREADS; i++) {
 		t[i].mt = &mt;
 		t[i].id = i;
-		ck_assert_int_eq(pthread_create(&t[i].tid, NULL, mt_worker,
-						&t[i]),
-				 0);
+		ck_assert_int_eq(
+			pthread_create(&t[i].tid, NULL, mt_worker, &t[i]), 0);
 	}
 	for (unsigned i = 0; i < MT_THREADS; i++)
 		ck_assert_int_eq(pthread_join(t[i].tid, NULL), 0);
@@ -318,14 +315,13 @@ START_TEST(test_mt_split)
 
 	gfix_init(&f, 8 * 4096, MT_THREADS, HA_INIT_FREE);
 	for (unsigned h = 0; h < 64; h++)
-		huge[h] = gfix_get_ok(&f, h % MT_THREADS, HA_HUGE_ORDER, 0,
-				      NULL);
+		huge[h] =
+			gfix_get_ok(&f, h % MT_THREADS, HA_HUGE_ORDER, 0, NULL);
 	ck_assert_uint_eq(ha_guest_free_frames(&f.g), 0);
 	for (unsigned i = 0; i < MT_THREADS; i++) {
 		s[i] = (struct split_arg){ &f.g, i, 64, huge, 0 };
-		ck_assert_int_eq(pthread_create(&tid[i], NULL, split_worker,
-						&s[i]),
-				 0);
+		ck_assert_int_eq(
+			pthread_create(&tid[i], NULL, split_worker, &s[i]), 0);
 	}
 	for (unsigned i = 0; i < MT_THREADS; i++) {
 		ck_assert_int_eq(pthread_join(tid[i], NULL), 0);

@@ -27,10 +27,14 @@ static void set_reclaimed(struct ha_guest *g, uint64_t c)
  * others allocate from what is freed: every put succeeds at the first
  * call, nothing is handed out twice, and everything comes back. */
 #define KT_THREADS 4
-#define KT_HUGE 32
+#define KT_HUGE	   32
 
 /* Owner states of a frame in test_put_split_never_fails. */
-enum { KT_FREE, KT_GOT, KT_HUGE_HELD };
+enum {
+	KT_FREE,
+	KT_GOT,
+	KT_HUGE_HELD
+};
 
 static bool kt_claim(uint8_t *owner, uint8_t from, uint8_t to)
 {
@@ -94,15 +98,16 @@ START_TEST(test_put_split_never_fails)
 
 	gfix_init(&f, KT_HUGE * 512, KT_THREADS, HA_INIT_FREE);
 	for (unsigned h = 0; h < KT_HUGE; h++)
-		huge[h] = gfix_get_ok(&f, h % KT_THREADS, HA_HUGE_ORDER, 0,
-				      NULL);
+		huge[h] =
+			gfix_get_ok(&f, h % KT_THREADS, HA_HUGE_ORDER, 0, NULL);
 	ck_assert_uint_eq(ha_guest_free_frames(&f.g), 0);
 	memset(f.held, KT_HUGE_HELD, KT_HUGE * 512);
 	for (unsigned i = 0; i < KT_THREADS; i++) {
-		s[i] = (struct kt_split){ .f = &f, .huge = huge, .id = i,
-					  .owner = f.held };
-		ck_assert_int_eq(pthread_create(&tid[i], NULL,
-						kt_split_worker, &s[i]),
+		s[i] = (struct kt_split){
+			.f = &f, .huge = huge, .id = i, .owner = f.held
+		};
+		ck_assert_int_eq(pthread_create(&tid[i], NULL, kt_split_worker,
+						&s[i]),
 				 0);
 	}
 	for (unsigned i = 0; i < KT_THREADS; i++) {
@@ -255,9 +260,8 @@ static void *kt_allocator(void *arg)
 				uint8_t z = 0;
 
 				if (!__atomic_compare_exchange_n(
-					    &d->f->held[fr.v + k], &z, 1,
-					    false, __ATOMIC_ACQ_REL,
-					    __ATOMIC_ACQUIRE))
+					    &d->f->held[fr.v + k], &z, 1, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 					d->errors++;
 			}
 			held[n].frame = fr;
@@ -437,7 +441,9 @@ START_TEST(test_zone_with_holes)
 	/* Zone frames [0x1080, 0x4ff0): holes [0x2100, 0x2380) and
 	 * [0x3000, 0x3a00) (a hole of whole huge frames). */
 	static const uint64_t ram[][2] = {
-		{ 0x1080, 0x2100 }, { 0x2380, 0x3000 }, { 0x3a00, 0x4ff0 },
+		{ 0x1080, 0x2100 },
+		{ 0x2380, 0x3000 },
+		{ 0x3a00, 0x4ff0 },
 	};
 	uint64_t base, frames, expect = 0;
 	struct gfix f;
@@ -455,7 +461,7 @@ START_TEST(test_zone_with_holes)
 	for (unsigned i = 0; i < 3; i++) {
 		uint64_t lo = ram[i][0] > base ? ram[i][0] : base;
 		uint64_t hi = ram[i][1] < base + frames ? ram[i][1] :
-							 base + frames;
+							  base + frames;
 
 		free_like_boot(&f, lo - base, hi - base);
 		expect += hi - lo;

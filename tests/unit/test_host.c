@@ -378,8 +378,7 @@ START_TEST(test_install_range)
 	ck_assert_int_eq(ha_host_install(&f.h, ha_huge(13)), HA_ERANGE);
 	/* the padding slots of the last tree are not frames either */
 	ck_assert_int_eq(ha_host_install(&f.h, ha_huge(15)), HA_ERANGE);
-	ck_assert_int_eq(ha_host_install(&f.h, ha_huge(UINT64_MAX)),
-			 HA_ERANGE);
+	ck_assert_int_eq(ha_host_install(&f.h, ha_huge(UINT64_MAX)), HA_ERANGE);
 	ck_assert_uint_eq(f.rec->ncalls, 0);
 	ck_assert_int_eq(f.rec->depth, 0);
 	ck_assert(!ha_host_quarantined(&f.h));
@@ -459,8 +458,8 @@ START_TEST(test_reserved_untouched)
 		ck_assert_uint_ne(ta, tb);
 		ck_assert(ha_tree_reserved(f.g.trees[ta]));
 		for (unsigned i = 0; i < 2; i++) {
-			ck_assert_int_eq(ha_guest_get(&f.g, 0, HA_HUGE_ORDER,
-						      0, &h[i], &rec),
+			ck_assert_int_eq(ha_guest_get(&f.g, 0, HA_HUGE_ORDER, 0,
+						      &h[i], &rec),
 					 HA_OK);
 			ck_assert_uint_eq(h[i].v / HA_TREE_FRAMES, ta);
 		}
@@ -654,11 +653,12 @@ START_TEST(test_discard_fails)
 		ha_child_word w = hfix_child(&f, c);
 
 		if (st == HA_HS_HARD) {
-			ck_assert_uint_eq(w, HA_CHILD_HUGE | HA_CHILD_RECLAIMED);
+			ck_assert_uint_eq(w,
+					  HA_CHILD_HUGE | HA_CHILD_RECLAIMED);
 			hard[nh++] = c;
 		} else if (st == HA_HS_SOFT) {
-			ck_assert_uint_eq(w, HA_CHILD_FRAMES |
-						     HA_CHILD_RECLAIMED);
+			ck_assert_uint_eq(w,
+					  HA_CHILD_FRAMES | HA_CHILD_RECLAIMED);
 			soft[ns++] = c;
 		} else {
 			ck_assert_uint_eq(w, HA_CHILD_FRAMES);

@@ -212,7 +212,13 @@ END_TEST
 
 /* A guest that corrupts its words while attached: the next operation
  * that reads the word reports it and quarantines the region. */
-enum live_op { OP_SCAN, OP_HARD, OP_SOFT, OP_RETURN, OP_INSTALL };
+enum live_op {
+	OP_SCAN,
+	OP_HARD,
+	OP_SOFT,
+	OP_RETURN,
+	OP_INSTALL
+};
 
 static const struct live_case {
 	const char *name;
@@ -229,10 +235,10 @@ static const struct live_case {
 	{ "free 600 in a soft frame, hard reclaim", false, 4, 600, OP_HARD, 1,
 	  HA_BAD_CHILD },
 	{ "free 513, soft reclaim", false, 16, 513, OP_SOFT, 0, HA_BAD_CHILD },
-	{ "huge with free, install", false, 4, HA_CHILD_HUGE | 5, OP_INSTALL,
-	  4, HA_BAD_CHILD },
-	{ "hard frame lost its bit, return", false, 0, HA_CHILD_HUGE,
-	  OP_RETURN, 1, HA_BAD_STATE },
+	{ "huge with free, install", false, 4, HA_CHILD_HUGE | 5, OP_INSTALL, 4,
+	  HA_BAD_CHILD },
+	{ "hard frame lost its bit, return", false, 0, HA_CHILD_HUGE, OP_RETURN,
+	  1, HA_BAD_STATE },
 	{ "hard frame lost its bit, install", false, 2, HA_CHILD_HUGE,
 	  OP_INSTALL, 2, HA_BAD_STATE },
 	{ "hard frame made free, return", false, 1,
@@ -499,9 +505,9 @@ static Suite *host_hostile_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("attach");
-	tcase_add_loop_test(tc, test_attach_bad, 0,
-			    (int)(sizeof(attach_cases) /
-				  sizeof(attach_cases[0])));
+	tcase_add_loop_test(
+		tc, test_attach_bad, 0,
+		(int)(sizeof(attach_cases) / sizeof(attach_cases[0])));
 	tcase_add_test(tc, test_attach_edges_ok);
 	suite_add_tcase(s, tc);
 

@@ -56,19 +56,19 @@ static struct vm *make_vm(void)
 START_TEST(test_memory_object)
 {
 	static const char *const keys[] = {
-	    "max_bytes",
-	    "min_bytes",
-	    "target_bytes",
-	    "current_bytes",
-	    "host_resident_bytes",
-	    "guest_free_bytes",
-	    "reclaimed_bytes",
-	    "soft_reclaimed_bytes",
-	    "shares",
-	    "target_source",
-	    "auto_reclaim",
-	    "mechanism",
-	    "updated_at",
+		"max_bytes",
+		"min_bytes",
+		"target_bytes",
+		"current_bytes",
+		"host_resident_bytes",
+		"guest_free_bytes",
+		"reclaimed_bytes",
+		"soft_reclaimed_bytes",
+		"shares",
+		"target_source",
+		"auto_reclaim",
+		"mechanism",
+		"updated_at",
 	};
 	struct vm *vm = make_vm();
 	json_t *o = json_vm_memory(vm);
@@ -77,11 +77,11 @@ START_TEST(test_memory_object)
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "max_bytes")),
 			 1073741824);
 	ck_assert_int_eq(
-	    json_integer_value(json_object_get(o, "soft_reclaimed_bytes")),
-	    100663296);
+		json_integer_value(json_object_get(o, "soft_reclaimed_bytes")),
+		100663296);
 	ck_assert_int_eq(
-	    json_integer_value(json_object_get(o, "host_resident_bytes")),
-	    512000000);
+		json_integer_value(json_object_get(o, "host_resident_bytes")),
+		512000000);
 	ck_assert_str_eq(json_string_value(json_object_get(o, "target_source")),
 			 "manual");
 	ck_assert(json_is_true(json_object_get(o, "auto_reclaim")));
@@ -104,28 +104,30 @@ END_TEST
 
 START_TEST(test_vm_item_and_detail)
 {
-	static const char *const item_keys[] = {"id",	     "name",  "uuid",
-						"mechanism", "state", "memory"};
+	static const char *const item_keys[] = {
+		"id", "name", "uuid", "mechanism", "state", "memory"
+	};
 	static const char *const detail_keys[] = {
-	    "id",     "name",	      "uuid",	       "mechanism", "state",
-	    "memory", "state_reason", "policy_reason", "counters"};
+		"id",	  "name",	  "uuid",	   "mechanism", "state",
+		"memory", "state_reason", "policy_reason", "counters"
+	};
 	static const char *const guest_keys[] = {
-	    "trace_pos_ms",    "trace_len_ms",		"trace_done",
-	    "allocated_bytes", "workload_target_bytes", "reported_frames",
+		"trace_pos_ms",	   "trace_len_ms",	    "trace_done",
+		"allocated_bytes", "workload_target_bytes", "reported_frames",
 	};
 	static const char *const counter_keys[] = {
-	    "reclaimed_hard_frames",
-	    "reclaimed_soft_frames",
-	    "returned_frames",
-	    "installed_frames",
-	    "discard_ns",
-	    "apply_errors",
-	    "guest_ops",
-	    "guest_installs",
-	    "guest_install_ns",
-	    "canary_checks",
-	    "canary_mismatches",
-	    "alloc_failures",
+		"reclaimed_hard_frames",
+		"reclaimed_soft_frames",
+		"returned_frames",
+		"installed_frames",
+		"discard_ns",
+		"apply_errors",
+		"guest_ops",
+		"guest_installs",
+		"guest_install_ns",
+		"canary_checks",
+		"canary_mismatches",
+		"alloc_failures",
 	};
 	struct vm *vm = make_vm();
 	json_t *o = json_vm_item(vm);
@@ -147,10 +149,10 @@ START_TEST(test_vm_item_and_detail)
 			 vm->state_reason);
 	assert_keys(json_object_get(o, "counters"), counter_keys,
 		    ARRAY_SIZE(counter_keys));
-	ck_assert_int_eq(
-	    json_integer_value(json_object_get(json_object_get(o, "counters"),
-					       "reclaimed_hard_frames")),
-	    128);
+	ck_assert_int_eq(json_integer_value(
+				 json_object_get(json_object_get(o, "counters"),
+						 "reclaimed_hard_frames")),
+			 128);
 	/* no guest status reported yet: no "guest" object */
 	ck_assert_ptr_null(json_object_get(o, "guest"));
 	json_decref(o);
@@ -165,13 +167,14 @@ START_TEST(test_vm_item_and_detail)
 	assert_keys(json_object_get(o, "guest"), guest_keys,
 		    ARRAY_SIZE(guest_keys));
 	ck_assert_int_eq(json_integer_value(json_object_get(
-			     json_object_get(o, "guest"), "trace_pos_ms")),
+				 json_object_get(o, "guest"), "trace_pos_ms")),
 			 1500);
 	ck_assert(json_is_true(
-	    json_object_get(json_object_get(o, "guest"), "trace_done")));
-	ck_assert_int_eq(json_integer_value(json_object_get(
-			     json_object_get(o, "guest"), "allocated_bytes")),
-			 4194304);
+		json_object_get(json_object_get(o, "guest"), "trace_done")));
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(json_object_get(o, "guest"),
+						   "allocated_bytes")),
+		4194304);
 	json_decref(o);
 	vm->guest.valid = false;
 
@@ -186,7 +189,7 @@ END_TEST
 START_TEST(test_vm_list)
 {
 	struct vm a, b;
-	struct vm_registry r = {0};
+	struct vm_registry r = { 0 };
 	json_t *o, *vms;
 
 	o = json_vm_list(&r);
@@ -206,11 +209,11 @@ START_TEST(test_vm_list)
 	vms = json_object_get(o, "vms");
 	ck_assert_uint_eq(json_object_size(o), 1);
 	ck_assert_uint_eq(json_array_size(vms), 2);
-	ck_assert_str_eq(
-	    json_string_value(json_object_get(json_array_get(vms, 0), "id")),
-	    "a");
+	ck_assert_str_eq(json_string_value(
+				 json_object_get(json_array_get(vms, 0), "id")),
+			 "a");
 	ck_assert_str_eq(json_string_value(json_object_get(
-			     json_array_get(vms, 1), "mechanism")),
+				 json_array_get(vms, 1), "mechanism")),
 			 "virtio-balloon");
 	json_decref(o);
 }
@@ -219,25 +222,25 @@ END_TEST
 START_TEST(test_host)
 {
 	static const char *const keys[] = {
-	    "total_bytes",     "available_bytes",
-	    "committed_bytes", "max_committed_bytes",
-	    "reserve_bytes",   "overcommit_ratio",
-	    "overcommit_now",  "vms",
+		"total_bytes",	   "available_bytes",
+		"committed_bytes", "max_committed_bytes",
+		"reserve_bytes",   "overcommit_ratio",
+		"overcommit_now",  "vms",
 	};
-	struct ctl_host h = {.total_bytes = 16ull << 30,
-			     .available_bytes = 8ull << 30,
-			     .committed_bytes = 3ull << 30,
-			     .max_committed_bytes = 6ull << 30,
-			     .reserve_bytes = 1ull << 30,
-			     .overcommit_ratio = 1.5,
-			     .overcommit_now = 0.42,
-			     .vms = 3};
+	struct ctl_host h = { .total_bytes = 16ull << 30,
+			      .available_bytes = 8ull << 30,
+			      .committed_bytes = 3ull << 30,
+			      .max_committed_bytes = 6ull << 30,
+			      .reserve_bytes = 1ull << 30,
+			      .overcommit_ratio = 1.5,
+			      .overcommit_now = 0.42,
+			      .vms = 3 };
 	json_t *o = json_host(&h);
 
 	assert_keys(o, keys, ARRAY_SIZE(keys));
 	ck_assert(json_is_real(json_object_get(o, "overcommit_ratio")));
 	ck_assert_double_eq(
-	    json_real_value(json_object_get(o, "overcommit_ratio")), 1.5);
+		json_real_value(json_object_get(o, "overcommit_ratio")), 1.5);
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "total_bytes")),
 			 16ll << 30);
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "vms")), 3);
@@ -248,20 +251,22 @@ END_TEST
 START_TEST(test_policy)
 {
 	static const char *const keys[] = {
-	    "name",    "params",   "overcommit_ratio", "host_reserve_bytes",
-	    "tick_ms", "available"};
-	struct engine_policy p = {.name = "shares",
-			       .params_json = "{\"keep_free_bytes\":1024}",
-			       .overcommit_ratio = 1.0,
-			       .host_reserve_bytes = 1073741824,
-			       .tick_ms = 1000,
-			       .available = "static  shares"};
+		"name",	   "params",   "overcommit_ratio", "host_reserve_bytes",
+		"tick_ms", "available"
+	};
+	struct engine_policy p = { .name = "shares",
+				   .params_json = "{\"keep_free_bytes\":1024}",
+				   .overcommit_ratio = 1.0,
+				   .host_reserve_bytes = 1073741824,
+				   .tick_ms = 1000,
+				   .available = "static  shares" };
 	json_t *o = json_policy(&p), *avail;
 
 	assert_keys(o, keys, ARRAY_SIZE(keys));
-	ck_assert_int_eq(json_integer_value(json_object_get(
-			     json_object_get(o, "params"), "keep_free_bytes")),
-			 1024);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(json_object_get(o, "params"),
+						   "keep_free_bytes")),
+		1024);
 	avail = json_object_get(o, "available");
 	ck_assert_uint_eq(json_array_size(avail), 2);
 	ck_assert_str_eq(json_string_value(json_array_get(avail, 0)), "static");
@@ -283,13 +288,13 @@ END_TEST
 
 START_TEST(test_event)
 {
-	struct event ev = {.seq = 42,
-			   .time_usec = 1795687200000000ull,
-			   .type = EV_TARGET_CHANGED,
-			   .vm = "sim-1",
-			   .target_bytes = 805306368,
-			   .source = "manual",
-			   .message = "set by uid 0"};
+	struct event ev = { .seq = 42,
+			    .time_usec = 1795687200000000ull,
+			    .type = EV_TARGET_CHANGED,
+			    .vm = "sim-1",
+			    .target_bytes = 805306368,
+			    .source = "manual",
+			    .message = "set by uid 0" };
 	json_t *o = json_event(&ev);
 
 	ck_assert_int_eq(json_integer_value(json_object_get(o, "seq")), 42);
@@ -335,9 +340,10 @@ END_TEST
 
 START_TEST(test_problem)
 {
-	static const char *const full[] = {"type",   "title", "status",
-					   "detail", "field", "value"};
-	static const char *const bare[] = {"type", "title", "status", "detail"};
+	static const char *const full[] = { "type",   "title", "status",
+					    "detail", "field", "value" };
+	static const char *const bare[] = { "type", "title", "status",
+					    "detail" };
 	json_t *o = json_problem(422, "Unprocessable Content",
 				 "target_bytes 1 is below min_bytes 2",
 				 "target_bytes", "1");
@@ -368,9 +374,9 @@ START_TEST(test_format_time)
 
 	ck_assert_str_eq(event_format_time(0, buf, sizeof(buf)),
 			 "1970-01-01T00:00:00.000Z");
-	ck_assert_str_eq(
-	    event_format_time(1795687200999999ull, buf, sizeof(buf)),
-	    "2026-11-26T10:00:00.999Z");
+	ck_assert_str_eq(event_format_time(1795687200999999ull, buf,
+					   sizeof(buf)),
+			 "2026-11-26T10:00:00.999Z");
 }
 END_TEST
 
@@ -392,89 +398,89 @@ static const struct {
 	const char *value; /* on error: the value named, NULL: don't care */
 	struct ctl_memory_update want; /* on success */
 } mem_cases[] = {
-    {"{}", 0, NULL, NULL, {0}},
-    {" \n{ \"target_bytes\" : 805306368 }\n",
-     0,
-     NULL,
-     NULL,
-     {.has_target = true, .target_bytes = 805306368}},
-    {"{\"target_bytes\": 0}", 0, NULL, NULL, {.has_target = true}},
-    {"{\"target_bytes\": " I64MAX "}",
-     0,
-     NULL,
-     NULL,
-     {.has_target = true, .target_bytes = INT64_MAX}},
-    {"{\"min_bytes\": 1, \"max_bytes\": 2, \"shares\": 100000, "
-     "\"auto_reclaim\": true}",
-     0,
-     NULL,
-     NULL,
-     {.has_min = true,
-      .min_bytes = 1,
-      .has_max = true,
-      .max_bytes = 2,
-      .has_shares = true,
-      .shares = 100000,
-      .has_auto = true,
-      .auto_reclaim = true}},
-    {"{\"auto_reclaim\": false}", 0, NULL, NULL, {.has_auto = true}},
-    /* shares: the type is checked here, 1..100000 by ctl (422) */
-    {"{\"shares\": 4294967295}",
-     0,
-     NULL,
-     NULL,
-     {.has_shares = true, .shares = 4294967295u}},
-    {"{\"shares\": 0}", 0, NULL, NULL, {.has_shares = true}},
+	{ "{}", 0, NULL, NULL, { 0 } },
+	{ " \n{ \"target_bytes\" : 805306368 }\n",
+	  0,
+	  NULL,
+	  NULL,
+	  { .has_target = true, .target_bytes = 805306368 } },
+	{ "{\"target_bytes\": 0}", 0, NULL, NULL, { .has_target = true } },
+	{ "{\"target_bytes\": " I64MAX "}",
+	  0,
+	  NULL,
+	  NULL,
+	  { .has_target = true, .target_bytes = INT64_MAX } },
+	{ "{\"min_bytes\": 1, \"max_bytes\": 2, \"shares\": 100000, "
+	  "\"auto_reclaim\": true}",
+	  0,
+	  NULL,
+	  NULL,
+	  { .has_min = true,
+	    .min_bytes = 1,
+	    .has_max = true,
+	    .max_bytes = 2,
+	    .has_shares = true,
+	    .shares = 100000,
+	    .has_auto = true,
+	    .auto_reclaim = true } },
+	{ "{\"auto_reclaim\": false}", 0, NULL, NULL, { .has_auto = true } },
+	/* shares: the type is checked here, 1..100000 by ctl (422) */
+	{ "{\"shares\": 4294967295}",
+	  0,
+	  NULL,
+	  NULL,
+	  { .has_shares = true, .shares = 4294967295u } },
+	{ "{\"shares\": 0}", 0, NULL, NULL, { .has_shares = true } },
 
-    /* wrong numbers */
-    BAD("{\"target_bytes\": -1}", "target_bytes", "-1"),
-    BAD("{\"target_bytes\": 1.5}", "target_bytes", "1.5"),
-    BAD("{\"target_bytes\": 1.0}", "target_bytes", NULL),
-    BAD("{\"target_bytes\": 1e9}", "target_bytes", NULL),
-    BAD("{\"target_bytes\": 18446744073709551616}", "target_bytes",
-	"18446744073709551616"),
-    BAD("{\"target_bytes\": 18446744073709551615}", "target_bytes",
-	"18446744073709551615"),
-    BAD("{\"target_bytes\": 9223372036854775808}", "target_bytes",
-	"9223372036854775808"),
-    BAD("{\"shares\": 1, \"max_bytes\":123456789012345678901234567890}",
-	"max_bytes", "123456789012345678901234567890"),
-    BAD("{\"min_bytes\": -99999999999999999999}", "min_bytes",
-	"-99999999999999999999"),
-    BAD("{\"target_bytes\": 1e400}", "target_bytes", "1e400"),
-    BAD("{\"shares\": 4294967296}", "shares", "4294967296"),
-    BAD("{\"shares\": -5}", "shares", "-5"),
-    BAD("{\"shares\": 10.5}", "shares", NULL),
-    /* wrong types */
-    BAD("{\"target_bytes\": \"1G\"}", "target_bytes", "1G"),
-    BAD("{\"target_bytes\": \"1073741824\"}", "target_bytes", NULL),
-    BAD("{\"target_bytes\": null}", "target_bytes", NULL),
-    BAD("{\"target_bytes\": true}", "target_bytes", NULL),
-    BAD("{\"target_bytes\": [1]}", "target_bytes", NULL),
-    BAD("{\"target_bytes\": {}}", "target_bytes", NULL),
-    BAD("{\"auto_reclaim\": 1}", "auto_reclaim", "1"),
-    BAD("{\"auto_reclaim\": \"true\"}", "auto_reclaim", "true"),
-    BAD("{\"auto_reclaim\": null}", "auto_reclaim", NULL),
-    /* unknown and read-only fields */
-    BAD("{\"target_bytes\": 1, \"bogus\": 1}", "bogus", NULL),
-    BAD("{\"Target_Bytes\": 1}", "Target_Bytes", NULL),
-    BAD("{\"current_bytes\": 1}", "current_bytes", NULL),
-    BAD("{\"target_source\": \"manual\"}", "target_source", NULL),
-    /* not a JSON object */
-    BAD("", "", NULL),
-    BAD("   \n", "", NULL),
-    BAD("[]", "", NULL),
-    BAD("42", "", NULL),
-    BAD("null", "", NULL),
-    BAD("\"target_bytes\"", "", NULL),
-    BAD("{\"target_bytes\": 1", "", NULL),
-    BAD("{\"target_bytes\": 1} x", "", NULL),
-    BAD("{\"target_bytes\": 1}{}", "", NULL),
-    BAD("{\"target_bytes\": 1, \"target_bytes\": 2}", "", NULL),
-    BAD("{\"target_bytes\": 0x10}", "", NULL),
-    BAD("{'target_bytes': 1}", "", NULL),
-    BAD("{\"target_bytes\": NaN}", "", NULL),
-    BAD("{target_bytes: 1}", "", NULL),
+	/* wrong numbers */
+	BAD("{\"target_bytes\": -1}", "target_bytes", "-1"),
+	BAD("{\"target_bytes\": 1.5}", "target_bytes", "1.5"),
+	BAD("{\"target_bytes\": 1.0}", "target_bytes", NULL),
+	BAD("{\"target_bytes\": 1e9}", "target_bytes", NULL),
+	BAD("{\"target_bytes\": 18446744073709551616}", "target_bytes",
+	    "18446744073709551616"),
+	BAD("{\"target_bytes\": 18446744073709551615}", "target_bytes",
+	    "18446744073709551615"),
+	BAD("{\"target_bytes\": 9223372036854775808}", "target_bytes",
+	    "9223372036854775808"),
+	BAD("{\"shares\": 1, \"max_bytes\":123456789012345678901234567890}",
+	    "max_bytes", "123456789012345678901234567890"),
+	BAD("{\"min_bytes\": -99999999999999999999}", "min_bytes",
+	    "-99999999999999999999"),
+	BAD("{\"target_bytes\": 1e400}", "target_bytes", "1e400"),
+	BAD("{\"shares\": 4294967296}", "shares", "4294967296"),
+	BAD("{\"shares\": -5}", "shares", "-5"),
+	BAD("{\"shares\": 10.5}", "shares", NULL),
+	/* wrong types */
+	BAD("{\"target_bytes\": \"1G\"}", "target_bytes", "1G"),
+	BAD("{\"target_bytes\": \"1073741824\"}", "target_bytes", NULL),
+	BAD("{\"target_bytes\": null}", "target_bytes", NULL),
+	BAD("{\"target_bytes\": true}", "target_bytes", NULL),
+	BAD("{\"target_bytes\": [1]}", "target_bytes", NULL),
+	BAD("{\"target_bytes\": {}}", "target_bytes", NULL),
+	BAD("{\"auto_reclaim\": 1}", "auto_reclaim", "1"),
+	BAD("{\"auto_reclaim\": \"true\"}", "auto_reclaim", "true"),
+	BAD("{\"auto_reclaim\": null}", "auto_reclaim", NULL),
+	/* unknown and read-only fields */
+	BAD("{\"target_bytes\": 1, \"bogus\": 1}", "bogus", NULL),
+	BAD("{\"Target_Bytes\": 1}", "Target_Bytes", NULL),
+	BAD("{\"current_bytes\": 1}", "current_bytes", NULL),
+	BAD("{\"target_source\": \"manual\"}", "target_source", NULL),
+	/* not a JSON object */
+	BAD("", "", NULL),
+	BAD("   \n", "", NULL),
+	BAD("[]", "", NULL),
+	BAD("42", "", NULL),
+	BAD("null", "", NULL),
+	BAD("\"target_bytes\"", "", NULL),
+	BAD("{\"target_bytes\": 1", "", NULL),
+	BAD("{\"target_bytes\": 1} x", "", NULL),
+	BAD("{\"target_bytes\": 1}{}", "", NULL),
+	BAD("{\"target_bytes\": 1, \"target_bytes\": 2}", "", NULL),
+	BAD("{\"target_bytes\": 0x10}", "", NULL),
+	BAD("{'target_bytes': 1}", "", NULL),
+	BAD("{\"target_bytes\": NaN}", "", NULL),
+	BAD("{target_bytes: 1}", "", NULL),
 };
 
 START_TEST(test_parse_memory)
@@ -533,11 +539,12 @@ START_TEST(test_parse_memory_lengths)
 
 	ck_assert_int_eq(json_parse_memory_update(body, 19, &u, &err), 0);
 	ck_assert_uint_eq(u.target_bytes, 5);
-	ck_assert_int_eq(
-	    json_parse_memory_update(body, sizeof(body) - 1, &u, &err),
-	    -EINVAL);
-	ck_assert_int_eq(
-	    json_parse_memory_update(nul, sizeof(nul) - 1, &u, &err), -EINVAL);
+	ck_assert_int_eq(json_parse_memory_update(body, sizeof(body) - 1, &u,
+						  &err),
+			 -EINVAL);
+	ck_assert_int_eq(json_parse_memory_update(nul, sizeof(nul) - 1, &u,
+						  &err),
+			 -EINVAL);
 	ck_assert_int_eq(json_parse_memory_update(NULL, 0, &u, &err), -EINVAL);
 	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
 }
@@ -569,29 +576,29 @@ static const struct {
 	int rc;
 	const char *field;
 } policy_cases[] = {
-    {"{}", 0, NULL},
-    {"{\"name\": \"static\"}", 0, NULL},
-    {"{\"params\": {}}", 0, NULL},
-    {"{\"overcommit_ratio\": 1.5}", 0, NULL},
-    {"{\"overcommit_ratio\": 2}", 0, NULL},
-    {"{\"overcommit_ratio\": 0}", 0, NULL}, /* ctl says 422 */
-    {"{\"host_reserve_bytes\": 1073741824, \"tick_ms\": 500}", 0, NULL},
-    {"{\"name\": \"\"}", -EINVAL, "name"},
-    {"{\"name\": 5}", -EINVAL, "name"},
-    {"{\"name\": null}", -EINVAL, "name"},
-    {"{\"params\": []}", -EINVAL, "params"},
-    {"{\"params\": \"{}\"}", -EINVAL, "params"},
-    {"{\"overcommit_ratio\": \"1.5\"}", -EINVAL, "overcommit_ratio"},
-    {"{\"overcommit_ratio\": -1}", -EINVAL, "overcommit_ratio"},
-    {"{\"overcommit_ratio\": true}", -EINVAL, "overcommit_ratio"},
-    {"{\"host_reserve_bytes\": -1}", -EINVAL, "host_reserve_bytes"},
-    {"{\"host_reserve_bytes\": 1.5}", -EINVAL, "host_reserve_bytes"},
-    {"{\"tick_ms\": 18446744073709551616}", -EINVAL, "tick_ms"},
-    {"{\"tick_ms\": \"1s\"}", -EINVAL, "tick_ms"},
-    {"{\"available\": [\"static\"]}", -EINVAL, "available"},
-    {"{\"policy\": \"static\"}", -EINVAL, "policy"},
-    {"", -EINVAL, ""},
-    {"[]", -EINVAL, ""},
+	{ "{}", 0, NULL },
+	{ "{\"name\": \"static\"}", 0, NULL },
+	{ "{\"params\": {}}", 0, NULL },
+	{ "{\"overcommit_ratio\": 1.5}", 0, NULL },
+	{ "{\"overcommit_ratio\": 2}", 0, NULL },
+	{ "{\"overcommit_ratio\": 0}", 0, NULL }, /* ctl says 422 */
+	{ "{\"host_reserve_bytes\": 1073741824, \"tick_ms\": 500}", 0, NULL },
+	{ "{\"name\": \"\"}", -EINVAL, "name" },
+	{ "{\"name\": 5}", -EINVAL, "name" },
+	{ "{\"name\": null}", -EINVAL, "name" },
+	{ "{\"params\": []}", -EINVAL, "params" },
+	{ "{\"params\": \"{}\"}", -EINVAL, "params" },
+	{ "{\"overcommit_ratio\": \"1.5\"}", -EINVAL, "overcommit_ratio" },
+	{ "{\"overcommit_ratio\": -1}", -EINVAL, "overcommit_ratio" },
+	{ "{\"overcommit_ratio\": true}", -EINVAL, "overcommit_ratio" },
+	{ "{\"host_reserve_bytes\": -1}", -EINVAL, "host_reserve_bytes" },
+	{ "{\"host_reserve_bytes\": 1.5}", -EINVAL, "host_reserve_bytes" },
+	{ "{\"tick_ms\": 18446744073709551616}", -EINVAL, "tick_ms" },
+	{ "{\"tick_ms\": \"1s\"}", -EINVAL, "tick_ms" },
+	{ "{\"available\": [\"static\"]}", -EINVAL, "available" },
+	{ "{\"policy\": \"static\"}", -EINVAL, "policy" },
+	{ "", -EINVAL, "" },
+	{ "[]", -EINVAL, "" },
 };
 
 START_TEST(test_parse_policy)

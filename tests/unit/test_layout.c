@@ -36,8 +36,7 @@ static const struct {
 	/* 1 GiB */
 	{ 1ull << 18, 512, 64, 192, 192 + 1024, 1216 + 512 * 64 },
 	/* the largest legal region */
-	{ HA_MAX_FRAMES, HA_MAX_FRAMES / 512, HA_MAX_FRAMES / 4096, 0, 0,
-	  0 },
+	{ HA_MAX_FRAMES, HA_MAX_FRAMES / 512, HA_MAX_FRAMES / 4096, 0, 0, 0 },
 };
 
 START_TEST(test_layout_legal)
@@ -76,8 +75,7 @@ START_TEST(test_layout_legal)
 				  l.children * sizeof(struct ha_bitfield));
 
 	if (legal[_i].total_size) {
-		ck_assert_uint_eq(l.children_offset,
-				  legal[_i].children_offset);
+		ck_assert_uint_eq(l.children_offset, legal[_i].children_offset);
 		ck_assert_uint_eq(l.bitfields_offset,
 				  legal[_i].bitfields_offset);
 		ck_assert_uint_eq(l.total_size, legal[_i].total_size);
@@ -175,7 +173,7 @@ END_TEST
 /* ---- names ---- */
 
 static const int all_errors[] = {
-	HA_OK,	   HA_EPERM,  HA_EAGAIN, HA_ENOMEM, HA_EFAULT,
+	HA_OK,	   HA_EPERM,  HA_EAGAIN, HA_ENOMEM,  HA_EFAULT,
 	HA_EINVAL, HA_ERANGE, HA_EPROTO, HA_EBADMSG, HA_EIO,
 };
 
@@ -210,7 +208,7 @@ START_TEST(test_bad_str)
 	const char *unknown = ha_bad_str(HA_BAD_REASON_COUNT);
 
 	ck_assert_ptr_nonnull(unknown);
-	ck_assert_str_eq(ha_bad_str((enum ha_bad_reason)-1), unknown);
+	ck_assert_str_eq(ha_bad_str((enum ha_bad_reason) - 1), unknown);
 	for (unsigned i = 0; i < HA_BAD_REASON_COUNT; i++) {
 		const char *s = ha_bad_str((enum ha_bad_reason)i);
 
@@ -226,7 +224,7 @@ END_TEST
 /* ---- ha_validate_header ---- */
 
 #define REGION_FRAMES (45 * 512ull)
-#define REGION_BASE (3ull << 10)
+#define REGION_BASE   (3ull << 10)
 
 /* A region buffer with room to misalign it by up to 64 bytes. */
 struct region {
@@ -330,8 +328,8 @@ static const struct bad_case {
 	{ "child_frames", HDR(child_frames), 1024, 0, 0, HA_BAD_GEOMETRY,
 	  UINT64_MAX },
 	{ "frames 0", HDR(frames), 0, 0, 0, HA_BAD_FRAMES, UINT64_MAX },
-	{ "frames not a multiple of 512", HDR(frames), REGION_FRAMES + 1, 0,
-	  0, HA_BAD_FRAMES, UINT64_MAX },
+	{ "frames not a multiple of 512", HDR(frames), REGION_FRAMES + 1, 0, 0,
+	  HA_BAD_FRAMES, UINT64_MAX },
 	{ "frames too big", HDR(frames), HA_MAX_FRAMES + 512, 0, 0,
 	  HA_BAD_FRAMES, UINT64_MAX },
 	{ "frames wrap", HDR(frames), UINT64_MAX - 511, 0, 0, HA_BAD_FRAMES,
@@ -376,17 +374,15 @@ START_TEST(test_validate_bad)
 	ck_assert_msg(ha_validate_header(meta, len, &got, &bad) == HA_EBADMSG,
 		      "%s: accepted", bc->name);
 	ck_assert_msg(bad.reason == bc->reason, "%s: reason %d (%s), want %d",
-		      bc->name, bad.reason, ha_bad_str(bad.reason),
-		      bc->reason);
+		      bc->name, bad.reason, ha_bad_str(bad.reason), bc->reason);
 	if (bc->misalign)
 		want = (uint64_t)(uintptr_t)meta;
 	else if (bc->bad_value == UINT64_MAX)
 		want = bc->val;
 	else
 		want = bc->bad_value;
-	ck_assert_msg(bad.value == want, "%s: value %llu, want %llu",
-		      bc->name, (unsigned long long)bad.value,
-		      (unsigned long long)want);
+	ck_assert_msg(bad.value == want, "%s: value %llu, want %llu", bc->name,
+		      (unsigned long long)bad.value, (unsigned long long)want);
 	free(r.buf);
 }
 END_TEST
@@ -401,9 +397,8 @@ START_TEST(test_validate_reasons_covered)
 	};
 	unsigned ncases = sizeof(bad_cases) / sizeof(bad_cases[0]);
 
-	for (unsigned i = 0; i < sizeof(header_reasons) /
-					 sizeof(header_reasons[0]);
-	     i++) {
+	for (unsigned i = 0;
+	     i < sizeof(header_reasons) / sizeof(header_reasons[0]); i++) {
 		bool found = false;
 
 		for (unsigned j = 0; j < ncases; j++)
@@ -443,9 +438,9 @@ static Suite *layout_suite(void)
 	tc = tcase_create("layout");
 	tcase_add_loop_test(tc, test_layout_legal, 0,
 			    (int)(sizeof(legal) / sizeof(legal[0])));
-	tcase_add_loop_test(tc, test_layout_illegal, 0,
-			    (int)(sizeof(illegal_frames) /
-				  sizeof(illegal_frames[0])));
+	tcase_add_loop_test(
+		tc, test_layout_illegal, 0,
+		(int)(sizeof(illegal_frames) / sizeof(illegal_frames[0])));
 	tcase_add_test(tc, test_layout_overhead);
 	suite_add_tcase(s, tc);
 

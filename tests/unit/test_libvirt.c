@@ -78,14 +78,14 @@ static void stop(void)
  */
 #define WAIT_USEC 15000000ull
 
-#define WAIT_UNTIL(cond)                                                   \
-	do {                                                               \
-		uint64_t end_ = now_usec() + WAIT_USEC;                    \
-		while (!(cond)) {                                          \
-			ck_assert_msg(now_usec() < end_,                   \
-				      "waited in vain for " #cond);        \
-			sd_event_run(H.d.loop, 50000);                     \
-		}                                                          \
+#define WAIT_UNTIL(cond)                                            \
+	do {                                                        \
+		uint64_t end_ = now_usec() + WAIT_USEC;             \
+		while (!(cond)) {                                   \
+			ck_assert_msg(now_usec() < end_,            \
+				      "waited in vain for " #cond); \
+			sd_event_run(H.d.loop, 50000);              \
+		}                                                   \
 	} while (0)
 
 /* Event @t for @vm published after index @from, or NULL. */
@@ -333,8 +333,8 @@ END_TEST
 
 START_TEST(test_none_is_read_only)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 200 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 200 * MiB };
 	struct error err;
 
 	start(FIXTURE_URI);
@@ -386,8 +386,7 @@ START_TEST(test_lifecycle)
 	/* Undefined: it leaves. */
 	mark = H.n_evs;
 	ck_assert_int_eq(virDomainUndefine(dom), 0);
-	ck_assert_ptr_nonnull(
-	    wait_event(EV_VM_REMOVED, "ha-new", mark));
+	ck_assert_ptr_nonnull(wait_event(EV_VM_REMOVED, "ha-new", mark));
 	ck_assert_ptr_null(vm_get("ha-new"));
 	virDomainFree(dom);
 
@@ -398,8 +397,7 @@ START_TEST(test_lifecycle)
 	ck_assert_ptr_nonnull(wait_event(EV_VM_ADDED, "ha-new", mark));
 	ck_assert_int_eq(vm_get("ha-new")->state, VM_STATE_RUNNING);
 	ck_assert_int_eq(virDomainDestroy(dom), 0);
-	const struct event *ev =
-	    wait_event(EV_VM_REMOVED, "ha-new", mark);
+	const struct event *ev = wait_event(EV_VM_REMOVED, "ha-new", mark);
 
 	ck_assert_ptr_nonnull(ev);
 	ck_assert_ptr_nonnull(strstr(ev->message, "destroyed"));
@@ -414,8 +412,8 @@ END_TEST
  * (the API shows it) and reaches libvirt when the domain starts. */
 START_TEST(test_target_while_stopped)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 200 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 200 * MiB };
 	virConnectPtr other = virConnectOpen("test:///default");
 	struct error err;
 	virDomainInfo info;
@@ -430,8 +428,7 @@ START_TEST(test_target_while_stopped)
 	vm = vm_get("ha-new");
 	ck_assert_int_eq(vm->state, VM_STATE_STOPPED);
 
-	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-new", &u, &err),
-			 0);
+	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-new", &u, &err), 0);
 	ck_assert_uint_eq(vm->mem.target_bytes, 200 * MiB);
 	ck_assert_int_eq(vm->mem.target_source, VM_TARGET_MANUAL);
 	ck_assert_uint_eq(vm->counters.apply_errors, 0);
@@ -462,14 +459,23 @@ static char *metadata(virDomainPtr dom, unsigned flags)
 				    LV_META_NS, flags);
 }
 
+static bool metadata_is(virDomainPtr dom, const char *want)
+{
+	char *live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
+	bool same = live && strcmp(live, want) == 0;
+
+	free(live);
+	return same;
+}
+
 START_TEST(test_metadata_written_through_api)
 {
-	struct ctl_memory_update u = {.has_min = true,
-				      .min_bytes = 160 * MiB,
-				      .has_max = true,
-				      .max_bytes = 448 * MiB,
-				      .has_shares = true,
-				      .shares = 2000};
+	struct ctl_memory_update u = { .has_min = true,
+				       .min_bytes = 160 * MiB,
+				       .has_max = true,
+				       .max_bytes = 448 * MiB,
+				       .has_shares = true,
+				       .shares = 2000 };
 	struct error err;
 	virDomainPtr dom;
 	char *live, *config;
@@ -477,6 +483,9 @@ START_TEST(test_metadata_written_through_api)
 	start(FIXTURE_URI);
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
 	dom = virDomainLookupByName(conn(), "ha-bal");
+	/* The write runs on the worker: wait for it to land. */
+	WAIT_UNTIL(metadata_is(dom, "<memory min=\"167772160\" "
+				    "max=\"469762048\" shares=\"2000\"/>"));
 	live = metadata(dom, VIR_DOMAIN_AFFECT_LIVE);
 	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
 	ck_assert_ptr_nonnull(live);
@@ -491,7 +500,8 @@ START_TEST(test_metadata_written_through_api)
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-off", &u, &err), 0);
 	virDomainFree(dom);
 	dom = virDomainLookupByName(conn(), "ha-off");
-	config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG);
+	/* A stopped domain's write goes through the worker too. */
+	WAIT_UNTIL((config = metadata(dom, VIR_DOMAIN_AFFECT_CONFIG)));
 	ck_assert_ptr_nonnull(config);
 	ck_assert_ptr_nonnull(strstr(config, "shares=\"2000\""));
 	free(config);
@@ -507,11 +517,12 @@ START_TEST(test_metadata_changed_outside)
 
 	start(FIXTURE_URI);
 	dom = virDomainLookupByName(conn(), "ha-bal");
-	ck_assert_int_eq(virDomainSetMetadata(
-			     dom, VIR_DOMAIN_METADATA_ELEMENT,
-			     "<memory shares='42' max='300M'/>", LV_META_PREFIX,
-			     LV_META_NS, VIR_DOMAIN_AFFECT_LIVE),
-			 0);
+	ck_assert_int_eq(
+		virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT,
+				     "<memory shares='42' max='300M'/>",
+				     LV_META_PREFIX, LV_META_NS,
+				     VIR_DOMAIN_AFFECT_LIVE),
+		0);
 	vm = vm_get("ha-bal");
 	WAIT_UNTIL(vm->mem.shares == 42);
 	ck_assert_uint_eq(vm->mem.max_bytes, 300 * MiB);
@@ -532,8 +543,8 @@ END_TEST
 
 START_TEST(test_balloon_target_reached)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 256 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 256 * MiB };
 	const struct event *ev;
 	struct error err;
 	virDomainInfo info;
@@ -557,8 +568,8 @@ END_TEST
 
 START_TEST(test_refused_target_not_retried_every_tick)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 512 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 512 * MiB };
 	struct error err;
 	struct vm *vm;
 
@@ -572,12 +583,16 @@ START_TEST(test_refused_target_not_retried_every_tick)
 	/* The test driver cannot resize memory devices: refused. */
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-vmem", &u, &err),
 			 0);
-	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
-	ck_assert_ptr_nonnull(find_event(EV_ERROR, "ha-vmem", mark));
+	/* The call runs on the worker: its refusal arrives on the loop. */
+	WAIT_UNTIL(find_event(EV_ERROR, "ha-vmem", mark));
+	WAIT_UNTIL(lv_worker_pending(H.d.libvirt->worker, vm->uuid) == 0);
+	ck_assert_uint_gt(vm->counters.apply_errors, errors);
+	errors = vm->counters.apply_errors;
 	/* The engine asks every tick; libvirt is not asked again yet. */
 	daemon_vm_steer(&H.d, vm);
 	daemon_vm_steer(&H.d, vm);
-	ck_assert_uint_eq(vm->counters.apply_errors, errors + 1);
+	ck_assert_uint_eq(lv_worker_pending(H.d.libvirt->worker, vm->uuid), 0);
+	ck_assert_uint_eq(vm->counters.apply_errors, errors);
 	stop();
 }
 END_TEST
@@ -590,18 +605,24 @@ static struct {
 	int refuse;
 } mon;
 
+/* Called on the worker thread: the fields are atomic. */
 static int fake_set_balloon(virDomainPtr dom, unsigned long kib)
 {
 	(void)dom;
-	mon.balloon_calls++;
-	mon.balloon_kib = kib;
-	return mon.refuse ? -1 : 0;
+	__atomic_store_n(&mon.balloon_kib, kib, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&mon.balloon_calls, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&mon.refuse, __ATOMIC_SEQ_CST) ? -1 : 0;
+}
+
+static int balloon_calls(void)
+{
+	return __atomic_load_n(&mon.balloon_calls, __ATOMIC_SEQ_CST);
 }
 
 START_TEST(test_monitor_seam)
 {
-	struct ctl_memory_update u = {.has_target = true,
-				      .target_bytes = 256 * MiB};
+	struct ctl_memory_update u = { .has_target = true,
+				       .target_bytes = 256 * MiB };
 	virDomainPtr dom;
 	struct error err;
 	char *reply = NULL;
@@ -614,25 +635,26 @@ START_TEST(test_monitor_seam)
 	vm = vm_get("ha-bal");
 	H.d.libvirt->monitor = &fake;
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
-	ck_assert_int_eq(mon.balloon_calls, 1);
-	ck_assert_uint_eq(mon.balloon_kib, 256 * 1024);
+	WAIT_UNTIL(balloon_calls() == 1);
+	ck_assert_uint_eq(__atomic_load_n(&mon.balloon_kib, __ATOMIC_SEQ_CST),
+			  256 * 1024);
 
 	/* Refused by "QEMU": counted and published, not retried at once. */
-	mon.refuse = 1;
+	__atomic_store_n(&mon.refuse, 1, __ATOMIC_SEQ_CST);
 	mark = H.n_evs;
 	u.target_bytes = 200 * MiB;
 	ck_assert_int_eq(ctl_vm_set_memory(&H.d, &root, "ha-bal", &u, &err), 0);
-	ck_assert_int_eq(mon.balloon_calls, 2);
-	ck_assert_uint_eq(vm->counters.apply_errors, 1);
+	WAIT_UNTIL(vm->counters.apply_errors == 1);
+	ck_assert_int_eq(balloon_calls(), 2);
 	ck_assert_ptr_nonnull(find_event(EV_ERROR, "ha-bal", mark));
 
 	/* The real table asks libvirt; the test driver has no QEMU monitor. */
 	dom = virDomainLookupByName(conn(), "ha-bal");
 	ck_assert_ptr_nonnull(dom);
-	ck_assert_int_eq(lv_monitor_libvirt.qmp(dom,
-						"{\"execute\": \"query-status\"}",
-						&reply),
-			 -1);
+	ck_assert_int_eq(
+		lv_monitor_libvirt.qmp(dom, "{\"execute\": \"query-status\"}",
+				       &reply),
+		-1);
 	ck_assert_ptr_null(reply);
 	ck_assert_int_lt(lv_errno("qmp", "ha-bal"), 0);
 	virDomainFree(dom);
@@ -695,12 +717,11 @@ START_TEST(test_reconnect_resync)
 	ck_assert_ptr_null(t->conn);
 	/* The VMs stay while disconnected; steering waits. */
 	ck_assert_uint_eq(H.d.vms.count, 5);
-	ck_assert_int_eq(
-	    vm_get("ha-bal")->ops->apply_target(vm_get("ha-bal"), 300 * MiB),
-	    0);
+	ck_assert_int_eq(vm_get("ha-bal")->ops->apply_target(vm_get("ha-bal"),
+							     300 * MiB),
+			 0);
 
-	const struct event *ev =
-	    wait_event(EV_VM_REMOVED, "ha-new", mark);
+	const struct event *ev = wait_event(EV_VM_REMOVED, "ha-new", mark);
 
 	ck_assert_ptr_nonnull(ev);
 	ck_assert_ptr_nonnull(strstr(ev->message, "unreachable"));
@@ -709,8 +730,7 @@ START_TEST(test_reconnect_resync)
 	ck_assert_ptr_null(find_event(EV_VM_REMOVED, "ha-bal", mark));
 	ck_assert_ptr_null(find_event(EV_VM_ADDED, "ha-bal", mark));
 	/* The target asked for while away reached libvirt. */
-	ck_assert_ptr_nonnull(
-	    wait_event(EV_RECLAIM_DONE, "ha-bal", mark));
+	ck_assert_ptr_nonnull(wait_event(EV_RECLAIM_DONE, "ha-bal", mark));
 	stop();
 }
 END_TEST
@@ -739,8 +759,8 @@ START_TEST(test_find_qemu)
 {
 	char dir[] = "/tmp/ha-lvproc-XXXXXX", path[256];
 	static const char cmdline[] =
-	    "qemu-system-x86_64\0-name\0guest=g\0-uuid\0"
-	    "6b7c1a4e-0001-4d3e-9a51-000000000001\0-m\0512";
+		"qemu-system-x86_64\0-name\0guest=g\0-uuid\0"
+		"6b7c1a4e-0001-4d3e-9a51-000000000001\0-m\0512";
 	pid_t pid = 0;
 	FILE *f;
 
@@ -756,14 +776,14 @@ START_TEST(test_find_qemu)
 
 	/* By scanning the processes. */
 	ck_assert_int_eq(
-	    lv_mem_find_qemu(dir, NULL, "g",
-			     "6B7C1A4E-0001-4d3e-9a51-000000000001", &pid),
-	    0);
+		lv_mem_find_qemu(dir, NULL, "g",
+				 "6B7C1A4E-0001-4d3e-9a51-000000000001", &pid),
+		0);
 	ck_assert_int_eq(pid, 4242);
 	ck_assert_int_eq(
-	    lv_mem_find_qemu(dir, NULL, "g",
-			     "6b7c1a4e-0009-4d3e-9a51-000000000001", &pid),
-	    -ENOENT);
+		lv_mem_find_qemu(dir, NULL, "g",
+				 "6b7c1a4e-0009-4d3e-9a51-000000000001", &pid),
+		-ENOENT);
 	/* A pid file naming a process that is not the guest is ignored. */
 	snprintf(path, sizeof(path), "%s/g.pid", dir);
 	f = fopen(path, "w");
@@ -771,9 +791,9 @@ START_TEST(test_find_qemu)
 	fclose(f);
 	pid = 0;
 	ck_assert_int_eq(
-	    lv_mem_find_qemu(dir, dir, "g",
-			     "6b7c1a4e-0001-4d3e-9a51-000000000001", &pid),
-	    0);
+		lv_mem_find_qemu(dir, dir, "g",
+				 "6b7c1a4e-0001-4d3e-9a51-000000000001", &pid),
+		0);
 	ck_assert_int_eq(pid, 4242);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);
 	ck_assert_int_eq(system(path), 0);

@@ -38,62 +38,63 @@ static const struct {
 	bool shared;
 } domains[] = {
 	/* no unit: KiB; a balloon by default model name */
-	{DOMAIN("<memory>524288</memory>", "",
-		"<memballoon model='virtio'><stats period='2'/></memballoon>"),
-	 VM_MECH_BALLOON, 512 * MiB, 512 * MiB, 512 * MiB, true, false, 2,
-	 LV_BACKING_ANONYMOUS, false},
+	{ DOMAIN("<memory>524288</memory>", "",
+		 "<memballoon model='virtio'><stats period='2'/></memballoon>"),
+	  VM_MECH_BALLOON, 512 * MiB, 512 * MiB, 512 * MiB, true, false, 2,
+	  LV_BACKING_ANONYMOUS, false },
 	/* free page reporting; decimal and binary units; memfd shared */
-	{DOMAIN("<memory unit='GiB'>1</memory>"
-		"<currentMemory unit='MB'>500</currentMemory>",
-		"<memoryBacking><source type='memfd'/>"
-		"<access mode='shared'/></memoryBacking>",
-		"<memballoon model='virtio-non-transitional' "
-		"freePageReporting='on'/>"),
-	 VM_MECH_BALLOON, 1024 * MiB, 500000000, 1024 * MiB, true, true, 0,
-	 LV_BACKING_MEMFD, true},
+	{ DOMAIN("<memory unit='GiB'>1</memory>"
+		 "<currentMemory unit='MB'>500</currentMemory>",
+		 "<memoryBacking><source type='memfd'/>"
+		 "<access mode='shared'/></memoryBacking>",
+		 "<memballoon model='virtio-non-transitional' "
+		 "freePageReporting='on'/>"),
+	  VM_MECH_BALLOON, 1024 * MiB, 500000000, 1024 * MiB, true, true, 0,
+	  LV_BACKING_MEMFD, true },
 	/* virtio-mem wins over a balloon; base from the NUMA cells */
-	{DOMAIN("<memory unit='KiB'>1048576</memory>",
-		"<cpu><numa><cell id='0' cpus='0' memory='256' unit='MiB'/>"
-		"</numa></cpu>",
-		"<memballoon model='virtio'/><memory model='virtio-mem'>"
-		"<target><size unit='MiB'>768</size><node>0</node>"
-		"<block unit='KiB'>2048</block></target></memory>"),
-	 VM_MECH_VIRTIO_MEM, 1024 * MiB, 1024 * MiB, 256 * MiB, true, false, 0,
-	 LV_BACKING_ANONYMOUS, false},
+	{ DOMAIN("<memory unit='KiB'>1048576</memory>",
+		 "<cpu><numa><cell id='0' cpus='0' memory='256' unit='MiB'/>"
+		 "</numa></cpu>",
+		 "<memballoon model='virtio'/><memory model='virtio-mem'>"
+		 "<target><size unit='MiB'>768</size><node>0</node>"
+		 "<block unit='KiB'>2048</block></target></memory>"),
+	  VM_MECH_VIRTIO_MEM, 1024 * MiB, 1024 * MiB, 256 * MiB, true, false, 0,
+	  LV_BACKING_ANONYMOUS, false },
 	/* no NUMA: base = memory - devices; shared through the cells */
-	{DOMAIN("<memory unit='M'>1024</memory>",
-		"<memoryBacking><source type='file'/></memoryBacking>"
-		"<cpu><numa><cell id='0' cpus='0' memory='1048576' "
-		"memAccess='shared'/></numa></cpu>",
-		"<memballoon model='none'/>"),
-	 VM_MECH_NONE, 1024 * MiB, 1024 * MiB, 1024 * MiB, false, false, 0,
-	 LV_BACKING_FILE, true},
+	{ DOMAIN("<memory unit='M'>1024</memory>",
+		 "<memoryBacking><source type='file'/></memoryBacking>"
+		 "<cpu><numa><cell id='0' cpus='0' memory='1048576' "
+		 "memAccess='shared'/></numa></cpu>",
+		 "<memballoon model='none'/>"),
+	  VM_MECH_NONE, 1024 * MiB, 1024 * MiB, 1024 * MiB, false, false, 0,
+	  LV_BACKING_FILE, true },
 	/* the HyperAlloc device wins over everything */
-	{"<domain type='kvm' "
-	 "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
-	 "<name>h</name><memory unit='GiB'>2</memory>"
-	 "<devices><memballoon model='virtio'/></devices>"
-	 "<qemu:commandline><qemu:arg value='-device'/>"
-	 "<qemu:arg value='hyperalloc-pci,id=ha0,auto=off'/>"
-	 "</qemu:commandline></domain>",
-	 VM_MECH_HYPERALLOC, 2048 * MiB, 2048 * MiB, 2048 * MiB, true, false, 0,
-	 LV_BACKING_ANONYMOUS, false},
+	{ "<domain type='kvm' "
+	  "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+	  "<name>h</name><memory unit='GiB'>2</memory>"
+	  "<devices><memballoon model='virtio'/></devices>"
+	  "<qemu:commandline><qemu:arg value='-device'/>"
+	  "<qemu:arg value='virtio-hyperalloc-pci,id=ha0,auto-reclaim=on,"
+	  "auto-interval=500,iothread=io0'/>"
+	  "</qemu:commandline></domain>",
+	  VM_MECH_HYPERALLOC, 2048 * MiB, 2048 * MiB, 2048 * MiB, true, false,
+	  0, LV_BACKING_ANONYMOUS, false },
 	/* the JSON form of -device */
-	{"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
-	 "<name>h</name><memory>1024</memory>"
-	 "<qemu:commandline><qemu:arg value='-device'/>"
-	 "<qemu:arg value='{\"driver\":\"hyperalloc-pci\",\"id\":\"ha0\"}'/>"
-	 "</qemu:commandline></domain>",
-	 VM_MECH_HYPERALLOC, MiB, MiB, MiB, false, false, 0,
-	 LV_BACKING_ANONYMOUS, false},
+	{ "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+	  "<name>h</name><memory>1024</memory>"
+	  "<qemu:commandline><qemu:arg value='-device'/>"
+	  "<qemu:arg value='{\"driver\":\"virtio-hyperalloc-pci\",\"id\":\"ha0\"}'/>"
+	  "</qemu:commandline></domain>",
+	  VM_MECH_HYPERALLOC, MiB, MiB, MiB, false, false, 0,
+	  LV_BACKING_ANONYMOUS, false },
 	/* other qemu args are not the device */
-	{"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
-	 "<name>h</name><memory>1024</memory>"
-	 "<qemu:commandline><qemu:arg value='-device'/>"
-	 "<qemu:arg value='virtio-rng-pci,id=hyperalloc-pci'/>"
-	 "</qemu:commandline></domain>",
-	 VM_MECH_NONE, MiB, MiB, MiB, false, false, 0, LV_BACKING_ANONYMOUS,
-	 false},
+	{ "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+	  "<name>h</name><memory>1024</memory>"
+	  "<qemu:commandline><qemu:arg value='-device'/>"
+	  "<qemu:arg value='virtio-rng-pci,id=virtio-hyperalloc-pci'/>"
+	  "</qemu:commandline></domain>",
+	  VM_MECH_NONE, MiB, MiB, MiB, false, false, 0, LV_BACKING_ANONYMOUS,
+	  false },
 };
 
 START_TEST(test_parse_domain)
@@ -102,7 +103,7 @@ START_TEST(test_parse_domain)
 	char err[128];
 
 	ck_assert_int_eq(
-	    lv_xml_parse_domain(domains[_i].xml, &x, err, sizeof(err)), 0);
+		lv_xml_parse_domain(domains[_i].xml, &x, err, sizeof(err)), 0);
 	ck_assert_int_eq(x.mechanism, domains[_i].mech);
 	ck_assert_uint_eq(x.memory_bytes, domains[_i].memory);
 	ck_assert_uint_eq(x.current_memory_bytes, domains[_i].current);
@@ -117,6 +118,52 @@ START_TEST(test_parse_domain)
 }
 END_TEST
 
+/* The device's automatic reclaim settings come from its -device argument;
+ * a name that only starts like the device's is another device. */
+START_TEST(test_parse_hyperalloc_settings)
+{
+	static const char *xml =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>h</name><memory>1024</memory>"
+		"<qemu:commandline><qemu:arg value='-device'/>"
+		"<qemu:arg value='virtio-hyperalloc-pci,id=ha0,auto-reclaim=on,"
+		"auto-interval=500,iothread=io0'/>"
+		"</qemu:commandline></domain>";
+	static const char *plain =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>h</name><memory>1024</memory>"
+		"<qemu:commandline><qemu:arg value='-device'/>"
+		"<qemu:arg value='virtio-hyperalloc-pci'/>"
+		"</qemu:commandline></domain>";
+	static const char *other =
+		"<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+		"<name>h</name><memory>1024</memory>"
+		"<qemu:commandline><qemu:arg value='-device'/>"
+		"<qemu:arg value='virtio-hyperalloc-pcix,id=x'/>"
+		"</qemu:commandline></domain>";
+	struct lv_domain_xml x;
+	char err[128];
+
+	ck_assert_int_eq(lv_xml_parse_domain(xml, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(x.mechanism, VM_MECH_HYPERALLOC);
+	ck_assert(x.hyperalloc.auto_reclaim);
+	ck_assert_uint_eq(x.hyperalloc.auto_interval_ms, 500);
+	ck_assert(x.hyperalloc.iothread);
+	lv_xml_domain_clear(&x);
+
+	ck_assert_int_eq(lv_xml_parse_domain(plain, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(x.mechanism, VM_MECH_HYPERALLOC);
+	ck_assert(!x.hyperalloc.auto_reclaim);
+	ck_assert_uint_eq(x.hyperalloc.auto_interval_ms, 0);
+	ck_assert(!x.hyperalloc.iothread);
+	lv_xml_domain_clear(&x);
+
+	ck_assert_int_eq(lv_xml_parse_domain(other, &x, err, sizeof(err)), 0);
+	ck_assert_int_eq(x.mechanism, VM_MECH_NONE);
+	lv_xml_domain_clear(&x);
+}
+END_TEST
+
 START_TEST(test_parse_vmem_device)
 {
 	struct lv_domain_xml x;
@@ -124,22 +171,22 @@ START_TEST(test_parse_vmem_device)
 	char *req;
 
 	ck_assert_int_eq(
-	    lv_xml_parse_domain(DOMAIN("<memory>1048576</memory>", "",
-				       "<memballoon model='none'/>"
-				       "<memory model='virtio-mem'>"
-				       "<target><size>262144</size>"
-				       "<block>2048</block></target>"
-				       "</memory>"
-				       "<memory model='virtio-mem'>"
-				       "<target><size unit='MiB'>768</size>"
-				       "<node>0</node>"
-				       "<block unit='KiB'>2048</block>"
-				       "<requested unit='KiB'>262144"
-				       "</requested></target>"
-				       "<alias name='virtiomem1'/>"
-				       "</memory>"),
-				&x, err, sizeof(err)),
-	    0);
+		lv_xml_parse_domain(DOMAIN("<memory>1048576</memory>", "",
+					   "<memballoon model='none'/>"
+					   "<memory model='virtio-mem'>"
+					   "<target><size>262144</size>"
+					   "<block>2048</block></target>"
+					   "</memory>"
+					   "<memory model='virtio-mem'>"
+					   "<target><size unit='MiB'>768</size>"
+					   "<node>0</node>"
+					   "<block unit='KiB'>2048</block>"
+					   "<requested unit='KiB'>262144"
+					   "</requested></target>"
+					   "<alias name='virtiomem1'/>"
+					   "</memory>"),
+				    &x, err, sizeof(err)),
+		0);
 	/* Two devices: the first is steered, both count off the base. */
 	ck_assert_uint_eq(x.n_vmem, 2);
 	ck_assert_uint_eq(x.vmem_total_bytes, 1024 * MiB);
@@ -191,7 +238,7 @@ static const char *const bad_domains[] = {
 	"<domain>",
 	"<node><name>x</name></node>",
 	"<domain><memory>1</memory></domain>", /* no name */
-	"<domain><name>x</name></domain>",	   /* no memory */
+	"<domain><name>x</name></domain>", /* no memory */
 	"<domain><name>x</name><memory>-5</memory></domain>",
 	"<domain><name>x</name><memory unit='parsec'>5</memory></domain>",
 	"<domain><name>x</name><memory unit='EiB'>99</memory></domain>",
@@ -205,9 +252,9 @@ START_TEST(test_parse_domain_bad)
 	struct lv_domain_xml x;
 	char err[128];
 
-	ck_assert_int_eq(
-	    lv_xml_parse_domain(bad_domains[_i], &x, err, sizeof(err)),
-	    -EINVAL);
+	ck_assert_int_eq(lv_xml_parse_domain(bad_domains[_i], &x, err,
+					     sizeof(err)),
+			 -EINVAL);
 	ck_assert_str_ne(err, "");
 	ck_assert_ptr_null(x.vmem.xml);
 }
@@ -223,21 +270,21 @@ static const struct {
 	uint32_t shares;
 	const char *err;
 } limits[] = {
-	{"<memory min='268435456' max='1073741824' shares='1000'/>", 0, true,
-	 true, true, 256 * MiB, 1024 * MiB, 1000, ""},
-	{"<hyperalloc:memory xmlns:hyperalloc='urn:hyperalloc:libvirt:1' "
-	 "min='256M' max='1.5G'/>",
-	 0, true, true, false, 256 * MiB, 1536 * MiB, 0, ""},
-	{"<memory/>", 0, false, false, false, 0, 0, 0, ""},
-	{"<memory shares='1'/>", 0, false, false, true, 0, 0, 1, ""},
-	{"<memory shares='0'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "shares"},
-	{"<memory shares='100001'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "shares"},
-	{"<memory shares='-3'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "shares"},
-	{"<memory min='lots'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "min"},
-	{"<memory max='-1'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "max"},
-	{"<memory min='2G' max='1G'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "above"},
-	{"<limits min='1'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "<memory>"},
-	{"<memory", -EINVAL, 0, 0, 0, 0, 0, 0, "XML"},
+	{ "<memory min='268435456' max='1073741824' shares='1000'/>", 0, true,
+	  true, true, 256 * MiB, 1024 * MiB, 1000, "" },
+	{ "<hyperalloc:memory xmlns:hyperalloc='urn:hyperalloc:libvirt:1' "
+	  "min='256M' max='1.5G'/>",
+	  0, true, true, false, 256 * MiB, 1536 * MiB, 0, "" },
+	{ "<memory/>", 0, false, false, false, 0, 0, 0, "" },
+	{ "<memory shares='1'/>", 0, false, false, true, 0, 0, 1, "" },
+	{ "<memory shares='0'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "shares" },
+	{ "<memory shares='100001'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "shares" },
+	{ "<memory shares='-3'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "shares" },
+	{ "<memory min='lots'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "min" },
+	{ "<memory max='-1'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "max" },
+	{ "<memory min='2G' max='1G'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "above" },
+	{ "<limits min='1'/>", -EINVAL, 0, 0, 0, 0, 0, 0, "<memory>" },
+	{ "<memory", -EINVAL, 0, 0, 0, 0, 0, 0, "XML" },
 };
 
 START_TEST(test_parse_limits)
@@ -245,9 +292,9 @@ START_TEST(test_parse_limits)
 	struct lv_limits l;
 	char err[128];
 
-	ck_assert_int_eq(
-	    lv_xml_parse_limits(limits[_i].xml, &l, err, sizeof(err)),
-	    limits[_i].r);
+	ck_assert_int_eq(lv_xml_parse_limits(limits[_i].xml, &l, err,
+					     sizeof(err)),
+			 limits[_i].r);
 	ck_assert_ptr_nonnull(strstr(err, limits[_i].err));
 	if (limits[_i].r < 0)
 		return;
@@ -262,12 +309,12 @@ END_TEST
 
 START_TEST(test_format_limits)
 {
-	struct lv_limits l = {.has_min = true,
-			      .has_max = true,
-			      .has_shares = true,
-			      .min_bytes = 1,
-			      .max_bytes = UINT64_MAX,
-			      .shares = 100000},
+	struct lv_limits l = { .has_min = true,
+			       .has_max = true,
+			       .has_shares = true,
+			       .min_bytes = 1,
+			       .max_bytes = UINT64_MAX,
+			       .shares = 100000 },
 			 back;
 	char buf[128], err[64];
 	int n;
@@ -305,11 +352,11 @@ static const struct {
 START_TEST(test_vmem_rounding)
 {
 	struct lv_domain_xml x = {
-	    .memory_bytes = 1024 * MiB,
-	    .numa_bytes = 256 * MiB,
-	    .n_vmem = 1,
-	    .vmem_total_bytes = 768 * MiB,
-	    .vmem = {.size_bytes = 768 * MiB, .block_bytes = 2 * MiB},
+		.memory_bytes = 1024 * MiB,
+		.numa_bytes = 256 * MiB,
+		.n_vmem = 1,
+		.vmem_total_bytes = 768 * MiB,
+		.vmem = { .size_bytes = 768 * MiB, .block_bytes = 2 * MiB },
 	};
 
 	ck_assert_uint_eq(lv_xml_vmem_request_for(&x, rounding[_i].target),
@@ -322,7 +369,7 @@ END_TEST
 START_TEST(test_progress)
 {
 	const uint64_t tol = MiB;
-	struct lv_progress p = {0};
+	struct lv_progress p = { 0 };
 
 	ck_assert_int_eq(lv_progress_step(&p, 5, tol), LV_PROGRESS_IDLE);
 	lv_progress_start(&p, 256 * MiB, 512 * MiB, 1000);
@@ -358,6 +405,7 @@ static Suite *xml_suite(void)
 	tcase_add_loop_test(tc, test_parse_domain, 0,
 			    sizeof(domains) / sizeof(domains[0]));
 	tcase_add_test(tc, test_parse_vmem_device);
+	tcase_add_test(tc, test_parse_hyperalloc_settings);
 	tcase_add_loop_test(tc, test_parse_domain_bad, 0,
 			    sizeof(bad_domains) / sizeof(bad_domains[0]));
 	tcase_add_loop_test(tc, test_parse_limits, 0,

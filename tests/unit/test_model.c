@@ -27,8 +27,8 @@
 #include "ha_guest.h"
 #include "ha_host.h"
 
-#define BASE (1ull << 10)
-#define DEFAULT_SEED 0x4841ull
+#define BASE	      (1ull << 10)
+#define DEFAULT_SEED  0x4841ull
 #define DEFAULT_STEPS 100000ull
 
 /* ---- recording environment (see host_fixture.c) ---- */
@@ -141,20 +141,20 @@ struct model {
 };
 
 /* Report a mismatch with everything needed to replay it. */
-#define MCHECK(m, expr, ...)                                               \
-	do {                                                               \
-		if (!(expr)) {                                             \
-			char msg_[256];                                    \
-									   \
-			snprintf(msg_, sizeof(msg_), __VA_ARGS__);         \
-			ck_abort_msg("HA_MODEL_SEED=%llu case %u (seed "   \
-				     "%llu) step %llu op %s: %s: %s",      \
-				     (unsigned long long)(m)->base_seed,   \
-				     (m)->config,                          \
-				     (unsigned long long)(m)->seed,        \
-				     (unsigned long long)(m)->step,        \
-				     (m)->op, #expr, msg_);                \
-		}                                                          \
+#define MCHECK(m, expr, ...)                                                 \
+	do {                                                                 \
+		if (!(expr)) {                                               \
+			char msg_[256];                                      \
+                                                                             \
+			snprintf(msg_, sizeof(msg_), __VA_ARGS__);           \
+			ck_abort_msg("HA_MODEL_SEED=%llu case %u (seed "     \
+				     "%llu) step %llu op %s: %s: %s",        \
+				     (unsigned long long)(m)->base_seed,     \
+				     (m)->config,                            \
+				     (unsigned long long)(m)->seed,          \
+				     (unsigned long long)(m)->step, (m)->op, \
+				     #expr, msg_);                           \
+		}                                                            \
 	} while (0)
 
 static void *zalloc(uint64_t len)
@@ -171,8 +171,8 @@ static void *zalloc(uint64_t len)
 static void host_attach(struct model *m)
 {
 	struct ha_bad bad;
-	int r = ha_host_attach(&m->h, m->meta, m->meta_len, 0,
-			       BASE + m->frames, &m->env, m->state, &bad);
+	int r = ha_host_attach(&m->h, m->meta, m->meta_len, 0, BASE + m->frames,
+			       &m->env, m->state, &bad);
 
 	MCHECK(m, r == HA_OK, "attach: %s (%s)", ha_strerror(r),
 	       ha_bad_str(bad.reason));
@@ -213,8 +213,8 @@ static void model_init(struct model *m, uint64_t base_seed, unsigned config,
 		.unlock = rec_unlock,
 	};
 	MCHECK(m,
-	       ha_guest_init(&m->g, m->meta, m->meta_len, m->local, cores,
-			     BASE, m->frames, HA_INIT_FREE) == HA_OK,
+	       ha_guest_init(&m->g, m->meta, m->meta_len, m->local, cores, BASE,
+			     m->frames, HA_INIT_FREE) == HA_OK,
 	       "guest init");
 	host_attach(m);
 }
@@ -271,8 +271,7 @@ static void check_scan(struct model *m)
 		want.soft += m->hs[c] == HA_HS_SOFT;
 		if (m->held_in[c] == 0) {
 			want.free_huge++;
-			want.free_huge_installed += m->hs[c] ==
-						    HA_HS_INSTALLED;
+			want.free_huge_installed += m->hs[c] == HA_HS_INSTALLED;
 		} else if (m->hs[c] == HA_HS_SOFT) {
 			want.installing++;
 		}
@@ -285,8 +284,7 @@ static void check_scan(struct model *m)
 	       (unsigned long long)s.free_huge,
 	       (unsigned long long)s.free_huge_installed,
 	       (unsigned long long)s.installing, (unsigned long long)s.hard,
-	       (unsigned long long)s.soft,
-	       (unsigned long long)want.free_frames,
+	       (unsigned long long)s.soft, (unsigned long long)want.free_frames,
 	       (unsigned long long)want.free_huge,
 	       (unsigned long long)want.free_huge_installed,
 	       (unsigned long long)want.installing,
@@ -314,10 +312,8 @@ static void check_all(struct model *m)
 	       "counters hard %llu soft %llu ret %llu inst %llu now %llu/%llu",
 	       (unsigned long long)k.reclaimed_hard,
 	       (unsigned long long)k.reclaimed_soft,
-	       (unsigned long long)k.returned,
-	       (unsigned long long)k.installed,
-	       (unsigned long long)k.hard_now,
-	       (unsigned long long)k.soft_now);
+	       (unsigned long long)k.returned, (unsigned long long)k.installed,
+	       (unsigned long long)k.hard_now, (unsigned long long)k.soft_now);
 
 	for (uint64_t c = 0; c < m->children; c++) {
 		ha_child_word w = m->g.children[c];
@@ -447,8 +443,8 @@ static void op_get(struct model *m)
 	}
 	MCHECK(m, r == HA_OK, "order %u core %u: %s", order, core,
 	       ha_strerror(r));
-	MCHECK(m, fr.v % n == 0 && fr.v + n <= m->frames,
-	       "order %u at %llu", order, (unsigned long long)fr.v);
+	MCHECK(m, fr.v % n == 0 && fr.v + n <= m->frames, "order %u at %llu",
+	       order, (unsigned long long)fr.v);
 	for (uint64_t c = fr.v / HA_CHILD_FRAMES;
 	     c <= (fr.v + n - 1) / HA_CHILD_FRAMES; c++) {
 		MCHECK(m, m->hs[c] != HA_HS_HARD, "hard frame %llu handed out",
@@ -476,8 +472,8 @@ static void op_put(struct model *m)
 	if (a.order > 0 && rng_below(&m->rng, 4) == 0) {
 		/* free the first half, keep the second (split pages) */
 		a.order--;
-		m->allocs[j] = (struct alloc){ a.frame + (1ull << a.order),
-					       a.order };
+		m->allocs[j] =
+			(struct alloc){ a.frame + (1ull << a.order), a.order };
 	} else {
 		m->allocs[j] = m->allocs[--m->nallocs];
 	}
@@ -520,7 +516,11 @@ static void op_guest_restart(struct model *m)
 
 /* ---- host operations ---- */
 
-enum host_op { HOST_HARD, HOST_SOFT, HOST_RETURN };
+enum host_op {
+	HOST_HARD,
+	HOST_SOFT,
+	HOST_RETURN
+};
 
 /* Apply the state changes of a host operation to the model, checking that
  * each is a transition @op may make, of a frame it may touch. Returns the
@@ -543,8 +543,8 @@ static uint64_t take_changes(struct model *m, const bool *was_reserved,
 			legal = old == HA_HS_INSTALLED && now == HA_HS_SOFT;
 		else
 			legal = old == HA_HS_HARD && now == HA_HS_SOFT;
-		MCHECK(m, legal, "frame %llu: %d -> %d",
-		       (unsigned long long)c, old, now);
+		MCHECK(m, legal, "frame %llu: %d -> %d", (unsigned long long)c,
+		       old, now);
 		if (op != HOST_RETURN) {
 			MCHECK(m, m->held_in[c] == 0,
 			       "frame %llu reclaimed while the guest holds %u",
@@ -620,8 +620,7 @@ static void op_return(struct model *m)
 	       (long long)r, (unsigned long long)changed);
 	MCHECK(m, changed == (hard_before < n ? hard_before : n),
 	       "returned %llu of %llu hard (asked %u)",
-	       (unsigned long long)changed, (unsigned long long)hard_before,
-	       n);
+	       (unsigned long long)changed, (unsigned long long)hard_before, n);
 	m->returned += changed;
 	m->moved += changed;
 }
@@ -727,8 +726,7 @@ START_TEST(test_model)
 		unsigned x = rng_below(&m->rng, 1000);
 		/* keep the guest between empty and full: get more when
 		 * little is held, put more when much is */
-		unsigned get_share =
-			m->nheld * 4 < m->frames * 3 ? 450 : 250;
+		unsigned get_share = m->nheld * 4 < m->frames * 3 ? 450 : 250;
 
 		if (x < get_share)
 			op_get(m);

@@ -55,7 +55,7 @@ struct pol {
 static struct pol pol_open(const char *name, const char *params)
 {
 	struct params ps;
-	struct pol p = {.ops = ha_policy_builtin(name)};
+	struct pol p = { .ops = ha_policy_builtin(name) };
 	char err[256] = "";
 	int r;
 
@@ -75,29 +75,29 @@ static void pol_close(struct pol *p)
 static struct ha_policy_vm vm_default(const char *id)
 {
 	return (struct ha_policy_vm){
-	    .id = id,
-	    .mechanism = HA_POLICY_MECH_SIM,
-	    .can_soft_reclaim = true,
-	    .max_bytes = 8 * GIB,
-	    .min_bytes = 0,
-	    .shares = 1000,
-	    .target_bytes = 8 * GIB,
-	    .current_bytes = 8 * GIB,
-	    .host_resident_bytes = 2 * GIB,
-	    .guest_free_bytes = 6 * GIB,
-	    .guest_used_bytes = 2 * GIB,
+		.id = id,
+		.mechanism = HA_POLICY_MECH_SIM,
+		.can_soft_reclaim = true,
+		.max_bytes = 8 * GIB,
+		.min_bytes = 0,
+		.shares = 1000,
+		.target_bytes = 8 * GIB,
+		.current_bytes = 8 * GIB,
+		.host_resident_bytes = 2 * GIB,
+		.guest_free_bytes = 6 * GIB,
+		.guest_used_bytes = 2 * GIB,
 	};
 }
 
 static const struct ha_policy_host host_default = {
-    .total_bytes = 64 * GIB,
-    .available_bytes = 48 * GIB,
-    .reserve_bytes = 0,
-    .overcommit_ratio = 1.0,
-    .psi_some_avg10 = 0,
-    .psi_full_avg10 = 0,
-    .now_ms = 1000,
-    .tick_ms = 1000,
+	.total_bytes = 64 * GIB,
+	.available_bytes = 48 * GIB,
+	.reserve_bytes = 0,
+	.overcommit_ratio = 1.0,
+	.psi_some_avg10 = 0,
+	.psi_full_avg10 = 0,
+	.now_ms = 1000,
+	.tick_ms = 1000,
 };
 
 /* The engine's pre-fill: the last decision (max for a VM never seen). */
@@ -106,7 +106,7 @@ static void prefill(const struct ha_policy_vm *vms, size_t n,
 {
 	for (size_t i = 0; i < n; i++)
 		t[i] = (struct ha_policy_target){
-		    .target_bytes = vms[i].max_bytes,
+			.target_bytes = vms[i].max_bytes,
 		};
 }
 
@@ -119,8 +119,8 @@ static uint64_t g(double gib)
 
 START_TEST(test_registry)
 {
-	static const char *const names[] = {"static", "auto-reclaim", "shares",
-					    "working-set", "pressure"};
+	static const char *const names[] = { "static", "auto-reclaim", "shares",
+					     "working-set", "pressure" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct ha_policy_ops *o = ha_policy_builtin(names[i]);
@@ -225,7 +225,8 @@ START_TEST(test_static)
 {
 	struct pol p = pol_open("static", "");
 	struct ha_policy_vm v = vm_default("a");
-	struct ha_policy_target t = {.target_bytes = GIB, .auto_reclaim = true};
+	struct ha_policy_target t = { .target_bytes = GIB,
+				      .auto_reclaim = true };
 
 	p.ops->decide(p.state, &host_default, &v, 1, &t);
 	ck_assert_uint_eq(t.target_bytes, 8 * GIB);
@@ -408,7 +409,7 @@ START_TEST(test_shares)
 	struct ha_policy_vm v[VMS];
 	struct ha_policy_target t[VMS];
 	struct ha_policy_host h = host_default;
-	static const char *const ids[VMS] = {"a", "b", "c"};
+	static const char *const ids[VMS] = { "a", "b", "c" };
 	size_t n = sh[_i].n;
 
 	h.total_bytes = g(sh[_i].total);
@@ -424,7 +425,7 @@ START_TEST(test_shares)
 		v[k].current_bytes = g(s->current);
 		v[k].shares = s->shares;
 		v[k].manual = s->manual;
-		t[k] = (struct ha_policy_target){.target_bytes = 777 * MIB};
+		t[k] = (struct ha_policy_target){ .target_bytes = 777 * MIB };
 	}
 	p.ops->decide(p.state, &h, v, n, t);
 	for (size_t k = 0; k < n; k++) {
@@ -433,7 +434,7 @@ START_TEST(test_shares)
 
 		/* exact to a few bytes of rounding in the division */
 		ck_assert_msg(t[k].target_bytes + 4 >= want &&
-				  t[k].target_bytes <= want,
+				      t[k].target_bytes <= want,
 			      "%s: vm %zu: %llu, want %llu", sh[_i].name, k,
 			      (unsigned long long)t[k].target_bytes,
 			      (unsigned long long)want);
@@ -450,8 +451,8 @@ END_TEST
 START_TEST(test_shares_two_phase)
 {
 	struct pol p = pol_open("shares", "budget=4294967296 max_step=0");
-	struct ha_policy_vm v[2] = {vm_default("donor"),
-				    vm_default("receiver")};
+	struct ha_policy_vm v[2] = { vm_default("donor"),
+				     vm_default("receiver") };
 	struct ha_policy_target t[2];
 
 	v[0].max_bytes = v[1].max_bytes = 4 * GIB;
@@ -540,9 +541,9 @@ START_TEST(test_working_set)
 			      "%s: tick %zu: %llu, want %llu", ws[_i].name, k,
 			      (unsigned long long)t.target_bytes,
 			      (unsigned long long)g(ws[_i].expect[k]));
-		ck_assert_int_eq(t.reason, ws[_i].idle[k]
-					       ? HA_REASON_IDLE
-					       : HA_REASON_WORKING_SET);
+		ck_assert_int_eq(t.reason, ws[_i].idle[k] ?
+						   HA_REASON_IDLE :
+						   HA_REASON_WORKING_SET);
 	}
 	pol_close(&p);
 }
@@ -551,9 +552,9 @@ END_TEST
 /* A VM that leaves is forgotten; one that comes back starts afresh. */
 START_TEST(test_working_set_forgets)
 {
-	struct pol p =
-	    pol_open("working-set", "decay=0.125 headroom=0 headroom_min=0");
-	struct ha_policy_vm v[2] = {vm_default("a"), vm_default("b")};
+	struct pol p = pol_open("working-set",
+				"decay=0.125 headroom=0 headroom_min=0");
+	struct ha_policy_vm v[2] = { vm_default("a"), vm_default("b") };
 	struct ha_policy_host h = host_default;
 	struct ha_policy_target t[2];
 
@@ -583,12 +584,12 @@ END_TEST
 /* Two VMs with one id share no history: the second keeps its pre-fill. */
 START_TEST(test_duplicate_ids)
 {
-	static const char *const names[] = {"working-set", "pressure"};
+	static const char *const names[] = { "working-set", "pressure" };
 
 	for (size_t i = 0; i < 2; i++) {
 		struct pol p = pol_open(names[i], "");
-		struct ha_policy_vm v[2] = {vm_default("same"),
-					    vm_default("same")};
+		struct ha_policy_vm v[2] = { vm_default("same"),
+					     vm_default("same") };
 		struct ha_policy_target t[2];
 
 		struct ha_policy_host h = host_default;
@@ -744,10 +745,10 @@ END_TEST
  * less pressure, and a tick that takes no time divides by nothing. */
 START_TEST(test_pressure_rate)
 {
-	struct pol p =
-	    pol_open("pressure", "max_probe=0.25 max_backoff=0.5 "
-				 "coeff_backoff=0.25 install_target=100 "
-				 "min_free=0");
+	struct pol p = pol_open("pressure",
+				"max_probe=0.25 max_backoff=0.5 "
+				"coeff_backoff=0.25 install_target=100 "
+				"min_free=0");
 	struct ha_policy_vm v = vm_default("a");
 	struct ha_policy_host h = host_default;
 	struct ha_policy_target t;
@@ -793,11 +794,16 @@ END_TEST
 /* policy_scale never returns more than v for a factor below 1. */
 START_TEST(test_scale)
 {
-	static const uint64_t vs[] = {
-	    0,	       1, 3, 1ull << 53, (1ull << 63) + 1025, UINT64_MAX - 1,
-	    UINT64_MAX};
+	static const uint64_t vs[] = { 0,
+				       1,
+				       3,
+				       1ull << 53,
+				       (1ull << 63) + 1025,
+				       UINT64_MAX - 1,
+				       UINT64_MAX };
 	static const double fs[] = {
-	    0, 1e-300, 0.125, 0.5, 0.9999999999999999, 1 - 1e-17};
+		0, 1e-300, 0.125, 0.5, 0.9999999999999999, 1 - 1e-17
+	};
 
 	for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++)
 		for (size_t k = 0; k < sizeof(fs) / sizeof(fs[0]); k++)
@@ -821,25 +827,25 @@ START_TEST(test_hostile_inputs)
 {
 	const struct ha_policy_ops *o = ha_policy_builtins[_i];
 	static const struct ha_policy_host hosts[] = {
-	    {.total_bytes = 0, .psi_some_avg10 = -1, .now_ms = 0},
-	    {.total_bytes = UINT64_MAX,
-	     .available_bytes = UINT64_MAX,
-	     .reserve_bytes = UINT64_MAX,
-	     .overcommit_ratio = INFINITY,
-	     .psi_some_avg10 = NAN,
-	     .now_ms = UINT64_MAX,
-	     .tick_ms = UINT64_MAX},
-	    {.total_bytes = 1,
-	     .reserve_bytes = 2,
-	     .overcommit_ratio = -3,
-	     .psi_some_avg10 = INFINITY,
-	     .now_ms = 5,
-	     .tick_ms = 0},
-	    {.total_bytes = 64ull << 30,
-	     .overcommit_ratio = 1e300,
-	     .psi_some_avg10 = 1e300,
-	     .now_ms = 4,
-	     .tick_ms = 1},
+		{ .total_bytes = 0, .psi_some_avg10 = -1, .now_ms = 0 },
+		{ .total_bytes = UINT64_MAX,
+		  .available_bytes = UINT64_MAX,
+		  .reserve_bytes = UINT64_MAX,
+		  .overcommit_ratio = INFINITY,
+		  .psi_some_avg10 = NAN,
+		  .now_ms = UINT64_MAX,
+		  .tick_ms = UINT64_MAX },
+		{ .total_bytes = 1,
+		  .reserve_bytes = 2,
+		  .overcommit_ratio = -3,
+		  .psi_some_avg10 = INFINITY,
+		  .now_ms = 5,
+		  .tick_ms = 0 },
+		{ .total_bytes = 64ull << 30,
+		  .overcommit_ratio = 1e300,
+		  .psi_some_avg10 = 1e300,
+		  .now_ms = 4,
+		  .tick_ms = 1 },
 	};
 	struct ha_policy_vm v[6];
 	struct ha_policy_target t[6];
@@ -873,15 +879,17 @@ START_TEST(test_hostile_inputs)
 			o->decide(state, &hosts[k], v, 6, t);
 			o->decide(state, &hosts[k], v, 0, t); /* n = 0 */
 			for (size_t i = 1; i < 6; i++) {
-				uint64_t lo = v[i].min_bytes < v[i].max_bytes
-						  ? v[i].min_bytes
-						  : v[i].max_bytes;
+				uint64_t lo = v[i].min_bytes < v[i].max_bytes ?
+						      v[i].min_bytes :
+						      v[i].max_bytes;
 
 				ck_assert_msg(
-				    t[i].target_bytes >= lo &&
-					t[i].target_bytes <= v[i].max_bytes,
-				    "%s: vm %zu host %zu: %llu", o->name, i, k,
-				    (unsigned long long)t[i].target_bytes);
+					t[i].target_bytes >= lo &&
+						t[i].target_bytes <=
+							v[i].max_bytes,
+					"%s: vm %zu host %zu: %llu", o->name, i,
+					k,
+					(unsigned long long)t[i].target_bytes);
 				ck_assert_int_lt(t[i].reason, HA_REASON_COUNT);
 			}
 		}

@@ -26,7 +26,8 @@ static const struct {
 	bool manual;
 	uint64_t expect;
 } one[] = {
-	{ "within range", 0, 1 * GIB, 8 * GIB, 8 * GIB, 4 * GIB, false, 4 * GIB },
+	{ "within range", 0, 1 * GIB, 8 * GIB, 8 * GIB, 4 * GIB, false,
+	  4 * GIB },
 	{ "below min", 0, 1 * GIB, 8 * GIB, 8 * GIB, 0, false, 1 * GIB },
 	{ "above max", 0, 1 * GIB, 8 * GIB, 4 * GIB, 9 * GIB, false, 8 * GIB },
 	{ "min above max", 0, 4 * GIB, 2 * GIB, 4 * GIB, 1 * GIB, false,
@@ -82,12 +83,22 @@ START_TEST(test_fit_host)
 {
 	struct safety_params p = base;
 	struct safety_vm v[3] = {
-		{ .min = 1 * GIB, .max = 8 * GIB, .target = 8 * GIB,
-		  .current = 8 * GIB, .want = 8 * GIB },
-		{ .min = 1 * GIB, .max = 8 * GIB, .target = 8 * GIB,
-		  .current = 8 * GIB, .want = 4 * GIB },
-		{ .min = 1 * GIB, .max = 8 * GIB, .target = 6 * GIB,
-		  .current = 6 * GIB, .want = 6 * GIB, .manual = true },
+		{ .min = 1 * GIB,
+		  .max = 8 * GIB,
+		  .target = 8 * GIB,
+		  .current = 8 * GIB,
+		  .want = 8 * GIB },
+		{ .min = 1 * GIB,
+		  .max = 8 * GIB,
+		  .target = 8 * GIB,
+		  .current = 8 * GIB,
+		  .want = 4 * GIB },
+		{ .min = 1 * GIB,
+		  .max = 8 * GIB,
+		  .target = 6 * GIB,
+		  .current = 6 * GIB,
+		  .want = 6 * GIB,
+		  .manual = true },
 	};
 
 	p.usable_bytes = 12 * GIB;
@@ -110,10 +121,17 @@ START_TEST(test_fit_host_floor)
 {
 	struct safety_params p = base;
 	struct safety_vm v[2] = {
-		{ .min = 3 * GIB, .max = 8 * GIB, .target = 8 * GIB,
-		  .current = 8 * GIB, .want = 8 * GIB },
-		{ .min = 0, .max = 8 * GIB, .target = 5 * GIB,
-		  .current = 5 * GIB, .want = 5 * GIB, .manual = true },
+		{ .min = 3 * GIB,
+		  .max = 8 * GIB,
+		  .target = 8 * GIB,
+		  .current = 8 * GIB,
+		  .want = 8 * GIB },
+		{ .min = 0,
+		  .max = 8 * GIB,
+		  .target = 5 * GIB,
+		  .current = 5 * GIB,
+		  .want = 5 * GIB,
+		  .manual = true },
 	};
 
 	/* even at min the sum does not fit: policy VM at min, no lower */
@@ -130,12 +148,21 @@ START_TEST(test_grow_budget)
 {
 	struct safety_params p = base;
 	struct safety_vm v[3] = {
-		{ .min = 0, .max = 8 * GIB, .target = 2 * GIB,
-		  .current = 2 * GIB, .want = 6 * GIB },
-		{ .min = 0, .max = 8 * GIB, .target = 2 * GIB,
-		  .current = 2 * GIB, .want = 4 * GIB },
-		{ .min = 0, .max = 8 * GIB, .target = 8 * GIB,
-		  .current = 8 * GIB, .want = 1 * GIB },
+		{ .min = 0,
+		  .max = 8 * GIB,
+		  .target = 2 * GIB,
+		  .current = 2 * GIB,
+		  .want = 6 * GIB },
+		{ .min = 0,
+		  .max = 8 * GIB,
+		  .target = 2 * GIB,
+		  .current = 2 * GIB,
+		  .want = 4 * GIB },
+		{ .min = 0,
+		  .max = 8 * GIB,
+		  .target = 8 * GIB,
+		  .current = 8 * GIB,
+		  .want = 1 * GIB },
 	};
 
 	p.grow_budget = 3 * GIB;
@@ -151,8 +178,11 @@ END_TEST
 START_TEST(test_stuck)
 {
 	struct safety_params p = base;
-	struct safety_vm v = { .min = 0, .max = 8 * GIB, .target = 8 * GIB,
-			       .current = 8 * GIB, .want = 4 * GIB,
+	struct safety_vm v = { .min = 0,
+			       .max = 8 * GIB,
+			       .target = 8 * GIB,
+			       .current = 8 * GIB,
+			       .want = 4 * GIB,
 			       .manual = true };
 
 	p.now_ms = 1000;
@@ -193,8 +223,11 @@ END_TEST
 START_TEST(test_reached_never_stuck)
 {
 	struct safety_params p = base;
-	struct safety_vm v = { .min = 0, .max = 8 * GIB, .target = 4 * GIB,
-			       .current = 4 * GIB, .want = 4 * GIB };
+	struct safety_vm v = { .min = 0,
+			       .max = 8 * GIB,
+			       .target = 4 * GIB,
+			       .current = 4 * GIB,
+			       .want = 4 * GIB };
 
 	for (uint64_t t = 1000; t < 200000; t += 1000) {
 		p.now_ms = t;
@@ -208,9 +241,15 @@ START_TEST(test_no_overflow)
 {
 	struct safety_params p = base;
 	struct safety_vm v[2] = {
-		{ .min = 0, .max = UINT64_MAX / 2, .target = UINT64_MAX / 2,
-		  .current = 0, .want = UINT64_MAX },
-		{ .min = 0, .max = UINT64_MAX / 2, .target = 0, .current = 0,
+		{ .min = 0,
+		  .max = UINT64_MAX / 2,
+		  .target = UINT64_MAX / 2,
+		  .current = 0,
+		  .want = UINT64_MAX },
+		{ .min = 0,
+		  .max = UINT64_MAX / 2,
+		  .target = 0,
+		  .current = 0,
 		  .want = UINT64_MAX / 2 },
 	};
 

@@ -52,7 +52,7 @@ static bool settled_low(void)
 
 	return sh.statuses && sh.status.trace_done &&
 	       sh.status.allocated_bytes <=
-		   m * 30 / 100 + sh.hello.vcpus * 4 * MIB &&
+		       m * 30 / 100 + sh.hello.vcpus * 4 * MIB &&
 	       sh.status.allocated_bytes >= m * 28 / 100;
 }
 
@@ -61,14 +61,15 @@ static void assert_settled_low(void)
 	bool ok = sh_wait_for(settled_low);
 
 	pthread_mutex_lock(&sh.lock);
-	ck_assert_msg(
-	    ok,
-	    "workload did not settle at 30 %%: %" PRIu64 " bytes of %" PRIu64
-	    " held, target %" PRIu64 ", trace at %" PRIu64 " of %" PRIu64
-	    " ms, alloc failures %" PRIu64 ", %" PRIu64 " STATUS",
-	    sh.status.allocated_bytes, sh_managed_bytes(),
-	    sh.status.target_bytes, sh.status.trace_pos_ms,
-	    sh.status.trace_len_ms, sh.status.alloc_failures, sh.statuses);
+	ck_assert_msg(ok,
+		      "workload did not settle at 30 %%: %" PRIu64
+		      " bytes of %" PRIu64 " held, target %" PRIu64
+		      ", trace at %" PRIu64 " of %" PRIu64
+		      " ms, alloc failures %" PRIu64 ", %" PRIu64 " STATUS",
+		      sh.status.allocated_bytes, sh_managed_bytes(),
+		      sh.status.target_bytes, sh.status.trace_pos_ms,
+		      sh.status.trace_len_ms, sh.status.alloc_failures,
+		      sh.statuses);
 	pthread_mutex_unlock(&sh.lock);
 }
 
@@ -109,17 +110,17 @@ static const struct {
 	int r;
 	uint64_t base_frame, frames;
 } geometry[] = {
-    /* metadata in the first 4 MiB, the rest in whole 2 MiB frames */
-    {8 * MIB, 0, 1024, 2 * 512},
-    {64 * MIB, 0, 1024, 30 * 512},
-    {128 * MIB, 0, 1024, 62 * 512},
-    {128 * MIB + 4096, 0, 1024, 62 * 512}, /* the tail is unused */
-    {16384 * MIB, 0, 1024, (16384 - 4) / 2 * 512},
-    /* 1 TiB: 32 MiB of bitfields push the range to 36 MiB */
-    {1048576 * MIB, 0, 36 * 256, (1048576 - 36) / 2 * 512},
-    {8 * MIB - 4096, -EINVAL, 0, 0}, /* too small */
-    {64 * MIB + 1, -EINVAL, 0, 0},   /* not whole frames */
-    {0, -EINVAL, 0, 0},
+	/* metadata in the first 4 MiB, the rest in whole 2 MiB frames */
+	{ 8 * MIB, 0, 1024, 2 * 512 },
+	{ 64 * MIB, 0, 1024, 30 * 512 },
+	{ 128 * MIB, 0, 1024, 62 * 512 },
+	{ 128 * MIB + 4096, 0, 1024, 62 * 512 }, /* the tail is unused */
+	{ 16384 * MIB, 0, 1024, (16384 - 4) / 2 * 512 },
+	/* 1 TiB: 32 MiB of bitfields push the range to 36 MiB */
+	{ 1048576 * MIB, 0, 36 * 256, (1048576 - 36) / 2 * 512 },
+	{ 8 * MIB - 4096, -EINVAL, 0, 0 }, /* too small */
+	{ 64 * MIB + 1, -EINVAL, 0, 0 }, /* not whole frames */
+	{ 0, -EINVAL, 0, 0 },
 };
 
 START_TEST(test_ram_geometry)
@@ -141,7 +142,7 @@ START_TEST(test_ram_geometry)
 	ck_assert_uint_le((g.base_frame + g.frames) * HA_FRAME_SIZE,
 			  g.ram_bytes);
 	ck_assert_uint_lt(g.ram_bytes -
-			      (g.base_frame + g.frames) * HA_FRAME_SIZE,
+				  (g.base_frame + g.frames) * HA_FRAME_SIZE,
 			  HA_HUGE_SIZE);
 }
 END_TEST
@@ -149,17 +150,17 @@ END_TEST
 START_TEST(test_shmem_thp_setting)
 {
 	ck_assert(!ram_shmem_thp_allowed(
-	    "always within_size advise [never] deny force\n"));
+		"always within_size advise [never] deny force\n"));
 	ck_assert(!ram_shmem_thp_allowed(
-	    "always within_size advise never [deny] force\n"));
+		"always within_size advise never [deny] force\n"));
 	ck_assert(ram_shmem_thp_allowed(
-	    "always within_size [advise] never deny force\n"));
+		"always within_size [advise] never deny force\n"));
 	ck_assert(ram_shmem_thp_allowed(
-	    "[always] within_size advise never deny force\n"));
+		"[always] within_size advise never deny force\n"));
 	ck_assert(ram_shmem_thp_allowed(
-	    "always [within_size] advise never deny force\n"));
+		"always [within_size] advise never deny force\n"));
 	ck_assert(ram_shmem_thp_allowed(
-	    "always within_size advise never deny [force]\n"));
+		"always within_size advise never deny [force]\n"));
 	ck_assert(!ram_shmem_thp_allowed(""));
 }
 END_TEST
@@ -180,16 +181,17 @@ START_TEST(test_names_and_uuids)
 				    "9012345678901234567890123"));
 
 	ck_assert_int_eq(
-	    ident_uuid_parse("0B2C7F4E-3D1A-4C55-9E0F-6A7B8C9D0E1F", u), 0);
+		ident_uuid_parse("0B2C7F4E-3D1A-4C55-9E0F-6A7B8C9D0E1F", u), 0);
 	ck_assert_str_eq(u, GUEST_UUID);
+	ck_assert_int_eq(ident_uuid_parse("0b2c7f4e3d1a4c559e0f6a7b8c9d0e1f",
+					  u),
+			 -EINVAL);
 	ck_assert_int_eq(
-	    ident_uuid_parse("0b2c7f4e3d1a4c559e0f6a7b8c9d0e1f", u), -EINVAL);
+		ident_uuid_parse("0b2c7f4e-3d1a-4c55-9e0f-6a7b8c9d0e1g", u),
+		-EINVAL);
 	ck_assert_int_eq(
-	    ident_uuid_parse("0b2c7f4e-3d1a-4c55-9e0f-6a7b8c9d0e1g", u),
-	    -EINVAL);
-	ck_assert_int_eq(
-	    ident_uuid_parse("0b2c7f4e-3d1a-4c55-9e0f-6a7b8c9d0e1f0", u),
-	    -EINVAL);
+		ident_uuid_parse("0b2c7f4e-3d1a-4c55-9e0f-6a7b8c9d0e1f0", u),
+		-EINVAL);
 
 	/* Random uuids are version 4, variant 10, canonical, and differ. */
 	ck_assert_int_eq(ident_uuid_random(u), 0);
@@ -226,9 +228,9 @@ static void assert_clean_exit(int code)
 
 START_TEST(test_reclaim_install_reconnect)
 {
-	static const char *const args[] = {"--name",   "e2e-reclaim", "--uuid",
-					   GUEST_UUID, "--seed",      "42",
-					   "--quiet",  NULL};
+	static const char *const args[] = { "--name",	"e2e-reclaim", "--uuid",
+					    GUEST_UUID, "--seed",      "42",
+					    "--quiet",	NULL };
 	struct ha_host_counters c;
 	int64_t r0, r1, r2, hard, soft;
 	int code;
@@ -327,8 +329,9 @@ END_TEST
 START_TEST(test_free_page_reporting)
 {
 	static const char *const args[] = {
-	    "--name", "e2e-fpr", "--fpr",	   "9,50,32", "--vcpus",
-	    "3",      "--quiet", "--free-pattern", "random",  NULL};
+		"--name", "e2e-fpr", "--fpr",	       "9,50,32", "--vcpus",
+		"3",	  "--quiet", "--free-pattern", "random",  NULL
+	};
 	struct ha_host_counters c;
 	int64_t r_low;
 	char out[1024];
@@ -383,8 +386,8 @@ END_TEST
  * is only worth something if the guest notices. */
 START_TEST(test_canary_detects_data_loss)
 {
-	static const char *const args[] = {"--name", "e2e-evil", "--quiet",
-					   NULL};
+	static const char *const args[] = { "--name", "e2e-evil", "--quiet",
+					    NULL };
 	uint64_t victim = UINT64_MAX;
 	unsigned best = HA_CHILD_FRAMES;
 	char out[1024];
@@ -411,7 +414,7 @@ START_TEST(test_canary_detects_data_loss)
 		victim, best);
 	sh.menv.env.lock(sh.menv.env.ctx);
 	ck_assert_int_eq(
-	    sh.menv.env.discard(sh.menv.env.ctx, ha_huge(victim), 1), 0);
+		sh.menv.env.discard(sh.menv.env.ctx, ha_huge(victim), 1), 0);
 	sh.menv.env.unlock(sh.menv.env.ctx);
 
 	/* Found by the periodic sample or on free, or at the latest by
@@ -424,7 +427,7 @@ START_TEST(test_canary_detects_data_loss)
 	ck_assert_uint_gt(sh.status.canary_mismatches, 0);
 	sh_read_file(sh.out, out, sizeof(out));
 	ck_assert_msg(strstr(out, "mismatches ") &&
-			  !strstr(out, ", mismatches 0,"),
+			      !strstr(out, ", mismatches 0,"),
 		      "summary: %s", out);
 	sh_read_file(sh.err, out, sizeof(out));
 	ck_assert_msg(strstr(out, "canary mismatch"), "stderr: %s", out);
@@ -435,7 +438,7 @@ END_TEST
 /* ERROR in answer to HELLO: the message is printed, exit status 1. */
 START_TEST(test_refused)
 {
-	static const char *const args[] = {"--name", "e2e-refused", NULL};
+	static const char *const args[] = { "--name", "e2e-refused", NULL };
 	struct sim_error e;
 	char err[2048];
 	int fd, status;
@@ -466,8 +469,8 @@ END_TEST
 /* --no-reconnect: a lost connection ends the guest with status 1. */
 START_TEST(test_no_reconnect)
 {
-	static const char *const args[] = {"--name", "e2e-once",
-					   "--no-reconnect", "--quiet", NULL};
+	static const char *const args[] = { "--name", "e2e-once",
+					    "--no-reconnect", "--quiet", NULL };
 	int status;
 
 	sh_spawn("0 0.2 0.1\n", args);
@@ -490,30 +493,30 @@ static const struct {
 	int status;
 	const char *message; /* on stderr (or stdout for --help) */
 } cli[] = {
-    {{"--help"}, 0, "--fpr ORDER,DELAY_MS,CAPACITY"},
-    {{"--help"}, 0, "--free-pattern jobs|random"},
-    {{"--free-pattern", "lifo"}, 1, "\"lifo\" is not jobs or random"},
-    {{"--fpr", "0,2000,32"}, 1, "only order 9"},
-    {{"--fpr", "9,2000"}, 1, "is not ORDER,DELAY_MS,CAPACITY"},
-    {{"--fpr", "9,2000,513"}, 1, "capacity 513 is outside 1..512"},
-    {{"--name", "no spaces"}, 1, "--name"},
-    {{"--name", "a123456789a123456789a123456789a123456789a123456789"
-		"a123456789abcd"},
-     1,
-     "1..63 characters"},
-    {{"--uuid", "not-a-uuid"}, 1, "--uuid"},
-    {{"--memory", "16M"}, 1, "a multiple of 2M between 32M and 4T"},
-    {{"--memory", "33M"}, 1, "a multiple of 2M"},
-    {{"--memory", "5T"}, 1, "--memory"},
-    {{"--vcpus", "0"}, 1, "--vcpus"},
-    {{"--time-scale", "0"}, 1, "--time-scale"},
-    {{"--trace", "no-such-trace"},
-     1,
-     "trace \"no-such-trace\" not "
-     "found"},
-    {{"--socket", "/nonexistent/sim.sock", "--connect-timeout", "0"},
-     1,
-     "connect /nonexistent/sim.sock"},
+	{ { "--help" }, 0, "--fpr ORDER,DELAY_MS,CAPACITY" },
+	{ { "--help" }, 0, "--free-pattern jobs|random" },
+	{ { "--free-pattern", "lifo" }, 1, "\"lifo\" is not jobs or random" },
+	{ { "--fpr", "0,2000,32" }, 1, "only order 9" },
+	{ { "--fpr", "9,2000" }, 1, "is not ORDER,DELAY_MS,CAPACITY" },
+	{ { "--fpr", "9,2000,513" }, 1, "capacity 513 is outside 1..512" },
+	{ { "--name", "no spaces" }, 1, "--name" },
+	{ { "--name", "a123456789a123456789a123456789a123456789a123456789"
+		      "a123456789abcd" },
+	  1,
+	  "1..63 characters" },
+	{ { "--uuid", "not-a-uuid" }, 1, "--uuid" },
+	{ { "--memory", "16M" }, 1, "a multiple of 2M between 32M and 4T" },
+	{ { "--memory", "33M" }, 1, "a multiple of 2M" },
+	{ { "--memory", "5T" }, 1, "--memory" },
+	{ { "--vcpus", "0" }, 1, "--vcpus" },
+	{ { "--time-scale", "0" }, 1, "--time-scale" },
+	{ { "--trace", "no-such-trace" },
+	  1,
+	  "trace \"no-such-trace\" not "
+	  "found" },
+	{ { "--socket", "/nonexistent/sim.sock", "--connect-timeout", "0" },
+	  1,
+	  "connect /nonexistent/sim.sock" },
 };
 
 static char cli_out[64], cli_err[64];

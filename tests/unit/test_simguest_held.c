@@ -18,7 +18,7 @@
 
 static struct held_alloc alloc_of(uint64_t seq, unsigned order)
 {
-	return (struct held_alloc){.frame = seq, .tag = seq, .order = order};
+	return (struct held_alloc){ .frame = seq, .tag = seq, .order = order };
 }
 
 static void push_ok(struct held *h, uint64_t seq, unsigned order)
@@ -63,7 +63,7 @@ END_TEST
 /* Jobs fill up to their size, end oldest first, and are freed whole. */
 START_TEST(test_jobs_oldest_first)
 {
-	struct held h = {0};
+	struct held h = { 0 };
 	struct held_alloc a;
 	uint64_t seq = 0;
 
@@ -118,7 +118,7 @@ END_TEST
  * to a new job and survive the end of the old one. */
 START_TEST(test_ending_job_takes_nothing_new)
 {
-	struct held h = {0};
+	struct held h = { 0 };
 	struct held_alloc a;
 
 	ck_assert_int_eq(held_start_job(&h, 4096 * KIB), 0);
@@ -154,7 +154,7 @@ END_TEST
 /* Without jobs: any allocation can go, the newest takes its place. */
 START_TEST(test_remove_without_jobs)
 {
-	struct held h = {0};
+	struct held h = { 0 };
 	struct held_alloc a;
 
 	for (uint64_t i = 0; i < 5; i++)
@@ -183,16 +183,16 @@ END_TEST
 static const struct {
 	unsigned pages, live;
 } runs[] = {
-    {1, 1},
-    {7, 3},
-    {300, 20},
-    {5000, 2},
+	{ 1, 1 },
+	{ 7, 3 },
+	{ 300, 20 },
+	{ 5000, 2 },
 };
 
 START_TEST(test_long_run)
 {
 	unsigned pages = runs[_i].pages, live = runs[_i].live;
-	struct held h = {0};
+	struct held h = { 0 };
 	uint64_t next = 0, oldest = 0;
 
 	for (unsigned job = 0; job < 100; job++) {

@@ -56,16 +56,16 @@
 #include "ha_host.h"
 #include "user/memfd_env.h"
 
-#define MIB (1024ull * 1024)
-#define RAM_SIZE (256 * MIB)
-#define META_AREA (4 * MIB) /* metadata, 4 MiB aligned, before the range */
+#define MIB	   (1024ull * 1024)
+#define RAM_SIZE   (256 * MIB)
+#define META_AREA  (4 * MIB) /* metadata, 4 MiB aligned, before the range */
 #define RAM_FRAMES (RAM_SIZE / HA_FRAME_SIZE)
 #define BASE_FRAME (META_AREA / HA_FRAME_SIZE)
-#define FRAMES (RAM_FRAMES - BASE_FRAME)
-#define CHILDREN (FRAMES / HA_CHILD_FRAMES)
+#define FRAMES	   (RAM_FRAMES - BASE_FRAME)
+#define CHILDREN   (FRAMES / HA_CHILD_FRAMES)
 
-#define GUEST_CPUS 4u
-#define HELD_MAX 48u /* allocations a guest thread holds at most */
+#define GUEST_CPUS  4u
+#define HELD_MAX    48u /* allocations a guest thread holds at most */
 #define RECLAIM_MAX 24u /* frames per hard reclaim / return call */
 #define PUT_RETRIES 1000u
 
@@ -239,10 +239,10 @@ static void stress_setup(struct stress *s)
 	memset(s, 0, sizeof(*s));
 	s->fd = memfd_create("ha-stress", MFD_CLOEXEC);
 	ck_assert_msg(s->fd >= 0, "memfd_create: %s", strerror(errno));
-	ck_assert_msg(ftruncate(s->fd, (off_t)RAM_SIZE) == 0,
-		      "ftruncate: %s", strerror(errno));
-	s->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      s->fd, 0);
+	ck_assert_msg(ftruncate(s->fd, (off_t)RAM_SIZE) == 0, "ftruncate: %s",
+		      strerror(errno));
+	s->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd,
+		      0);
 	ck_assert_msg(s->ram != MAP_FAILED, "mmap: %s", strerror(errno));
 
 	s->locals = aligned_alloc(64, ha_local_size(GUEST_CPUS));
@@ -431,8 +431,10 @@ static void guest_put(struct stress *s, unsigned core, uint64_t frame,
 		atomic_fetch_add(&s->put_retries, 1);
 		sched_yield();
 	}
-	stress_error(s, "ha_guest_put(frame %" PRIu64 ", order %u): EAGAIN "
-		     "%u times", frame, order, PUT_RETRIES);
+	stress_error(s,
+		     "ha_guest_put(frame %" PRIu64 ", order %u): EAGAIN "
+		     "%u times",
+		     frame, order, PUT_RETRIES);
 }
 
 /*
@@ -447,8 +449,7 @@ static void free_alloc(struct stress *s, unsigned core, const struct alloc *a,
 	atomic_fetch_add(&s->mismatches, canary_check(s, a, true));
 
 	if (a->order == HA_HUGE_ORDER && rnd_below(rnd, 8) == 0) {
-		for (uint64_t f = a->frame; f < a->frame + HA_CHILD_FRAMES;
-		     f++)
+		for (uint64_t f = a->frame; f < a->frame + HA_CHILD_FRAMES; f++)
 			guest_put(s, core, f, 0);
 	} else if (a->order == HA_MAX_ORDER && rnd_below(rnd, 4) == 0) {
 		guest_put(s, core, a->frame, HA_HUGE_ORDER);
@@ -514,10 +515,10 @@ static void *guest_main(void *arg)
 			.tag = ((uint64_t)t->core << 56) ^ seq,
 		};
 
-		if (f.v % (1ull << order) ||
-		    f.v + (1ull << order) > FRAMES) {
-			stress_error(s, "ha_guest_get(order %u) gave frame %"
-				     PRIu64, order, f.v);
+		if (f.v % (1ull << order) || f.v + (1ull << order) > FRAMES) {
+			stress_error(
+				s, "ha_guest_get(order %u) gave frame %" PRIu64,
+				order, f.v);
 			continue;
 		}
 		if (reclaimed) {
@@ -533,8 +534,8 @@ static void *guest_main(void *arg)
 						     c, ha_strerror(r));
 			}
 		}
-		check_installed(s, &a, reclaimed ? "after install" :
-						   "after get");
+		check_installed(s, &a,
+				reclaimed ? "after install" : "after get");
 		canary_write(s, &a);
 		t->held[t->nheld++] = a;
 	}
@@ -700,9 +701,9 @@ START_TEST(test_stress_concurrent)
 			.ops = ops / GUEST_CPUS + (i < ops % GUEST_CPUS),
 			.rnd = mix64(seed + i) | 1,
 		};
-		ck_assert_int_eq(
-			pthread_create(&gt[i].tid, NULL, guest_main, &gt[i]),
-			0);
+		ck_assert_int_eq(pthread_create(&gt[i].tid, NULL, guest_main,
+						&gt[i]),
+				 0);
 	}
 	for (unsigned i = 0; i < GUEST_CPUS; i++)
 		ck_assert_int_eq(pthread_join(gt[i].tid, NULL), 0);
@@ -780,7 +781,8 @@ START_TEST(test_stress_canary_detects_discard)
 
 		ck_assert_msg(r == HA_OK, "ha_guest_get: %s", ha_strerror(r));
 		ck_assert(!reclaimed);
-		a[i] = (struct alloc){ .frame = f.v, .order = orders[i],
+		a[i] = (struct alloc){ .frame = f.v,
+				       .order = orders[i],
 				       .tag = 0x5eed0000ull + i };
 		canary_write(s, &a[i]);
 	}
@@ -801,8 +803,8 @@ START_TEST(test_stress_canary_detects_discard)
 	}
 	/* The host punched behind the allocator's back: its own view still
 	 * says installed, which is exactly why only the canary can tell. */
-	ck_assert_int_eq(ha_host_state(&s->h, ha_huge(a[0].frame /
-						      HA_CHILD_FRAMES)),
+	ck_assert_int_eq(ha_host_state(&s->h,
+				       ha_huge(a[0].frame / HA_CHILD_FRAMES)),
 			 HA_HS_INSTALLED);
 	for (unsigned i = 0; i < 2; i++)
 		ck_assert_int_eq(ha_guest_put(&s->g, 0, ha_frame(a[i].frame),

@@ -33,19 +33,19 @@ static const struct {
 	size_t count;
 	double last_t, last_fraction, last_churn;
 } good[] = {
-    {"0 0.5 0.1\n", 1, 0, 0.5, 0.1},
-    /* no final newline */
-    {"0 0.5 0.1", 1, 0, 0.5, 0.1},
-    /* comments, blank lines, indentation, tabs, CRLF */
-    {"# a comment\n\n  0\t0.1  0 # trailing comment\r\n"
-     "\t\n10 1 2.5\r\n",
-     2, 10, 1, 2.5},
-    /* exponents, and a step: equal times are allowed */
-    {"0 1e-1 0\n5 0.5 0\n5 0.25 0\n1e1 0.25 0\n", 4, 10, 0.25, 0},
-    /* the bounds of fraction and churn */
-    {"0 0 0\n1 1 1000\n", 2, 1, 1, 1000},
-    /* a trace may start late: the first values hold before */
-    {"30 0.3 0.1\n60 0.6 0.1\n", 2, 60, 0.6, 0.1},
+	{ "0 0.5 0.1\n", 1, 0, 0.5, 0.1 },
+	/* no final newline */
+	{ "0 0.5 0.1", 1, 0, 0.5, 0.1 },
+	/* comments, blank lines, indentation, tabs, CRLF */
+	{ "# a comment\n\n  0\t0.1  0 # trailing comment\r\n"
+	  "\t\n10 1 2.5\r\n",
+	  2, 10, 1, 2.5 },
+	/* exponents, and a step: equal times are allowed */
+	{ "0 1e-1 0\n5 0.5 0\n5 0.25 0\n1e1 0.25 0\n", 4, 10, 0.25, 0 },
+	/* the bounds of fraction and churn */
+	{ "0 0 0\n1 1 1000\n", 2, 1, 1, 1000 },
+	/* a trace may start late: the first values hold before */
+	{ "30 0.3 0.1\n60 0.6 0.1\n", 2, 60, 0.6, 0.1 },
 };
 
 START_TEST(test_parse_good)
@@ -72,40 +72,40 @@ static const struct {
 	const char *text;
 	const char *message;
 } bad[] = {
-    {"", "no points (want lines \"time_s fraction churn_per_s\")"},
-    {"# only a comment\n\n", "no points"},
-    {"0 0.5\n", "line 1: expected 3 numbers \"time_s fraction "
-		"churn_per_s\", got 2"},
-    {"# header\n\n0 0.5 0.1\n10 0.6\n",
-     "line 4: expected 3 numbers \"time_s fraction churn_per_s\", got 2"},
-    {"0 abc 0.1\n", "line 1: fraction is not a finite number: \"abc\""},
-    {"x 0.5 0.1\n", "line 1: time_s is not a finite number: \"x\""},
-    {"0 0.5 0.1x\n", "line 1: churn_per_s is not a finite number: "
-		     "\"0.1x\""},
-    {"0 nan 0\n", "line 1: fraction is not a finite number: \"nan\""},
-    {"0 0.5 inf\n", "line 1: churn_per_s is not a finite number: "
-		    "\"inf\""},
-    {"0 0.5 0.1 7\n", "line 1: trailing text \"7\" after \"time_s "
-		      "fraction churn_per_s\""},
-    {"-1 0.5 0.1\n", "line 1: time -1 is negative"},
-    {"0 0.5 0.1\n10 0.5 0.1\n5 0.5 0.1\n",
-     "line 3: time 5 is before the previous point's 10"},
-    {"0 1.5 0.1\n", "line 1: fraction 1.5 is outside [0, 1]"},
-    {"0 -0.1 0.1\n", "line 1: fraction -0.1 is outside [0, 1]"},
-    {"0 0.5 -2\n", "line 1: churn -2 is negative"},
-    {"0 0.5 0.1\n1e999 0.5 0\n",
-     "line 2: time_s is not a finite number: \"1e999\""},
+	{ "", "no points (want lines \"time_s fraction churn_per_s\")" },
+	{ "# only a comment\n\n", "no points" },
+	{ "0 0.5\n", "line 1: expected 3 numbers \"time_s fraction "
+		     "churn_per_s\", got 2" },
+	{ "# header\n\n0 0.5 0.1\n10 0.6\n",
+	  "line 4: expected 3 numbers \"time_s fraction churn_per_s\", got 2" },
+	{ "0 abc 0.1\n", "line 1: fraction is not a finite number: \"abc\"" },
+	{ "x 0.5 0.1\n", "line 1: time_s is not a finite number: \"x\"" },
+	{ "0 0.5 0.1x\n", "line 1: churn_per_s is not a finite number: "
+			  "\"0.1x\"" },
+	{ "0 nan 0\n", "line 1: fraction is not a finite number: \"nan\"" },
+	{ "0 0.5 inf\n", "line 1: churn_per_s is not a finite number: "
+			 "\"inf\"" },
+	{ "0 0.5 0.1 7\n", "line 1: trailing text \"7\" after \"time_s "
+			   "fraction churn_per_s\"" },
+	{ "-1 0.5 0.1\n", "line 1: time -1 is negative" },
+	{ "0 0.5 0.1\n10 0.5 0.1\n5 0.5 0.1\n",
+	  "line 3: time 5 is before the previous point's 10" },
+	{ "0 1.5 0.1\n", "line 1: fraction 1.5 is outside [0, 1]" },
+	{ "0 -0.1 0.1\n", "line 1: fraction -0.1 is outside [0, 1]" },
+	{ "0 0.5 -2\n", "line 1: churn -2 is negative" },
+	{ "0 0.5 0.1\n1e999 0.5 0\n",
+	  "line 2: time_s is not a finite number: \"1e999\"" },
 };
 
 START_TEST(test_parse_bad)
 {
-	struct trace t = {0};
+	struct trace t = { 0 };
 	char err[256] = "";
 
 	ck_assert_int_eq(parse(bad[_i].text, &t, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(
-	    strncmp(err, bad[_i].message, strlen(bad[_i].message)) == 0,
-	    "case %d: got \"%s\", want \"%s\"", _i, err, bad[_i].message);
+		strncmp(err, bad[_i].message, strlen(bad[_i].message)) == 0,
+		"case %d: got \"%s\", want \"%s\"", _i, err, bad[_i].message);
 	ck_assert_ptr_null(t.points);
 }
 END_TEST
@@ -125,8 +125,9 @@ START_TEST(test_parse_long_line_and_nul)
 
 	static const char nul[] = "0 0.5 0.1\n1 0.5\0 0.1\n";
 
-	ck_assert_int_eq(
-	    trace_parse(nul, sizeof(nul) - 1, &t, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(trace_parse(nul, sizeof(nul) - 1, &t, err,
+				     sizeof(err)),
+			 -EINVAL);
 	ck_assert_str_eq(err, "line 2: contains a NUL byte");
 }
 END_TEST
@@ -142,12 +143,12 @@ static const char interp_text[] = "0 0.1 0\n"
 static const struct {
 	double pos, fraction, churn;
 } interp[] = {
-    {-5, 0.1, 0}, /* before the first point */
-    {0, 0.1, 0},   {2.5, 0.2, 0.25},
-    {5, 0.3, 0.5}, {9.999999, 0.4999996, 0.9999999},
-    {10, 0.2, 0}, /* at a step the later point wins */
-    {15, 0.2, 0},  {25, 0.5, 1.5},
-    {30, 0.8, 3},  {1000, 0.8, 3}, /* after the last point */
+	{ -5, 0.1, 0 }, /* before the first point */
+	{ 0, 0.1, 0 },	 { 2.5, 0.2, 0.25 },
+	{ 5, 0.3, 0.5 }, { 9.999999, 0.4999996, 0.9999999 },
+	{ 10, 0.2, 0 }, /* at a step the later point wins */
+	{ 15, 0.2, 0 },	 { 25, 0.5, 1.5 },
+	{ 30, 0.8, 3 },	 { 1000, 0.8, 3 }, /* after the last point */
 };
 
 START_TEST(test_interpolate)
@@ -159,7 +160,7 @@ START_TEST(test_interpolate)
 	ck_assert_int_eq(parse(interp_text, &t, err, sizeof(err)), 0);
 	s = trace_at(&t, interp[_i].pos);
 	ck_assert_msg(fabs(s.fraction - interp[_i].fraction) < 1e-6 &&
-			  fabs(s.churn - interp[_i].churn) < 1e-6,
+			      fabs(s.churn - interp[_i].churn) < 1e-6,
 		      "at %g s: got %g/%g, want %g/%g", interp[_i].pos,
 		      s.fraction, s.churn, interp[_i].fraction,
 		      interp[_i].churn);
@@ -171,7 +172,7 @@ START_TEST(test_single_point)
 {
 	struct trace t;
 	char err[256];
-	struct trace_clock c = {.trace = &t, .start_ns = 0, .scale = 1};
+	struct trace_clock c = { .trace = &t, .start_ns = 0, .scale = 1 };
 	bool done;
 
 	ck_assert_int_eq(parse("0 0.3 0.2\n", &t, err, sizeof(err)), 0);
@@ -193,12 +194,12 @@ static const struct {
 	double pos;
 	bool done;
 } clock_cases[] = {
-    {1, false, 0, 0, false}, /* before the start */
-    {1, false, 1000000000ull + 2500000000ull, 2.5, false},
-    {10, false, 1000000000ull + 2500000000ull, 25, false},
-    {10, false, 1000000000ull + 4000000000ull, 30, true}, /* clamped */
-    {10, true, 1000000000ull + 4000000000ull, 10, false}, /* wraps */
-    {0.5, true, 1000000000ull + 100000000000ull, 20, false},
+	{ 1, false, 0, 0, false }, /* before the start */
+	{ 1, false, 1000000000ull + 2500000000ull, 2.5, false },
+	{ 10, false, 1000000000ull + 2500000000ull, 25, false },
+	{ 10, false, 1000000000ull + 4000000000ull, 30, true }, /* clamped */
+	{ 10, true, 1000000000ull + 4000000000ull, 10, false }, /* wraps */
+	{ 0.5, true, 1000000000ull + 100000000000ull, 20, false },
 };
 
 START_TEST(test_clock)
@@ -209,10 +210,10 @@ START_TEST(test_clock)
 
 	ck_assert_int_eq(parse("0 0 0\n30 1 0\n", &t, err, sizeof(err)), 0);
 
-	struct trace_clock c = {.trace = &t,
-				.start_ns = 1000000000ull,
-				.scale = clock_cases[_i].scale,
-				.loop = clock_cases[_i].loop};
+	struct trace_clock c = { .trace = &t,
+				 .start_ns = 1000000000ull,
+				 .scale = clock_cases[_i].scale,
+				 .loop = clock_cases[_i].loop };
 	double pos = trace_clock_pos(&c, clock_cases[_i].now_ns, &done);
 
 	ck_assert_double_eq_tol(pos, clock_cases[_i].pos, 1e-6);
@@ -272,7 +273,7 @@ START_TEST(test_load_and_resolve)
 			 -ENOENT);
 	/* A name with a slash is a path, whatever the directory. */
 	ck_assert_int_eq(
-	    trace_resolve(want, "/nonexistent", path, sizeof(path)), 0);
+		trace_resolve(want, "/nonexistent", path, sizeof(path)), 0);
 	ck_assert_str_eq(path, want);
 	ck_assert_int_eq(trace_resolve("ok", tmpdir, path, 8), -ENAMETOOLONG);
 
@@ -306,19 +307,19 @@ END_TEST
 
 struct shape {
 	const char *name;
-	double min_len, max_len;   /* seconds */
-	double min_peak;	   /* highest fraction at least */
-	double max_final;	   /* fraction at the end at most */
+	double min_len, max_len; /* seconds */
+	double min_peak; /* highest fraction at least */
+	double max_final; /* fraction at the end at most */
 	double min_mean, max_mean; /* time-weighted mean fraction */
 };
 
 static const struct shape shapes[] = {
-    /* 40.8 min of build plus 200 s idle; plateau 40-70 %, link peak,
+	/* 40.8 min of build plus 200 s idle; plateau 40-70 %, link peak,
      * low idle level at the end. */
-    {"clang-build", 2500, 2800, 0.75, 0.25, 0.40, 0.60},
-    {"bursty", 600, 1200, 0.55, 0.15, 0.10, 0.40},
-    {"idle", 60, 3600, 0.0, 0.10, 0.02, 0.10},
-    {"steady", 60, 3600, 0.45, 0.60, 0.45, 0.55},
+	{ "clang-build", 2500, 2800, 0.75, 0.25, 0.40, 0.60 },
+	{ "bursty", 600, 1200, 0.55, 0.15, 0.10, 0.40 },
+	{ "idle", 60, 3600, 0.0, 0.10, 0.02, 0.10 },
+	{ "steady", 60, 3600, 0.45, 0.60, 0.45, 0.55 },
 };
 
 START_TEST(test_shipped_traces)
@@ -328,20 +329,21 @@ START_TEST(test_shipped_traces)
 	struct trace t;
 	double peak = 0, area = 0;
 
-	ck_assert_int_eq(
-	    trace_resolve(s->name, SIMGUEST_TRACE_DIR, path, sizeof(path)), 0);
+	ck_assert_int_eq(trace_resolve(s->name, SIMGUEST_TRACE_DIR, path,
+				       sizeof(path)),
+			 0);
 	ck_assert_msg(trace_load(path, &t, err, sizeof(err)) == 0, "%s", err);
 	for (size_t i = 0; i < t.count; i++) {
 		if (t.points[i].fraction > peak)
 			peak = t.points[i].fraction;
 		if (i)
-			area +=
-			    (t.points[i].t_s - t.points[i - 1].t_s) *
-			    (t.points[i].fraction + t.points[i - 1].fraction) /
-			    2;
+			area += (t.points[i].t_s - t.points[i - 1].t_s) *
+				(t.points[i].fraction +
+				 t.points[i - 1].fraction) /
+				2;
 	}
 	ck_assert_msg(trace_length(&t) >= s->min_len &&
-			  trace_length(&t) <= s->max_len,
+			      trace_length(&t) <= s->max_len,
 		      "%s: length %g s", s->name, trace_length(&t));
 	ck_assert_msg(peak >= s->min_peak, "%s: peak %g", s->name, peak);
 	ck_assert_msg(t.points[t.count - 1].fraction <= s->max_final,
@@ -402,8 +404,8 @@ static Suite *trace_suite(void)
 			    (int)(sizeof(interp) / sizeof(interp[0])));
 	tcase_add_test(tc, test_single_point);
 	tcase_add_loop_test(
-	    tc, test_clock, 0,
-	    (int)(sizeof(clock_cases) / sizeof(clock_cases[0])));
+		tc, test_clock, 0,
+		(int)(sizeof(clock_cases) / sizeof(clock_cases[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");

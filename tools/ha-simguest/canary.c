@@ -48,9 +48,9 @@ bool canary_check(const uint8_t *p, uint64_t tag, uint64_t frame,
 	if (first == v) {
 		/* Report the word that is wrong. */
 		*ret_found = mid != (v ^ 0x5555555555555555ull) ? mid : last;
-		*ret_want = mid != (v ^ 0x5555555555555555ull)
-				? (v ^ 0x5555555555555555ull)
-				: ~v;
+		*ret_want = mid != (v ^ 0x5555555555555555ull) ?
+				    (v ^ 0x5555555555555555ull) :
+				    ~v;
 	}
 	return false;
 }

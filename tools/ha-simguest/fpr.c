@@ -52,15 +52,16 @@ int fpr_parse(const char *s, struct fpr_config *ret_cfg, char *err,
 			 v[2], SIM_REPORT_MAX);
 		return -EINVAL;
 	}
-	*ret_cfg = (struct fpr_config){.order = (unsigned)v[0],
-				       .delay_ms = (unsigned)v[1],
-				       .capacity = (unsigned)v[2]};
+	*ret_cfg = (struct fpr_config){ .order = (unsigned)v[0],
+					.delay_ms = (unsigned)v[1],
+					.capacity = (unsigned)v[2] };
 	return 0;
 
 bad:
 	snprintf(
-	    err, errlen,
-	    "--fpr: \"%s\" is not ORDER,DELAY_MS,CAPACITY (e.g. 9,2000,32)", s);
+		err, errlen,
+		"--fpr: \"%s\" is not ORDER,DELAY_MS,CAPACITY (e.g. 9,2000,32)",
+		s);
 	return -EINVAL;
 }
 
@@ -149,8 +150,8 @@ static void round_once(struct fpr *f)
 
 static void sleep_ms(unsigned ms)
 {
-	struct timespec ts = {.tv_sec = ms / 1000,
-			      .tv_nsec = (long)(ms % 1000) * 1000000l};
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000l };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -165,9 +166,9 @@ static void *fpr_main(void *arg)
 		for (unsigned t = 0;
 		     t < f->cfg.delay_ms && !atomic_load(f->stop);
 		     t += SLEEP_SLICE_MS)
-			sleep_ms(f->cfg.delay_ms - t < SLEEP_SLICE_MS
-				     ? f->cfg.delay_ms - t
-				     : SLEEP_SLICE_MS);
+			sleep_ms(f->cfg.delay_ms - t < SLEEP_SLICE_MS ?
+					 f->cfg.delay_ms - t :
+					 SLEEP_SLICE_MS);
 		if (!atomic_load(f->stop))
 			round_once(f);
 	}

@@ -25,7 +25,7 @@ struct ram;
 struct link;
 
 struct fpr_config {
-	unsigned order;	   /* only HA_HUGE_ORDER (9) */
+	unsigned order; /* only HA_HUGE_ORDER (9) */
 	unsigned delay_ms; /* between rounds */
 	unsigned capacity; /* frames per REPORT, 1..SIM_REPORT_MAX */
 };
@@ -42,14 +42,14 @@ struct fpr {
 	struct ram *ram;
 	struct link *link;
 	const atomic_bool *stop;
-	unsigned core;		/* allocator core of the reporting thread */
+	unsigned core; /* allocator core of the reporting thread */
 	atomic_uchar *reported; /* per huge frame: reported and free since */
 	uint64_t *batch, *skip; /* one round's frames */
 	unsigned max_gets;
 	pthread_t thread;
 	bool started;
 	atomic_uint_fast64_t reported_frames; /* frames in answered REPORTs */
-	atomic_uint_fast64_t discarded;	      /* frames the host discarded */
+	atomic_uint_fast64_t discarded; /* frames the host discarded */
 	atomic_uint_fast64_t rounds, report_errors;
 };
 

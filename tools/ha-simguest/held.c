@@ -66,7 +66,7 @@ int held_start_job(struct held *h, uint64_t size)
 	if (r < 0)
 		return r;
 	h->jobs[h->jfirst + h->njobs++] =
-	    (struct held_job){.count = 0, .bytes = 0, .size = size};
+		(struct held_job){ .count = 0, .bytes = 0, .size = size };
 	return 0;
 }
 

@@ -24,21 +24,21 @@
 
 struct held_alloc {
 	uint64_t frame; /* relative to the region's base frame */
-	uint64_t tag;	/* unique per allocation: part of its canaries */
+	uint64_t tag; /* unique per allocation: part of its canaries */
 	unsigned order;
 	bool damaged; /* canaries found lost (counted once) */
 };
 
 struct held_job {
-	size_t count;	/* allocations still held */
+	size_t count; /* allocations still held */
 	uint64_t bytes; /* their size */
-	uint64_t size;	/* bytes the job grows to */
+	uint64_t size; /* bytes the job grows to */
 };
 
 struct held {
 	struct held_alloc *a; /* live: a[first .. first + n), oldest first */
 	size_t first, n, cap;
-	uint64_t bytes;	       /* of all live allocations */
+	uint64_t bytes; /* of all live allocations */
 	struct held_job *jobs; /* jobs[jfirst .. jfirst + njobs) */
 	size_t jfirst, njobs, jcap;
 	bool ending; /* the oldest job is being freed */

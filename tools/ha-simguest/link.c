@@ -77,8 +77,8 @@ static void copy_text(char *dst, size_t dstlen, const char *src, size_t srclen)
  * pass (-ETIMEDOUT). */
 static int wait_readable(int fd, int wake_fd, int timeout_ms)
 {
-	struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
-			      {.fd = wake_fd, .events = POLLIN}};
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = wake_fd, .events = POLLIN } };
 	int n;
 
 	do {
@@ -100,12 +100,12 @@ static int send_hello(struct link *l, int fd)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} control;
-	struct iovec iov = {.iov_base = &hello, .iov_len = sizeof(hello)};
+	struct iovec iov = { .iov_base = &hello, .iov_len = sizeof(hello) };
 	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = control.buf,
-	    .msg_controllen = sizeof(control.buf),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
 	};
 	struct cmsghdr *c;
 
@@ -128,7 +128,7 @@ static int send_hello(struct link *l, int fd)
  */
 static int handshake(struct link *l, char *err, size_t errlen)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	union {
 		struct sim_hdr hdr;
 		struct sim_welcome welcome;
@@ -158,8 +158,8 @@ static int handshake(struct link *l, char *err, size_t errlen)
 	r = wait_readable(fd, l->wake_fd, HANDSHAKE_TIMEOUT_MS);
 	if (r < 0) {
 		set_err(err, errlen, "waiting for WELCOME: %s",
-			r == -ETIMEDOUT ? "no answer within 5 s"
-					: strerror(-r));
+			r == -ETIMEDOUT ? "no answer within 5 s" :
+					  strerror(-r));
 		goto cleanup;
 	}
 	n = recv(fd, &m, sizeof(m), 0);
@@ -189,8 +189,8 @@ static int handshake(struct link *l, char *err, size_t errlen)
 
 		copy_text(text, sizeof(text), m.error.message,
 			  sizeof(m.error.message));
-		r = m.error.code < 0 && m.error.code > -4096 ? m.error.code
-							     : -EPROTO;
+		r = m.error.code < 0 && m.error.code > -4096 ? m.error.code :
+							       -EPROTO;
 		set_err(err, errlen, "the daemon refused: %s (%s)", text,
 			strerror(-r));
 		goto cleanup;
@@ -293,7 +293,7 @@ static void dispatch(struct link *l, const void *buf, size_t n)
 
 static int sleep_or_wake(struct link *l, unsigned ms)
 {
-	struct pollfd p = {.fd = l->wake_fd, .events = POLLIN};
+	struct pollfd p = { .fd = l->wake_fd, .events = POLLIN };
 
 	return poll(&p, 1, (int)ms) > 0 ? -ECANCELED : 0;
 }
@@ -328,9 +328,9 @@ static void *reader_main(void *arg)
 					sg_warn("reconnecting: %s", err);
 				else
 					sg_debug("reconnecting: %s", err);
-				backoff = backoff * 2 > BACKOFF_MAX_MS
-					      ? BACKOFF_MAX_MS
-					      : backoff * 2;
+				backoff = backoff * 2 > BACKOFF_MAX_MS ?
+						  BACKOFF_MAX_MS :
+						  backoff * 2;
 				continue;
 			}
 			backoff = BACKOFF_MIN_MS;
@@ -522,7 +522,7 @@ static int request(struct link *l, struct link_req *q)
 
 int link_install(struct link *l, uint64_t huge)
 {
-	struct link_req q = {.type = SIM_INSTALL, .huge = &huge, .count = 1};
+	struct link_req q = { .type = SIM_INSTALL, .huge = &huge, .count = 1 };
 
 	return request(l, &q);
 }
@@ -530,7 +530,9 @@ int link_install(struct link *l, uint64_t huge)
 int link_report(struct link *l, const uint64_t *huge, uint32_t count,
 		uint32_t *ret_discarded)
 {
-	struct link_req q = {.type = SIM_REPORT, .huge = huge, .count = count};
+	struct link_req q = { .type = SIM_REPORT,
+			      .huge = huge,
+			      .count = count };
 	int r;
 
 	if (count == 0 || count > SIM_REPORT_MAX)

@@ -26,20 +26,20 @@ struct link_req;
 
 struct link {
 	char path[108]; /* sun_path */
-	int memfd;	/* guest RAM, sent with every HELLO; not owned */
+	int memfd; /* guest RAM, sent with every HELLO; not owned */
 	struct sim_hello hello;
 	bool reconnect;
 	bool initialized; /* between link_open() and link_close() */
 
 	pthread_mutex_t lock; /* everything below, and sending */
-	pthread_cond_t cond;  /* CLOCK_MONOTONIC; any state change */
-	int fd;		      /* connected socket, -1 while down */
-	uint64_t gen;	      /* connections made so far */
-	uint64_t seq;	      /* last request number */
+	pthread_cond_t cond; /* CLOCK_MONOTONIC; any state change */
+	int fd; /* connected socket, -1 while down */
+	uint64_t gen; /* connections made so far */
+	uint64_t seq; /* last request number */
 	struct link_req *pending;
 	bool stopping; /* shutting down: no reconnect, waits give up */
 	uint64_t stop_deadline_ns;
-	bool failed;	       /* lost and not reconnecting */
+	bool failed; /* lost and not reconnecting */
 	char id[SIM_NAME_MAX]; /* from the last WELCOME */
 
 	int wake_fd; /* eventfd: tells the reader to exit */

@@ -27,8 +27,8 @@ void sg_log(enum sg_log_level level, const char *fmt, ...)
 	/* One fprintf per line: stdio's lock keeps lines of different
 	 * threads apart. */
 	fprintf(stderr, "%s: %s%s\n", prefix,
-		level == SG_LOG_ERR	  ? "error: "
-		: level == SG_LOG_WARNING ? "warning: "
-					  : "",
+		level == SG_LOG_ERR	? "error: " :
+		level == SG_LOG_WARNING ? "warning: " :
+					  "",
 		line);
 }

@@ -20,7 +20,7 @@ enum sg_log_level {
 void sg_log_setup(const char *name, enum sg_log_level max_level);
 
 void sg_log(enum sg_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+	__attribute__((format(printf, 2, 3)));
 
 #define sg_err(...)   sg_log(SG_LOG_ERR, __VA_ARGS__)
 #define sg_warn(...)  sg_log(SG_LOG_WARNING, __VA_ARGS__)

@@ -29,7 +29,7 @@
 #include "vcpu.h"
 
 #define EXIT_MISMATCH 3
-#define STOP_GRACE_MS 3000	   /* wait for replies to installs in flight */
+#define STOP_GRACE_MS 3000 /* wait for replies to installs in flight */
 #define TICK_NS	      100000000ull /* main loop checks flags this often */
 
 struct simguest {
@@ -49,8 +49,8 @@ struct simguest {
 
 struct totals {
 	uint64_t ops, allocated_bytes, installs, install_ns, install_errors,
-	    dropped, canary_checks, canary_mismatches, alloc_failures, errors,
-	    reported;
+		dropped, canary_checks, canary_mismatches, alloc_failures,
+		errors, reported;
 };
 
 static uint64_t get(atomic_uint_fast64_t *c)
@@ -183,8 +183,8 @@ static int setup(struct simguest *sg)
 		o->socket, sg->link.id, o->uuid, o->memory >> 20,
 		(sg->ram.geo.frames << HA_FRAME_SHIFT) >> 20,
 		sg->ram.geo.base_frame, o->vcpus, sg->trace_path,
-		o->free_pattern == WORKLOAD_FREE_JOBS ? "whole jobs"
-						      : "random allocations",
+		o->free_pattern == WORKLOAD_FREE_JOBS ? "whole jobs" :
+							"random allocations",
 		o->fpr_enabled ? ", free page reporting" : "");
 	return 0;
 }
@@ -195,17 +195,17 @@ static int start(struct simguest *sg)
 	int r;
 
 	sg->wl = (struct workload){
-	    .ram = &sg->ram,
-	    .link = &sg->link,
-	    .fpr = NULL,
-	    .clock = {.trace = &sg->trace,
-		      .start_ns = vcpu_now_ns(),
-		      .scale = o->time_scale,
-		      .loop = o->loop},
-	    .vcpus = o->vcpus,
-	    .seed = o->seed,
-	    .free = o->free_pattern,
-	    .stop = &sg->stop,
+		.ram = &sg->ram,
+		.link = &sg->link,
+		.fpr = NULL,
+		.clock = { .trace = &sg->trace,
+			   .start_ns = vcpu_now_ns(),
+			   .scale = o->time_scale,
+			   .loop = o->loop },
+		.vcpus = o->vcpus,
+		.seed = o->seed,
+		.free = o->free_pattern,
+		.stop = &sg->stop,
 	};
 	if (o->fpr_enabled) {
 		r = fpr_start(&sg->fpr, &o->fpr, &sg->ram, &sg->link, o->vcpus,
@@ -241,8 +241,9 @@ static int run(struct simguest *sg, const sigset_t *sigs)
 	const struct options *o = &sg->opt;
 	uint64_t interval = (uint64_t)o->status_interval_ms * 1000000ull;
 	uint64_t now = vcpu_now_ns(), next_status = now + interval;
-	uint64_t end = o->duration_s > 0 ? now + (uint64_t)(o->duration_s * 1e9)
-					 : UINT64_MAX;
+	uint64_t end = o->duration_s > 0 ?
+			       now + (uint64_t)(o->duration_s * 1e9) :
+			       UINT64_MAX;
 	bool told_done = false;
 
 	send_status(sg);
@@ -348,9 +349,9 @@ int main(int argc, char **argv)
 	case OPTIONS_RUN:
 		break;
 	}
-	sg_log_setup(sg.opt.name, sg.opt.quiet	   ? SG_LOG_WARNING
-				  : sg.opt.verbose ? SG_LOG_DEBUG
-						   : SG_LOG_INFO);
+	sg_log_setup(sg.opt.name, sg.opt.quiet	 ? SG_LOG_WARNING :
+				  sg.opt.verbose ? SG_LOG_DEBUG :
+						   SG_LOG_INFO);
 	if (!sg.opt.uuid_given) {
 		r = ident_uuid_random(sg.opt.uuid);
 		if (r < 0) {

@@ -18,75 +18,75 @@
 #endif
 
 static const char usage[] =
-    "Usage: ha-simguest [OPTIONS]\n"
-    "\n"
-    "A simulated VM for hyperallocd: guest RAM is a memfd with the\n"
-    "allocator's metadata inside it, vCPU threads replay a workload\n"
-    "trace, and every frame they hold carries a canary so that any data\n"
-    "the host destroys is detected.\n"
-    "\n"
-    "Guest:\n"
-    "  -m, --memory SIZE        guest RAM, e.g. 512M, 16G (default 1G;\n"
-    "                           a multiple of 2M between 32M and 4T)\n"
-    "  -c, --vcpus N            vCPU threads, 1..256 (default 2)\n"
-    "  -n, --name NAME          VM name, [A-Za-z0-9._-]{1,63}\n"
-    "                           (default sim-PID)\n"
-    "      --uuid UUID          VM uuid (default: a random v4 uuid)\n"
-    "      --thp                madvise(MADV_HUGEPAGE) on guest RAM; the\n"
-    "                           daemon is told THP backing only if\n"
-    "                           shmem_enabled allows it (never changed)\n"
-    "      --prefault           write all of guest RAM once at start, like\n"
-    "                           a guest whose page cache has used it all\n"
-    "\n"
-    "Workload:\n"
-    "  -t, --trace NAME|PATH    workload trace (default steady); a name\n"
-    "                           is looked up as DIR/NAME.trace\n"
-    "      --trace-dir DIR      where trace names live\n"
-    "                           (default " SIMGUEST_TRACE_DIR ")\n"
-    "  -x, --time-scale S       trace seconds per real second (default 1)\n"
-    "      --loop               start the trace again at its end; without\n"
-    "                           it the final level is held\n"
-    "      --free-pattern jobs|random\n"
-    "                           what the vCPUs free (default jobs): jobs\n"
-    "                           allocate in groups sized like a compiler\n"
-    "                           process (0.5-4 % of RAM, at least 4M)\n"
-    "                           and free whole groups, the oldest first;\n"
-    "                           random frees random allocations, which\n"
-    "                           leaves live 4K pages in most 2M frames\n"
-    "  -d, --duration S         stop after S real seconds (default: run\n"
-    "                           until SIGTERM or SIGINT)\n"
-    "      --seed N             seed of the random choices (default:\n"
-    "                           from the clock); same seed, same choices\n"
-    "      --fpr ORDER,DELAY_MS,CAPACITY\n"
-    "                           emulate free page reporting: every\n"
-    "                           DELAY_MS report up to CAPACITY free,\n"
-    "                           unreported frames of ORDER (only 9);\n"
-    "                           the paper used 9,2000,32\n"
-    "\n"
-    "Daemon:\n"
-    "  -s, --socket PATH        the daemon's sim socket (default "
-    "$" SG_SOCKET_ENV " or " SG_DEFAULT_SOCKET ")\n"
-    "      --status-interval MS STATUS message period, >= 10 (default "
-    "1000)\n"
-    "      --connect-timeout S  keep trying to reach the daemon at start\n"
-    "                           for S seconds (default 10)\n"
-    "      --no-reconnect       exit (status 1) when the connection is\n"
-    "                           lost instead of reconnecting\n"
-    "\n"
-    "Output:\n"
-    "  -q, --quiet              only warnings and errors (and the summary)\n"
-    "  -v, --verbose            debug messages too\n"
-    "  -h, --help               this text\n"
-    "\n"
-    "At exit (signal or --duration) the vCPUs stop, every held frame's\n"
-    "canary is verified, BYE is sent and one summary line is printed on\n"
-    "stdout. Exit status: 0 ok, 1 error, 3 a canary mismatch was seen\n"
-    "(the host destroyed guest data).\n"
-    "\n"
-    "Trace files: lines \"time_s fraction churn_per_s\" (# comments);\n"
-    "fraction of the guest's allocatable memory held, interpolated\n"
-    "linearly; churn_per_s of the held memory freed and allocated again\n"
-    "per trace second.\n";
+	"Usage: ha-simguest [OPTIONS]\n"
+	"\n"
+	"A simulated VM for hyperallocd: guest RAM is a memfd with the\n"
+	"allocator's metadata inside it, vCPU threads replay a workload\n"
+	"trace, and every frame they hold carries a canary so that any data\n"
+	"the host destroys is detected.\n"
+	"\n"
+	"Guest:\n"
+	"  -m, --memory SIZE        guest RAM, e.g. 512M, 16G (default 1G;\n"
+	"                           a multiple of 2M between 32M and 4T)\n"
+	"  -c, --vcpus N            vCPU threads, 1..256 (default 2)\n"
+	"  -n, --name NAME          VM name, [A-Za-z0-9._-]{1,63}\n"
+	"                           (default sim-PID)\n"
+	"      --uuid UUID          VM uuid (default: a random v4 uuid)\n"
+	"      --thp                madvise(MADV_HUGEPAGE) on guest RAM; the\n"
+	"                           daemon is told THP backing only if\n"
+	"                           shmem_enabled allows it (never changed)\n"
+	"      --prefault           write all of guest RAM once at start, like\n"
+	"                           a guest whose page cache has used it all\n"
+	"\n"
+	"Workload:\n"
+	"  -t, --trace NAME|PATH    workload trace (default steady); a name\n"
+	"                           is looked up as DIR/NAME.trace\n"
+	"      --trace-dir DIR      where trace names live\n"
+	"                           (default " SIMGUEST_TRACE_DIR ")\n"
+	"  -x, --time-scale S       trace seconds per real second (default 1)\n"
+	"      --loop               start the trace again at its end; without\n"
+	"                           it the final level is held\n"
+	"      --free-pattern jobs|random\n"
+	"                           what the vCPUs free (default jobs): jobs\n"
+	"                           allocate in groups sized like a compiler\n"
+	"                           process (0.5-4 % of RAM, at least 4M)\n"
+	"                           and free whole groups, the oldest first;\n"
+	"                           random frees random allocations, which\n"
+	"                           leaves live 4K pages in most 2M frames\n"
+	"  -d, --duration S         stop after S real seconds (default: run\n"
+	"                           until SIGTERM or SIGINT)\n"
+	"      --seed N             seed of the random choices (default:\n"
+	"                           from the clock); same seed, same choices\n"
+	"      --fpr ORDER,DELAY_MS,CAPACITY\n"
+	"                           emulate free page reporting: every\n"
+	"                           DELAY_MS report up to CAPACITY free,\n"
+	"                           unreported frames of ORDER (only 9);\n"
+	"                           the paper used 9,2000,32\n"
+	"\n"
+	"Daemon:\n"
+	"  -s, --socket PATH        the daemon's sim socket (default "
+	"$" SG_SOCKET_ENV " or " SG_DEFAULT_SOCKET ")\n"
+	"      --status-interval MS STATUS message period, >= 10 (default "
+	"1000)\n"
+	"      --connect-timeout S  keep trying to reach the daemon at start\n"
+	"                           for S seconds (default 10)\n"
+	"      --no-reconnect       exit (status 1) when the connection is\n"
+	"                           lost instead of reconnecting\n"
+	"\n"
+	"Output:\n"
+	"  -q, --quiet              only warnings and errors (and the summary)\n"
+	"  -v, --verbose            debug messages too\n"
+	"  -h, --help               this text\n"
+	"\n"
+	"At exit (signal or --duration) the vCPUs stop, every held frame's\n"
+	"canary is verified, BYE is sent and one summary line is printed on\n"
+	"stdout. Exit status: 0 ok, 1 error, 3 a canary mismatch was seen\n"
+	"(the host destroyed guest data).\n"
+	"\n"
+	"Trace files: lines \"time_s fraction churn_per_s\" (# comments);\n"
+	"fraction of the guest's allocatable memory held, interpolated\n"
+	"linearly; churn_per_s of the held memory freed and allocated again\n"
+	"per trace second.\n";
 
 enum {
 	OPT_UUID = 256,
@@ -103,28 +103,28 @@ enum {
 };
 
 static const struct option long_options[] = {
-    {"memory", required_argument, NULL, 'm'},
-    {"vcpus", required_argument, NULL, 'c'},
-    {"name", required_argument, NULL, 'n'},
-    {"uuid", required_argument, NULL, OPT_UUID},
-    {"thp", no_argument, NULL, OPT_THP},
-    {"prefault", no_argument, NULL, OPT_PREFAULT},
-    {"trace", required_argument, NULL, 't'},
-    {"trace-dir", required_argument, NULL, OPT_TRACE_DIR},
-    {"time-scale", required_argument, NULL, 'x'},
-    {"loop", no_argument, NULL, OPT_LOOP},
-    {"free-pattern", required_argument, NULL, OPT_FREE_PATTERN},
-    {"duration", required_argument, NULL, 'd'},
-    {"seed", required_argument, NULL, OPT_SEED},
-    {"fpr", required_argument, NULL, OPT_FPR},
-    {"socket", required_argument, NULL, 's'},
-    {"status-interval", required_argument, NULL, OPT_STATUS_INTERVAL},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"no-reconnect", no_argument, NULL, OPT_NO_RECONNECT},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {0},
+	{ "memory", required_argument, NULL, 'm' },
+	{ "vcpus", required_argument, NULL, 'c' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "uuid", required_argument, NULL, OPT_UUID },
+	{ "thp", no_argument, NULL, OPT_THP },
+	{ "prefault", no_argument, NULL, OPT_PREFAULT },
+	{ "trace", required_argument, NULL, 't' },
+	{ "trace-dir", required_argument, NULL, OPT_TRACE_DIR },
+	{ "time-scale", required_argument, NULL, 'x' },
+	{ "loop", no_argument, NULL, OPT_LOOP },
+	{ "free-pattern", required_argument, NULL, OPT_FREE_PATTERN },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "fpr", required_argument, NULL, OPT_FPR },
+	{ "socket", required_argument, NULL, 's' },
+	{ "status-interval", required_argument, NULL, OPT_STATUS_INTERVAL },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "no-reconnect", no_argument, NULL, OPT_NO_RECONNECT },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
 };
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)

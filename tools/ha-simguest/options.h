@@ -45,9 +45,9 @@ struct options {
 };
 
 enum options_result {
-	OPTIONS_RUN = 0,     /* go */
+	OPTIONS_RUN = 0, /* go */
 	OPTIONS_EXIT_OK = 1, /* --help was printed */
-	OPTIONS_ERROR = -1,  /* message printed, exit 1 */
+	OPTIONS_ERROR = -1, /* message printed, exit 1 */
 };
 
 /* Fill @o from argv (defaults, then the environment, then options).

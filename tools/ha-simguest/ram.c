@@ -39,19 +39,19 @@ int ram_geometry(uint64_t ram_bytes, struct ram_geometry *ret_geo)
 	if (!frames)
 		return -EINVAL;
 	*ret_geo = (struct ram_geometry){
-	    .ram_bytes = ram_bytes,
-	    .meta_size = ha_meta_size(frames),
-	    .meta_len = base,
-	    .base_frame = base >> HA_FRAME_SHIFT,
-	    .frames = frames,
+		.ram_bytes = ram_bytes,
+		.meta_size = ha_meta_size(frames),
+		.meta_len = base,
+		.base_frame = base >> HA_FRAME_SHIFT,
+		.frames = frames,
 	};
 	return 0;
 }
 
 bool ram_shmem_thp_allowed(const char *s)
 {
-	static const char *const ok[] = {"[always]", "[within_size]",
-					 "[advise]", "[force]"};
+	static const char *const ok[] = { "[always]", "[within_size]",
+					  "[advise]", "[force]" };
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (strstr(s, ok[i]))

@@ -20,11 +20,11 @@
 #define RAM_MIN_BYTES (8ull << 20)
 
 struct ram_geometry {
-	uint64_t ram_bytes;  /* size of the memfd */
-	uint64_t meta_size;  /* bytes of allocator metadata (total_size) */
-	uint64_t meta_len;   /* bytes reserved for it: up to the base */
+	uint64_t ram_bytes; /* size of the memfd */
+	uint64_t meta_size; /* bytes of allocator metadata (total_size) */
+	uint64_t meta_len; /* bytes reserved for it: up to the base */
 	uint64_t base_frame; /* first managed frame (4 MiB aligned) */
-	uint64_t frames;     /* managed frames, a multiple of 512 */
+	uint64_t frames; /* managed frames, a multiple of 512 */
 };
 
 /*
@@ -44,10 +44,10 @@ int ram_geometry(uint64_t ram_bytes, struct ram_geometry *ret_geo);
 bool ram_shmem_thp_allowed(const char *shmem_enabled);
 
 struct ram {
-	int fd;	      /* the memfd, -1 if closed */
+	int fd; /* the memfd, -1 if closed */
 	uint8_t *mem; /* shared mapping of all of it */
 	struct ram_geometry geo;
-	bool thp;	/* MADV_HUGEPAGE applied and shmem THP allowed */
+	bool thp; /* MADV_HUGEPAGE applied and shmem THP allowed */
 	unsigned cores; /* allocator cores (vCPUs + the reporter) */
 	struct ha_local *locals; /* guest-private, per core */
 	struct ha_guest guest;

@@ -66,7 +66,8 @@ static void word_at(const char *p, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-static const char *const field_names[3] = {"time_s", "fraction", "churn_per_s"};
+static const char *const field_names[3] = { "time_s", "fraction",
+					    "churn_per_s" };
 
 /* Parse the content of one line (comment already cut off) into @pt.
  * Returns 0 or -EINVAL with the reason in @err. */
@@ -120,15 +121,16 @@ static int parse_line(const char *line, const struct trace_point *prev,
 		set_err(err, errlen, "churn %g is negative", v[2]);
 		return -EINVAL;
 	}
-	*pt =
-	    (struct trace_point){.t_s = v[0], .fraction = v[1], .churn = v[2]};
+	*pt = (struct trace_point){ .t_s = v[0],
+				    .fraction = v[1],
+				    .churn = v[2] };
 	return 0;
 }
 
 int trace_parse(const char *text, size_t len, struct trace *ret_trace,
 		char *err, size_t errlen)
 {
-	struct trace t = {0};
+	struct trace t = { 0 };
 	size_t cap = 0, pos = 0, lineno = 0;
 	char line[TRACE_LINE_MAX + 1];
 	int r;
@@ -179,7 +181,7 @@ int trace_parse(const char *text, size_t len, struct trace *ret_trace,
 		if (t.count == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			struct trace_point *np =
-			    realloc(t.points, ncap * sizeof(*np));
+				realloc(t.points, ncap * sizeof(*np));
 
 			if (!np) {
 				set_err(err, errlen, "out of memory");
@@ -321,9 +323,9 @@ struct trace_sample trace_at(const struct trace *t, double pos_s)
 	size_t lo = 0, hi = t->count - 1;
 
 	if (pos_s <= p[0].t_s)
-		return (struct trace_sample){p[0].fraction, p[0].churn};
+		return (struct trace_sample){ p[0].fraction, p[0].churn };
 	if (pos_s >= p[hi].t_s)
-		return (struct trace_sample){p[hi].fraction, p[hi].churn};
+		return (struct trace_sample){ p[hi].fraction, p[hi].churn };
 	/* The last point at or before pos_s: p[lo].t_s <= pos < p[hi].t_s;
 	 * with equal times (a step) the later point wins. */
 	while (hi - lo > 1) {
@@ -339,8 +341,8 @@ struct trace_sample trace_at(const struct trace *t, double pos_s)
 	double w = span > 0 ? (pos_s - p[lo].t_s) / span : 1;
 
 	return (struct trace_sample){
-	    p[lo].fraction + w * (p[hi].fraction - p[lo].fraction),
-	    p[lo].churn + w * (p[hi].churn - p[lo].churn),
+		p[lo].fraction + w * (p[hi].fraction - p[lo].fraction),
+		p[lo].churn + w * (p[hi].churn - p[lo].churn),
 	};
 }
 

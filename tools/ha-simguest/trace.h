@@ -26,9 +26,9 @@
 #include <stdint.h>
 
 struct trace_point {
-	double t_s;	 /* trace time, seconds */
+	double t_s; /* trace time, seconds */
 	double fraction; /* of allocatable memory, 0..1 */
-	double churn;	 /* of held memory per trace second, >= 0 */
+	double churn; /* of held memory per trace second, >= 0 */
 };
 
 struct trace {

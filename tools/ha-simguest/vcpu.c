@@ -16,8 +16,8 @@
 #include "ram.h"
 
 #define BATCH		256 /* allocator calls between looks at the clock */
-#define IDLE_NS		5000000ull   /* nap: at the target, no churn due */
-#define BACKOFF_NS	2000000ull   /* after ENOMEM or a failed install */
+#define IDLE_NS		5000000ull /* nap: at the target, no churn due */
+#define BACKOFF_NS	2000000ull /* after ENOMEM or a failed install */
 #define SAMPLE_EVERY_NS 100000000ull /* periodic canary sample */
 #define SAMPLE_ALLOCS	8
 #define PUT_RETRIES	1000u
@@ -34,9 +34,9 @@
  * share of transparent huge pages, rarely a 4 MiB block.
  */
 static const double order_bytes_share[HA_MAX_ORDER + 1] = {
-    [0] = 0.30,	 [1] = 0.025, [2] = 0.025, [3] = 0.025,
-    [4] = 0.025, [5] = 0.025, [6] = 0.025, [7] = 0.025,
-    [8] = 0.025, [9] = 0.45,  [10] = 0.05,
+	[0] = 0.30,  [1] = 0.025, [2] = 0.025, [3] = 0.025,
+	[4] = 0.025, [5] = 0.025, [6] = 0.025, [7] = 0.025,
+	[8] = 0.025, [9] = 0.45,  [10] = 0.05,
 };
 
 static atomic_uint_fast64_t mismatches_logged, install_warnings;
@@ -59,8 +59,8 @@ uint64_t vcpu_now_ns(void)
 
 static void nap(uint64_t ns)
 {
-	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
-			      .tv_nsec = (long)(ns % 1000000000ull)};
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
 
 	nanosleep(&ts, NULL);
 }
@@ -245,13 +245,12 @@ static int install(struct vcpu *v, const struct held_alloc *a)
 			   status[i] != -ETIMEDOUT) {
 			stat_add(&v->stats.install_errors, 1);
 			if (worth_logging(&install_warnings))
-				sg_warn(
-				    "vCPU %u: install of huge frame %" PRIu64
-				    ": %s",
-				    v->index, first + i,
-				    status[i] == -ENOTCONN
-					? "connection lost"
-					: ha_strerror(status[i]));
+				sg_warn("vCPU %u: install of huge frame %" PRIu64
+					": %s",
+					v->index, first + i,
+					status[i] == -ENOTCONN ?
+						"connection lost" :
+						ha_strerror(status[i]));
 		}
 	}
 	if (a->order < HA_MAX_ORDER) {
@@ -272,8 +271,8 @@ static int install(struct vcpu *v, const struct held_alloc *a)
 static uint64_t job_size(struct vcpu *v)
 {
 	double managed = (double)(v->wl->ram->geo.frames << HA_FRAME_SHIFT);
-	double share =
-	    JOB_MIN_SHARE + (JOB_MAX_SHARE - JOB_MIN_SHARE) * rnd_unit(&v->rnd);
+	double share = JOB_MIN_SHARE +
+		       (JOB_MAX_SHARE - JOB_MIN_SHARE) * rnd_unit(&v->rnd);
 	uint64_t size = (uint64_t)(managed * share);
 
 	return size < JOB_MIN_BYTES ? JOB_MIN_BYTES : size;
@@ -329,10 +328,10 @@ static int alloc_one(struct vcpu *v)
 	}
 	stat_add(&v->stats.ops, 1);
 	a = (struct held_alloc){
-	    .frame = frame.v,
-	    .order = order,
-	    .tag = canary_mix(v->wl->seed) ^ ((uint64_t)(v->index + 1) << 48) ^
-		   v->seq++,
+		.frame = frame.v,
+		.order = order,
+		.tag = canary_mix(v->wl->seed) ^
+		       ((uint64_t)(v->index + 1) << 48) ^ v->seq++,
 	};
 	fpr_note_alloc(v->wl->fpr, frame.v >> HA_HUGE_ORDER,
 		       alloc_children(order));
@@ -452,7 +451,7 @@ static void *vcpu_main(void *arg)
 		bool done;
 		double pos, dt;
 		uint64_t target =
-		    workload_target(wl, now, &pos, &done) / wl->vcpus;
+			workload_target(wl, now, &pos, &done) / wl->vcpus;
 		struct trace_sample s = trace_at(wl->clock.trace, pos);
 		unsigned work;
 		bool backoff = false;

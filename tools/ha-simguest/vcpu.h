@@ -37,7 +37,7 @@ struct fpr;
 
 enum workload_free {
 	WORKLOAD_FREE_JOBS = 0, /* whole jobs, oldest first */
-	WORKLOAD_FREE_RANDOM,	/* random allocations */
+	WORKLOAD_FREE_RANDOM, /* random allocations */
 };
 
 /* What every vCPU shares; read-only while they run. */
@@ -54,15 +54,15 @@ struct workload {
 
 /* Counters of one vCPU; anyone may read them at any time. */
 struct vcpu_stats {
-	atomic_uint_fast64_t ops;	      /* successful gets and puts */
+	atomic_uint_fast64_t ops; /* successful gets and puts */
 	atomic_uint_fast64_t allocated_bytes; /* held now */
-	atomic_uint_fast64_t installs;	      /* INSTALL requests sent */
-	atomic_uint_fast64_t install_ns;      /* waiting for INSTALLED */
-	atomic_uint_fast64_t install_errors;  /* status < 0 but EPROTO */
-	atomic_uint_fast64_t dropped;	      /* huge frames lost to the host */
-	atomic_uint_fast64_t canary_checks;   /* 4 KiB frames verified */
+	atomic_uint_fast64_t installs; /* INSTALL requests sent */
+	atomic_uint_fast64_t install_ns; /* waiting for INSTALLED */
+	atomic_uint_fast64_t install_errors; /* status < 0 but EPROTO */
+	atomic_uint_fast64_t dropped; /* huge frames lost to the host */
+	atomic_uint_fast64_t canary_checks; /* 4 KiB frames verified */
 	atomic_uint_fast64_t canary_mismatches; /* 4 KiB frames lost */
-	atomic_uint_fast64_t alloc_failures;	/* gets that said HA_ENOMEM */
+	atomic_uint_fast64_t alloc_failures; /* gets that said HA_ENOMEM */
 	atomic_uint_fast64_t errors; /* allocator calls that failed otherwise */
 };
 
@@ -72,8 +72,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t rnd;
-	uint64_t seq;	   /* allocations made */
-	struct held held;  /* what it holds, oldest first */
+	uint64_t seq; /* allocations made */
+	struct held held; /* what it holds, oldest first */
 	double churn_debt; /* bytes still to turn over */
 	struct vcpu_stats stats;
 } __attribute__((aligned(64)));
