@@ -36,6 +36,9 @@ class SerialConsole:
     there."""
 
     def __init__(self, alive=lambda: True, on_timeout=lambda: ""):
+        # A line that ends every wait at once (a kernel's panic or oops:
+        # what was awaited will not come any more).
+        self.fatal = None
         self.lines = []
         self.alive = alive
         self.on_timeout = on_timeout
@@ -98,6 +101,11 @@ class SerialConsole:
                     m = rx.search(self.lines[i])
                     if m:
                         return i, m
+                    if self.fatal and self.fatal.search(self.lines[i]):
+                        tail = "\n".join(self.lines[i:i + 40])
+                        raise AssertionError(
+                            "waiting for /%s/, the guest printed a fatal "
+                            "line:\n%s" % (pattern, tail))
                 left = end - time.monotonic()
                 if left <= 0 or not self.alive():
                     tail = "\n".join(self.lines[-30:])

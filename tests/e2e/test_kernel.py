@@ -34,6 +34,10 @@ BOOT_S = 300
 WORK_S = 900
 SYSFS = "/sys/kernel/mm/hyperalloc"
 OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "e2e")
+# Lines after which the guest cannot go on: a wait for anything else
+# fails at once.
+FATAL_CONSOLE = re.compile(r"Kernel panic|Oops|BUG:|general protection fault|"
+                           r"invalid opcode|kernel BUG at")
 # Lines that must never appear on a guest's console.
 BAD_CONSOLE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|"
                          r"BUG:|WARNING:|Oops|Kernel panic|hyperalloc: .*"
@@ -104,6 +108,7 @@ class Guest:
         self.vm = QemuVM(p["qemu"], args, name=name,
                          keep_console=os.path.join(OUT, name + ".console"),
                          no_reboot=not reboot)
+        self.vm.serial.fatal = FATAL_CONSOLE
 
     def __enter__(self):
         self.vm.start()
