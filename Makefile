@@ -23,6 +23,12 @@ else
 BUILD := build/san-$(subst $(comma),-,$(SAN))
 endif
 
+# npm packages of the build and the tests (mk/npm.mk): one install under
+# build/npm/ for every build, the sanitizer ones included.
+NPM_DIR := build/npm
+NPM_DASHBOARD := $(NPM_DIR)/dashboard/.installed
+NPM_TESTS := $(NPM_DIR)/tests/.installed
+
 WARN := -Wall -Wextra -Wconversion -Wformat-security -Wshadow \
 	-Werror=missing-prototypes -Werror=strict-prototypes \
 	-Werror=implicit-fallthrough -Werror=vla
@@ -58,27 +64,48 @@ $(LIBHA): $(LIB_OBJ)
 	$(Q)$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
 # The core once more, as the guest kernel builds it: kernel shim,
-# -ffreestanding, no libc headers at all. Any undefined symbol in the
-# result is a call out of the core and fails the build.
+# -ffreestanding, no libc headers at all, and the warnings and code model
+# of a Linux x86_64 build (-Wdeclaration-after-statement, no SSE, no red
+# zone, -mcmodel=kernel). Any undefined symbol in the result is a call out
+# of the core and fails the build. A second, 32-bit build catches what a
+# kernel cannot link on 32-bit machines: 64-bit division by a variable
+# (libgcc's __udivdi3 and friends).
 FS_DIR := build/freestanding
-FS_CFLAGS := -std=c11 -O2 -ffreestanding -nostdinc \
+FS_KWARN := -Wdeclaration-after-statement -Wundef -Wvla -Wold-style-definition \
+	-Wmissing-prototypes -Wframe-larger-than=2048
+FS_COMMON := -std=gnu11 -O2 -ffreestanding -nostdinc \
 	-isystem $(shell $(CC) -print-file-name=include) \
 	-DHA_PLATFORM_KERNEL -fno-strict-aliasing -fno-stack-protector \
-	-fno-tree-loop-distribute-patterns -fno-builtin $(WARN) -Werror
+	-fno-tree-loop-distribute-patterns -fno-builtin -fno-common -fno-pic \
+	$(WARN) $(FS_KWARN) -Werror
+FS_CFLAGS := $(FS_COMMON) -mno-sse -mno-mmx -mno-sse2 -mno-3dnow -mno-avx \
+	-mno-red-zone -mcmodel=kernel
+FS32_CFLAGS := $(FS_COMMON) -m32
 FS_OBJ := $(patsubst lib/%.c,$(FS_DIR)/%.o,$(LIB_CORE_SRC))
+FS32_OBJ := $(patsubst lib/%.c,$(FS_DIR)/m32/%.o,$(LIB_CORE_SRC))
 
 $(FS_DIR)/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(call msg,CC-FS,$<)$(CC) $(FS_CFLAGS) -c -o $@ $<
 
-$(FS_DIR)/ok: $(FS_OBJ)
+$(FS_DIR)/m32/%.o: lib/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(call msg,CC-FS32,$<)$(CC) $(FS32_CFLAGS) -c -o $@ $<
+
+$(FS_DIR)/ok: $(FS_OBJ) $(FS32_OBJ)
 	$(Q)ld -r -o $(FS_DIR)/core.o $(FS_OBJ)
 	$(Q)undef=$$(nm -u $(FS_DIR)/core.o); \
 	if [ -n "$$undef" ]; then \
 		echo "lib/ core calls outside itself (it must stay freestanding):"; \
 		echo "$$undef"; exit 1; \
+	fi
+	$(Q)div=$$(nm -u $(FS32_OBJ) | grep -E '__(u)?(div|mod|divmod)di[34]'); \
+	if [ -n "$$div" ]; then \
+		echo "lib/ core divides 64 bits by a variable (a kernel cannot):"; \
+		nm -A -u $(FS32_OBJ) | grep -E '__(u)?(div|mod|divmod)di[34]'; \
+		exit 1; \
 	fi; touch $@
-	$(Q)$(call msg,OK,freestanding core: no external symbols) true
+	$(Q)$(call msg,OK,freestanding core: kernel flags$(comma) no external symbols$(comma) no 64-bit division) true
 
 freestanding: $(FS_DIR)/ok
 
@@ -154,7 +181,7 @@ deps:
 
 T ?=
 check: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all npm-tests
 	$(Q)BUILD=$(BUILD) T='$(T)' SAN='$(SAN)' tests/run-tests.sh
 
 B ?=

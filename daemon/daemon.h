@@ -36,6 +36,7 @@ struct daemon {
 	struct libvirt_tracker *libvirt;
 
 	uint64_t started_usec; /* CLOCK_MONOTONIC */
+	uint64_t started_realtime_usec; /* CLOCK_REALTIME, the same moment */
 	uint64_t errors_total; /* errors logged since start (metrics) */
 	bool shutting_down;
 };

@@ -5,7 +5,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "text.h"
 
@@ -18,7 +20,9 @@ static const char *const type_names[EV_TYPE_COUNT] = {
 	[EV_VM_STUCK] = "vm_stuck",
 	[EV_POLICY_CHANGED] = "policy_changed",
 	[EV_CONFIG_RELOADED] = "config_reloaded",
-	[EV_ERROR] = "error",
+	/* Not "error": EventSource fires its own "error" on connection
+	 * losses, and a listener for ours would get both. */
+	[EV_ERROR] = "daemon_error",
 };
 
 const char *event_type_to_string(enum event_type t)
@@ -30,8 +34,25 @@ const char *event_type_to_string(enum event_type t)
 
 void event_bus_init(struct event_bus *bus)
 {
+	uint64_t r = 0;
+	struct timespec ts;
+
 	memset(bus, 0, sizeof(*bus));
 	bus->next_seq = 1;
+	/* Only distinct from the runs before matters: without entropy yet,
+	 * the clock and the pid do. */
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		r = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		r ^= (uint64_t)getpid() << 48;
+	}
+	snprintf(bus->run, sizeof(bus->run), "%016llx", (unsigned long long)r);
+}
+
+const char *event_format_id(const struct event *ev, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-%llu", ev->run, (unsigned long long)ev->seq);
+	return buf;
 }
 
 void event_publish(struct event_bus *bus, struct event *ev)
@@ -43,6 +64,9 @@ void event_publish(struct event_bus *bus, struct event *ev)
 	text_utf8_fix(ev->vm);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ev->seq = bus->next_seq++;
+	memcpy(ev->run, bus->run, sizeof(ev->run));
+	if ((unsigned)ev->type < EV_TYPE_COUNT)
+		bus->published[ev->type]++;
 	ev->time_usec =
 		(uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	bus->ring[ev->seq % EVENT_RING] = *ev;

@@ -21,12 +21,16 @@ enum event_type {
 	EV_VM_STUCK,
 	EV_POLICY_CHANGED,
 	EV_CONFIG_RELOADED,
-	EV_ERROR,
+	EV_ERROR, /* "daemon_error" on the wire */
 	EV_TYPE_COUNT,
 };
 
+/* A run of the daemon: 16 lower-case hex digits, random per start. */
+#define EVENT_RUN_LEN 17
+
 struct event {
 	uint64_t seq; /* 1, 2, ... per daemon run */
+	char run[EVENT_RUN_LEN]; /* the run it was published in */
 	uint64_t time_usec; /* CLOCK_REALTIME */
 	enum event_type type;
 	char vm[VM_ID_MAX]; /* empty for host-wide events */
@@ -46,15 +50,18 @@ typedef void (*event_fn)(const struct event *ev, void *userdata);
 struct event_bus {
 	struct event ring[EVENT_RING];
 	uint64_t next_seq;
+	char run[EVENT_RUN_LEN]; /* this run's id, set by event_bus_init */
+	uint64_t published[EV_TYPE_COUNT]; /* events of each type so far */
 	struct {
 		event_fn fn;
 		void *userdata;
 	} subs[EVENT_SUBSCRIBERS_MAX];
 };
 
+/* Empty the bus and give it a fresh random run id. */
 void event_bus_init(struct event_bus *bus);
 
-/* Fill seq and time, store, call every subscriber. */
+/* Fill seq, run and time, store, call every subscriber. */
 void event_publish(struct event_bus *bus, struct event *ev);
 
 /* Subscribe; returns a handle >= 0, or -ENOSPC. */
@@ -72,6 +79,11 @@ static inline uint64_t event_next_seq(const struct event_bus *bus)
 }
 
 const char *event_type_to_string(enum event_type t);
+
+/* An event's id as SSE sends it, "<run>-<seq>" ("3f09a1c2d4e5b607-42"),
+ * into @buf (at least EVENT_ID_LEN bytes). Returns @buf. */
+#define EVENT_ID_LEN (EVENT_RUN_LEN + 21)
+const char *event_format_id(const struct event *ev, char *buf, size_t len);
 
 /* The API's timestamps (events, a VM's updated_at, in JSON and gRPC):
  * RFC 3339 UTC with milliseconds ("2026-11-26T10:00:00.000Z") of a

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -331,6 +332,7 @@ int main(int argc, char **argv)
 	bool check_only = false;
 	const char *level_arg = NULL;
 	struct config_error cerr;
+	struct timespec ts;
 	struct daemon *d;
 	sigset_t mask;
 	int c, r;
@@ -368,6 +370,9 @@ int main(int argc, char **argv)
 		return 1;
 	event_bus_init(&d->bus);
 	d->started_usec = now_usec();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->started_realtime_usec =
+		(uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 
 	const char *path = config_path ? config_path : DEFAULT_CONFIG;
 

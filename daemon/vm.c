@@ -108,6 +108,8 @@ const char *vm_state_to_string(enum vm_state s)
 		return "quarantined";
 	case VM_STATE_STUCK:
 		return "stuck";
+	case VM_STATE_COUNT:
+		break;
 	}
 	return "unknown";
 }

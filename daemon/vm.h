@@ -30,6 +30,7 @@ enum vm_state {
 	VM_STATE_MIGRATING,
 	VM_STATE_QUARANTINED, /* corrupt metadata: no more reclaim */
 	VM_STATE_STUCK, /* made no progress toward its target */
+	VM_STATE_COUNT,
 };
 
 enum vm_target_source {

@@ -25,6 +25,13 @@
  * used by anything else. test_hostile= makes it register broken metadata
  * instead, for the tests of the device's validation.
  *
+ * Zone mode, in a kernel whose page allocator runs on libhyperalloc
+ * (CONFIG_HYPERALLOC, mm/hyperalloc/): the driver registers the region of
+ * every managed zone of every node, installs reclaimed frames for the
+ * allocator through the hook it registers (struct hyperalloc_ops), and
+ * applies the host's hard-reclaimed counts to the zones' free and managed
+ * page counters.
+ *
  * The protocol (device ID, queues, messages, config space) is
  * lib/ha_virtio.h; the allocator's shared format is lib/ha_layout.h.
  */
@@ -34,10 +41,14 @@
 #include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/gfp.h>
+#if IS_ENABLED(CONFIG_HYPERALLOC)
+#include <linux/hyperalloc.h>
+#endif
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
+#include <linux/mmzone.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -52,6 +63,7 @@
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <linux/vmstat.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <asm/unaligned.h>
@@ -119,6 +131,8 @@ struct vha_iq {
 struct vha_region {
 	bool registered;
 	u32 zone; /* enum ha_virtio_zone */
+	struct zone *kzone; /* zone mode: the zone it backs */
+	unsigned long base_pfn; /* zone mode: first frame of the range */
 	u64 huge_frames; /* size of the managed range */
 	u64 hard_applied; /* hard_frames last applied to the accounting */
 	u64 hard_changes;
@@ -149,6 +163,7 @@ struct vha_dev {
 	struct work_struct config_work;
 
 	struct vha_test *test;
+	unsigned int nzones; /* zone mode: regions 0 .. nzones - 1 */
 };
 
 /* The bound device, for virtio_hyperalloc_install(). */
@@ -400,7 +415,8 @@ static void vha_config_changed(struct virtio_device *vdev);
  * error of the control queue.
  */
 static int vha_register(struct vha_dev *d, unsigned int slot, u64 meta_gpa,
-			u64 meta_len, u64 frames, u32 zone, size_t req_len)
+			u64 meta_len, u64 frames, u32 node, u32 zone,
+			size_t req_len)
 {
 	struct ha_virtio_register *req = d->ctrl_req;
 	struct ha_virtio_status st;
@@ -412,7 +428,7 @@ static int vha_register(struct vha_dev *d, unsigned int slot, u64 meta_gpa,
 	put_unaligned_le32(slot, &req->region);
 	put_unaligned_le64(meta_gpa, &req->meta_gpa);
 	put_unaligned_le64(meta_len, &req->meta_len);
-	put_unaligned_le32(0, &req->node);
+	put_unaligned_le32(node, &req->node);
 	put_unaligned_le32(zone, &req->zone);
 	r = vha_ctrl(d, req_len, &st);
 	mutex_unlock(&d->ctrl_lock);
@@ -424,12 +440,15 @@ static int vha_register(struct vha_dev *d, unsigned int slot, u64 meta_gpa,
 	if (st.status == HA_OK && st.refusal == HA_VIRTIO_REF_NONE) {
 		pr_info("register slot=%u ok\n", slot);
 		if (slot < HA_VIRTIO_MAX_REGIONS) {
+			struct vha_region *reg = &d->regions[slot];
+
+			/* Zone mode set kzone and base_pfn already. */
 			mutex_lock(&d->region_lock);
-			d->regions[slot] = (struct vha_region){
-				.registered = true,
-				.zone = zone,
-				.huge_frames = frames / HA_CHILD_FRAMES,
-			};
+			reg->registered = true;
+			reg->zone = zone;
+			reg->huge_frames = frames / HA_CHILD_FRAMES;
+			reg->hard_applied = 0;
+			reg->hard_changes = 0;
 			mutex_unlock(&d->region_lock);
 			/* Catch up with what the device holds already. */
 			vha_config_changed(d->vdev);
@@ -448,18 +467,23 @@ static int vha_register(struct vha_dev *d, unsigned int slot, u64 meta_gpa,
 
 /*
  * A region that backs a zone of the in-kernel allocator: frames the host
- * holds hard-reclaimed look allocated to the allocator while the zone's
- * counters still count them as free and managed. This is where the zone
- * mode applies @delta huge frames: mod_zone_page_state(zone,
- * NR_FREE_PAGES, -pages) and adjust_managed_page_count(page, -pages),
- * pages = @delta * 512. That allocator is not part of this driver yet, so
- * no zone region can be registered; the change is only reported.
+ * holds hard-reclaimed look allocated to the allocator (the host took
+ * them from its words), while the zone's counters still count them as
+ * free and managed. Take @delta huge frames off both (or give them back):
+ * MemFree and MemTotal then show the VM's logical size.
  */
 static void vha_zone_apply_hard(struct vha_dev *d, unsigned int slot,
 				s64 delta)
 {
-	pr_warn("region %u: zone accounting is not implemented, %lld huge frames not applied\n",
-		slot, delta);
+	const struct vha_region *r = &d->regions[slot];
+	long pages = (long)delta << HA_HUGE_ORDER;
+
+	if (!r->kzone)
+		return;
+	mod_zone_page_state(r->kzone, NR_FREE_PAGES, -pages);
+	adjust_managed_page_count(pfn_to_page(r->base_pfn), -pages);
+	pr_debug("region %u: hard_frames %+lld -> %llu\n", slot, delta,
+		 r->hard_applied + delta);
 }
 
 /*
@@ -526,6 +550,90 @@ static void vha_config_enable(struct vha_dev *d, bool on)
 	if (!on)
 		cancel_work_sync(&d->config_work);
 }
+
+/* ---- zone mode ---- */
+
+#if IS_ENABLED(CONFIG_HYPERALLOC)
+static u32 vha_zone_kind(unsigned int zone_idx)
+{
+	switch (zone_idx) {
+#ifdef CONFIG_ZONE_DMA32
+	case ZONE_DMA32:
+		return HA_VIRTIO_ZONE_DMA32;
+#endif
+	case ZONE_MOVABLE:
+		return HA_VIRTIO_ZONE_MOVABLE;
+	default:
+		return HA_VIRTIO_ZONE_NORMAL;
+	}
+}
+
+/* The allocator's hook: a zone's region is the slot of its id. */
+static int vha_zone_install(const struct hyperalloc_zone *hz, u64 huge,
+			    unsigned int count)
+{
+	return virtio_hyperalloc_install(hz->id, huge, count);
+}
+
+static const struct hyperalloc_ops vha_zone_ops = {
+	.install = vha_zone_install,
+};
+
+/*
+ * Register every zone the allocator manages, in the slot of its id. The
+ * install hook goes first: the host may reclaim as soon as a region is
+ * registered. A zone the device refuses keeps all of its memory; the
+ * host just cannot reclaim from it.
+ */
+static int vha_zones_start(struct vha_dev *d)
+{
+	unsigned int i, n = hyperalloc_nr_zones();
+	int r;
+
+	if (!n)
+		return 0;
+	if (n > d->max_regions) {
+		pr_warn("%u zones but %u slots: zones %u.. are not registered\n",
+			n, d->max_regions, d->max_regions);
+		n = d->max_regions;
+	}
+	r = hyperalloc_register_ops(&vha_zone_ops);
+	if (r) {
+		pr_err("cannot set the allocator's install hook: %d\n", r);
+		return r;
+	}
+	d->nzones = n;
+	for (i = 0; i < n; i++) {
+		const struct hyperalloc_zone *hz = hyperalloc_get_zone(i);
+
+		mutex_lock(&d->region_lock);
+		d->regions[i].kzone = hz->zone;
+		d->regions[i].base_pfn = hz->base_pfn;
+		mutex_unlock(&d->region_lock);
+		pr_info("zone: slot=%u node=%d zone=%s pfn=%#lx pages=%lu\n", i,
+			hz->nid, hz->zone->name, hz->base_pfn, hz->nr_pages);
+		vha_register(d, i, hz->meta_phys, hz->meta_size, hz->nr_pages,
+			     hz->nid, vha_zone_kind(hz->zone_idx),
+			     sizeof(struct ha_virtio_register));
+	}
+	return 0;
+}
+
+static void vha_zones_stop(struct vha_dev *d)
+{
+	if (d->nzones)
+		hyperalloc_unregister_ops(&vha_zone_ops);
+}
+#else
+static int vha_zones_start(struct vha_dev *d)
+{
+	return 0;
+}
+
+static void vha_zones_stop(struct vha_dev *d)
+{
+}
+#endif
 
 /* ---- test mode ---- */
 
@@ -719,18 +827,12 @@ static u64 vha_budget(const struct vha_test *t)
 	return t->frames * pct / 100 / t->nworkers;
 }
 
-/* Return a frame to the allocator; a concurrent split may ask to retry. */
+/* Return a frame to the allocator (a free fails only on a bug). */
 static int vha_put(struct vha_test *t, unsigned int core, u64 frame,
 		   unsigned int order)
 {
-	int r, tries;
+	int r = ha_guest_put(&t->m.g, core, ha_frame(frame), order);
 
-	for (tries = 0; tries < 1000; tries++) {
-		r = ha_guest_put(&t->m.g, core, ha_frame(frame), order);
-		if (r != HA_EAGAIN)
-			break;
-		cpu_relax();
-	}
 	if (r)
 		pr_err_ratelimited("test: put frame=%llu order=%u: %d\n",
 				   frame, order, r);
@@ -1101,11 +1203,11 @@ static int vha_test_register(struct vha_test *t)
 	default:
 		break;
 	}
-	r = vha_register(d, slot, gpa, t->m.meta_len, t->frames,
+	r = vha_register(d, slot, gpa, t->m.meta_len, t->frames, 0,
 			 HA_VIRTIO_ZONE_POOL, len);
 	if (t->hostile == VHA_HOSTILE_OVERLAP && !r)
 		vha_register(d, 1, vha_meta_gpa(t, &t->m2), t->m2.meta_len,
-			     t->m2.g.layout.frames, HA_VIRTIO_ZONE_POOL, len);
+			     t->m2.g.layout.frames, 0, HA_VIRTIO_ZONE_POOL, len);
 	if (r)
 		return r;
 	switch (t->hostile) {
@@ -1254,6 +1356,7 @@ static ssize_t stats_show(struct device *dev, struct device_attribute *attr,
 	n += sysfs_emit_at(buf, n, "install_queues=%u\nqueues_broken=%u\n",
 			   d->nq, broken);
 	n += sysfs_emit_at(buf, n, "control_broken=%d\n", d->ctrl_broken);
+	n += sysfs_emit_at(buf, n, "zones=%u\n", d->nzones);
 
 	mutex_lock(&d->region_lock);
 	for (i = 0; i < d->max_regions; i++) {
@@ -1565,7 +1668,13 @@ static int vha_probe(struct virtio_device *vdev)
 	virtio_device_ready(vdev);
 	rcu_assign_pointer(vha_current, d);
 
-	if (test_pool) {
+	r = vha_zones_start(d);
+	if (r)
+		goto out_stop_test;
+	if (test_pool && d->nzones) {
+		pr_err("test_pool: not with zones registered (they use slots 0..%u)\n",
+		       d->nzones - 1);
+	} else if (test_pool) {
 		r = vha_test_start(d);
 		if (r)
 			goto out_stop_test;
@@ -1582,6 +1691,7 @@ static int vha_probe(struct virtio_device *vdev)
 
 out_stop_test:
 	vha_test_stop(d->test);
+	vha_zones_stop(d);
 	RCU_INIT_POINTER(vha_current, NULL);
 	synchronize_rcu();
 	vha_config_enable(d, false);
@@ -1609,6 +1719,7 @@ static void vha_remove(struct virtio_device *vdev)
 	mutex_lock(&vha_probe_lock);
 	sysfs_remove_group(&vdev->dev.kobj, &vha_attr_group);
 	vha_test_stop(d->test);
+	vha_zones_stop(d);
 	RCU_INIT_POINTER(vha_current, NULL);
 	synchronize_rcu(); /* no install is running any more */
 	vha_config_enable(d, false);
@@ -1636,6 +1747,11 @@ static unsigned int vha_features[] = {
 static struct virtio_driver vha_driver = {
 	.driver.name = KBUILD_MODNAME,
 	.driver.owner = THIS_MODULE,
+	/*
+	 * With zones registered, an unbind would reset the device: frames
+	 * the host holds would stay lost to the guest. No unbind then.
+	 */
+	.driver.suppress_bind_attrs = IS_ENABLED(CONFIG_HYPERALLOC),
 	.id_table = vha_id_table,
 	.feature_table = vha_features,
 	.feature_table_size = ARRAY_SIZE(vha_features),

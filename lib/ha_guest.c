@@ -57,6 +57,29 @@ uint64_t ha_local_size(unsigned cores)
 	return (uint64_t)cores * sizeof(struct ha_local);
 }
 
+/* @n / @d by shifts: a kernel may not divide 64 bits by a variable. */
+static uint64_t div_u64_u32(uint64_t n, uint32_t d)
+{
+	uint64_t q = 0, rem = 0;
+
+	for (int bit = 63; bit >= 0; bit--) {
+		rem = (rem << 1) | ((n >> bit) & 1u);
+		if (rem >= d) {
+			rem -= d;
+			q |= 1ull << bit;
+		}
+	}
+	return q;
+}
+
+/* @a + @b (both below @n) modulo @n, without dividing. */
+static uint64_t wrap_add(uint64_t a, uint64_t b, uint64_t n)
+{
+	uint64_t v = a + b;
+
+	return v >= n ? v - n : v;
+}
+
 /* ---- tree word updates ---- */
 
 static void tree_inc(struct ha_guest *g, uint64_t t, unsigned n)
@@ -182,6 +205,7 @@ int ha_guest_init(struct ha_guest *g, void *meta, uint64_t meta_len,
 {
 	struct ha_layout l;
 	char *m = meta;
+	uint64_t hint;
 
 	if (!meta || !local || cores == 0 || ((uintptr_t)meta % HA_ALIGN) ||
 	    base_frame % HA_BASE_ALIGN_FRAMES)
@@ -209,11 +233,14 @@ int ha_guest_init(struct ha_guest *g, void *meta, uint64_t meta_len,
 	g->layout = l;
 	g->use_kinds = l.trees >= 3ull * cores;
 
-	for (unsigned i = 0; i < cores; i++)
+	for (unsigned i = 0; i < cores; i++) {
+		/* Spread the CPUs' first searches over the region. */
+		hint = div_u64_u32(l.trees * i, cores);
 		for (unsigned k = 0; k < HA_KIND_COUNT; k++) {
 			local[i].reserved[k] = 0;
-			local[i].hint[k] = l.trees * i / cores;
+			local[i].hint[k] = hint;
 		}
+	}
 
 	if (mode == HA_INIT_ATTACH)
 		rebuild_trees(g);
@@ -237,20 +264,22 @@ static unsigned kind_of(const struct ha_guest *g, unsigned order,
 /* Allocate from the CPU's reservation. HA_ENOMEM: the reservation is
  * missing or too small; HA_EAGAIN: it had frames but none that fit. */
 static int get_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
-		     unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed)
+		     unsigned order, bool installed_only, ha_frame_t *ret_frame,
+		     bool *ret_reclaimed)
 {
 	unsigned n = 1u << order;
 	uint64_t r = ha_load(&lc->reserved[kind]);
+	struct ha_lower lo = lower_of(g);
+	uint64_t t;
 
 	do {
 		if (!res_present(r) || res_free(r) < n)
 			return HA_ENOMEM;
 	} while (!ha_cas(&lc->reserved[kind], &r, r - n));
 
-	uint64_t t = res_tree(r);
-	struct ha_lower lo = lower_of(g);
-
-	if (ha_lower_get(&lo, t, 0, order, ret_frame, ret_reclaimed) == HA_OK)
+	t = res_tree(r);
+	if (ha_lower_get(&lo, t, 0, order, installed_only, ret_frame,
+			 ret_reclaimed) == HA_OK)
 		return HA_OK;
 	tree_inc(g, t, n);
 	return HA_EAGAIN;
@@ -261,12 +290,13 @@ static bool sync_local(struct ha_guest *g, struct ha_local *lc, unsigned kind,
 		       unsigned n)
 {
 	uint64_t r = ha_load(&lc->reserved[kind]);
+	uint64_t t;
+	unsigned got;
 
 	if (!res_present(r))
 		return false;
-	uint64_t t = res_tree(r);
-	unsigned got = tree_take_global(g, t);
-
+	t = res_tree(r);
+	got = tree_take_global(g, t);
 	if (got == 0)
 		return false;
 	do {
@@ -295,14 +325,16 @@ static bool reserve_new(struct ha_guest *g, struct ha_local *lc, unsigned kind,
 			unsigned n, uint64_t skip)
 {
 	const struct ha_layout *l = &g->layout;
-	uint64_t start = ha_load_relaxed(&lc->hint[kind]) % l->trees;
+	uint64_t start = ha_load_relaxed(&lc->hint[kind]);
 
+	if (start >= l->trees)
+		start = 0;
 	/* Pass 0: partially used trees of our kind (keeps free trees whole
 	 * for the host and for huge frames). Pass 1: entirely free trees.
 	 * Pass 2: anything with room. */
 	for (int pass = 0; pass < 3; pass++) {
 		for (uint64_t i = 0; i < l->trees; i++) {
-			uint64_t t = (start + i) % l->trees;
+			uint64_t t = wrap_add(start, i, l->trees);
 			unsigned cap = ha_tree_capacity(l, t);
 			unsigned got;
 
@@ -372,8 +404,8 @@ static bool steal_reservation(struct ha_guest *g, unsigned core, unsigned kind,
 	return false;
 }
 
-static int get_global(struct ha_guest *g, unsigned order, ha_frame_t *ret_frame,
-		      bool *ret_reclaimed)
+static int get_global(struct ha_guest *g, unsigned order, bool installed_only,
+		      ha_frame_t *ret_frame, bool *ret_reclaimed)
 {
 	unsigned n = 1u << order;
 	struct ha_lower lo = lower_of(g);
@@ -381,8 +413,8 @@ static int get_global(struct ha_guest *g, unsigned order, ha_frame_t *ret_frame,
 	for (uint64_t t = 0; t < g->layout.trees; t++) {
 		if (!tree_dec_global(g, t, n))
 			continue;
-		if (ha_lower_get(&lo, t, 0, order, ret_frame, ret_reclaimed) ==
-		    HA_OK)
+		if (ha_lower_get(&lo, t, 0, order, installed_only, ret_frame,
+				 ret_reclaimed) == HA_OK)
 			return HA_OK;
 		tree_inc(g, t, n);
 	}
@@ -392,16 +424,22 @@ static int get_global(struct ha_guest *g, unsigned order, ha_frame_t *ret_frame,
 int ha_guest_get(struct ha_guest *g, unsigned core, unsigned order,
 		 unsigned flags, ha_frame_t *ret_frame, bool *ret_reclaimed)
 {
-	if (order > HA_MAX_ORDER || core >= g->cores)
-		return HA_EINVAL;
-
-	unsigned kind = kind_of(g, order, flags);
-	unsigned n = 1u << order;
-	struct ha_local *lc = &g->locals[core];
+	bool installed_only = (flags & HA_GET_INSTALLED) != 0;
 	uint64_t skip = ~0ull;
+	struct ha_local *lc;
+	unsigned kind, n;
+	int r;
+
+	if (order > HA_MAX_ORDER || core >= g->cores ||
+	    (flags & ~(unsigned)(HA_GET_MOVABLE | HA_GET_INSTALLED)))
+		return HA_EINVAL;
+	kind = kind_of(g, order, flags);
+	n = 1u << order;
+	lc = &g->locals[core];
 
 	for (int attempt = 0; attempt < HA_GET_ATTEMPTS; attempt++) {
-		int r = get_local(g, lc, kind, order, ret_frame, ret_reclaimed);
+		r = get_local(g, lc, kind, order, installed_only, ret_frame,
+			      ret_reclaimed);
 
 		if (r == HA_OK)
 			return HA_OK;
@@ -417,7 +455,7 @@ int ha_guest_get(struct ha_guest *g, unsigned core, unsigned order,
 			continue;
 		break;
 	}
-	return get_global(g, order, ret_frame, ret_reclaimed);
+	return get_global(g, order, installed_only, ret_frame, ret_reclaimed);
 }
 
 /* ---- put ---- */
@@ -425,6 +463,9 @@ int ha_guest_get(struct ha_guest *g, unsigned core, unsigned order,
 int ha_guest_put(struct ha_guest *g, unsigned core, ha_frame_t frame,
 		 unsigned order)
 {
+	struct ha_lower lo = lower_of(g);
+	int r;
+
 	(void)core;
 	if (order > HA_MAX_ORDER)
 		return HA_EINVAL;
@@ -434,12 +475,44 @@ int ha_guest_put(struct ha_guest *g, unsigned core, ha_frame_t frame,
 	    frame.v / HA_CHILD_FRAMES + 1 >= g->layout.children)
 		return HA_ERANGE;
 
-	struct ha_lower lo = lower_of(g);
-	int r = ha_lower_put(&lo, frame, order);
-
+	r = ha_lower_put(&lo, frame, order);
 	if (r < 0)
 		return r;
 	tree_inc(g, frame.v / HA_TREE_FRAMES, 1u << order);
+	return HA_OK;
+}
+
+void ha_guest_drain(struct ha_guest *g, unsigned core)
+{
+	uint64_t r;
+
+	if (core >= g->cores)
+		return;
+	for (unsigned k = 0; k < HA_KIND_COUNT; k++) {
+		r = ha_xchg(&g->locals[core].reserved[k], 0);
+		if (res_present(r))
+			tree_unreserve(g, res_tree(r), res_free(r));
+	}
+}
+
+/* ---- managed ranges ---- */
+
+int ha_guest_span(uint64_t start_frame, uint64_t end_frame, uint64_t *ret_base,
+		  uint64_t *ret_frames)
+{
+	uint64_t base, end;
+
+	if (end_frame < start_frame || end_frame > HA_MAX_FRAMES * 2)
+		return HA_EINVAL;
+	base = (start_frame + HA_BASE_ALIGN_FRAMES - 1) &
+	       ~(uint64_t)(HA_BASE_ALIGN_FRAMES - 1);
+	end = end_frame & ~(uint64_t)(HA_CHILD_FRAMES - 1);
+	if (end <= base)
+		return HA_ENOMEM;
+	if (end - base > HA_MAX_FRAMES)
+		end = base + HA_MAX_FRAMES;
+	*ret_base = base;
+	*ret_frames = end - base;
 	return HA_OK;
 }
 
@@ -472,6 +545,42 @@ uint64_t ha_guest_free_huge(const struct ha_guest *g)
 			n++;
 	}
 	return n;
+}
+
+/* A child a huge allocation could take now (installed or soft). */
+static bool child_whole(ha_child_word w)
+{
+	return !ha_child_huge(w) && ha_child_free(w) == HA_CHILD_FRAMES;
+}
+
+bool ha_guest_has_free_huge(const struct ha_guest *g, unsigned order)
+{
+	const struct ha_layout *l = &g->layout;
+	ha_tree_word tw;
+	uint64_t first;
+	unsigned n;
+
+	if (order < HA_HUGE_ORDER || order > HA_MAX_ORDER)
+		return false;
+	for (uint64_t t = 0; t < l->trees; t++) {
+		/* An unreserved tree's word counts all of its free frames. */
+		tw = ha_load(&g->trees[t]);
+		if (!ha_tree_reserved(tw) && ha_tree_free(tw) < (1u << order))
+			continue;
+		first = t * HA_TREE_CHILDREN;
+		n = ha_tree_children_in(l, t);
+		for (unsigned i = 0; i < n; i++) {
+			if (!child_whole(ha_load(&g->children[first + i])))
+				continue;
+			if (order == HA_HUGE_ORDER)
+				return true;
+			/* Order 10: an aligned pair, both whole. */
+			if (i % 2 == 0 && i + 1 < n &&
+			    child_whole(ha_load(&g->children[first + i + 1])))
+				return true;
+		}
+	}
+	return false;
 }
 
 bool ha_guest_is_reclaimed(const struct ha_guest *g, ha_huge_t huge)

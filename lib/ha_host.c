@@ -124,14 +124,14 @@ static void unhard_child(struct ha_host *h, uint64_t c)
 {
 	ha_child_word want = HA_CHILD_HUGE | HA_CHILD_RECLAIMED;
 	uint64_t t = c / HA_TREE_CHILDREN;
+	ha_tree_word tw;
 
 	if (ha_load(&h->children[c]) != want)
 		return;
 	hard_mark(h, c, false);
 	if (!ha_cas(&h->children[c], &want, (ha_child_word)HA_CHILD_FRAMES))
 		return;
-	ha_tree_word tw = ha_load(&h->trees[t]);
-
+	tw = ha_load(&h->trees[t]);
 	do {
 		if (!tree_valid(h, t, tw) ||
 		    ha_tree_free(tw) + HA_CHILD_FRAMES > tree_cap(h, t))
@@ -225,6 +225,7 @@ int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,
 {
 	struct ha_layout l;
 	char *m = meta;
+	uint64_t base, meta_frames;
 
 	ret_bad->reason = HA_BAD_NONE;
 	if (!meta || !env || !state || !env->discard || !env->populate ||
@@ -235,9 +236,8 @@ int ha_host_attach(struct ha_host *h, void *meta, uint64_t meta_len,
 
 	/* The header was validated from a copy; read base_frame once more
 	 * into our own copy and check it against guest RAM. */
-	uint64_t base = ((volatile struct ha_header *)meta)->base_frame;
-	uint64_t meta_frames =
-		(l.total_size + HA_FRAME_SIZE - 1) / HA_FRAME_SIZE;
+	base = ((volatile struct ha_header *)meta)->base_frame;
+	meta_frames = (l.total_size + HA_FRAME_SIZE - 1) / HA_FRAME_SIZE;
 
 	ret_bad->index = 0;
 	if (base % HA_BASE_ALIGN_FRAMES || base > ram_frames ||
@@ -342,6 +342,8 @@ static int hard_in_tree(struct ha_host *h, uint64_t t, struct batch *b,
 		ha_tree_word w = ha_load(&h->trees[t]);
 		uint64_t c;
 		ha_child_word old;
+		enum ha_hstate s;
+		int r;
 
 		if (!tree_valid(h, t, w))
 			return corrupt(h, HA_BAD_TREE, t, w);
@@ -353,15 +355,13 @@ static int hard_in_tree(struct ha_host *h, uint64_t t, struct batch *b,
 			    (ha_tree_word)(w - HA_CHILD_FRAMES)))
 			continue;
 
-		int r = take_child(h, t, &c, &old);
-
+		r = take_child(h, t, &c, &old);
 		if (r < 0)
 			return r;
 		if (r == 0)
 			return tree_undo(h, t);
 
-		enum ha_hstate s = state_get(h, c);
-
+		s = state_get(h, c);
 		hard_mark(h, c, true);
 		set_state_counted(h, c, HA_HS_HARD);
 		COUNT(h, reclaimed_hard, 1);
@@ -449,7 +449,8 @@ static int64_t reclaim_pass(struct ha_host *h, uint64_t n, uint64_t *cursor,
 			if (ret < 0)
 				break;
 			if (b.taken < want) {
-				*cursor = (*cursor + 1) % trees;
+				/* no 64-bit division: a kernel builds this */
+				*cursor = *cursor + 1 < trees ? *cursor + 1 : 0;
 				visited++;
 			}
 		}
@@ -485,6 +486,7 @@ static int return_child(struct ha_host *h, uint64_t c)
 {
 	ha_child_word w = HA_CHILD_HUGE | HA_CHILD_RECLAIMED;
 	uint64_t t = c / HA_TREE_CHILDREN;
+	ha_tree_word tw;
 
 	/* A guest cannot legally touch a hard child: anything but the exact
 	 * word we wrote is corruption. The mark goes first: a crash in
@@ -499,8 +501,7 @@ static int return_child(struct ha_host *h, uint64_t c)
 	set_state_counted(h, c, HA_HS_SOFT);
 	COUNT(h, returned, 1);
 
-	ha_tree_word tw = ha_load(&h->trees[t]);
-
+	tw = ha_load(&h->trees[t]);
 	do {
 		if (!tree_valid(h, t, tw) ||
 		    ha_tree_free(tw) + HA_CHILD_FRAMES > tree_cap(h, t))
@@ -540,7 +541,7 @@ int64_t ha_host_return(struct ha_host *h, uint64_t n)
 					break;
 				taken++;
 			}
-			h->cursor_return = (c + 1) % children;
+			h->cursor_return = c + 1 < children ? c + 1 : 0;
 			scanned++;
 		}
 		h->env.unlock(h->env.ctx);
@@ -557,6 +558,8 @@ static int install_locked(struct ha_host *h, uint64_t c)
 {
 	ha_child_word w = ha_load(&h->children[c]);
 	enum ha_hstate s = state_get(h, c);
+	uint64_t t0;
+	int r;
 
 	if (!ha_child_valid(w))
 		return corrupt(h, HA_BAD_CHILD, c, w);
@@ -571,9 +574,8 @@ static int install_locked(struct ha_host *h, uint64_t c)
 	if (s != HA_HS_SOFT)
 		return corrupt(h, HA_BAD_STATE, c, w);
 
-	uint64_t t0 = now(h);
-	int r = h->env.populate(h->env.ctx, ha_huge(c), 1);
-
+	t0 = now(h);
+	r = h->env.populate(h->env.ctx, ha_huge(c), 1);
 	COUNT(h, populate_ns, now(h) - t0);
 	if (r < 0)
 		return HA_EIO;

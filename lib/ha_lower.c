@@ -11,9 +11,6 @@
 #include "ha_lower.h"
 #include "ha_atomic.h"
 
-/* How long a free into a huge frame waits for another CPU's split. */
-#define HA_SPLIT_SPINS 4096u
-
 /* Positions at which an aligned run of 2^order bits may start. */
 static const uint64_t aligned_starts[7] = {
 	0xffffffffffffffffull, 0x5555555555555555ull, 0x1111111111111111ull,
@@ -40,6 +37,8 @@ static int row_find(uint64_t row, unsigned order)
 /* Claim 2^order bits; returns the bit index (0..511) or -1. */
 static int bitfield_set(struct ha_bitfield *bf, unsigned order)
 {
+	unsigned nrows, k;
+
 	if (order <= 6) {
 		uint64_t mask = run_mask(order);
 
@@ -57,11 +56,8 @@ static int bitfield_set(struct ha_bitfield *bf, unsigned order)
 	}
 
 	/* Orders 7 and 8: 2 or 4 whole rows, claimed one by one. */
-	unsigned nrows = 1u << (order - 6);
-
+	nrows = 1u << (order - 6);
 	for (unsigned start = 0; start < HA_BITFIELD_ROWS; start += nrows) {
-		unsigned k;
-
 		for (k = 0; k < nrows; k++) {
 			uint64_t expected = 0;
 
@@ -79,6 +75,8 @@ static int bitfield_set(struct ha_bitfield *bf, unsigned order)
 
 static int bitfield_clear(struct ha_bitfield *bf, unsigned idx, unsigned order)
 {
+	unsigned nrows;
+
 	if (order <= 6) {
 		unsigned r = idx / 64;
 		uint64_t mask = run_mask(order) << (idx % 64);
@@ -91,8 +89,7 @@ static int bitfield_clear(struct ha_bitfield *bf, unsigned idx, unsigned order)
 		return HA_OK;
 	}
 
-	unsigned nrows = 1u << (order - 6);
-
+	nrows = 1u << (order - 6);
 	for (unsigned k = 0; k < nrows; k++) {
 		uint64_t expected = ~0ull;
 
@@ -176,11 +173,12 @@ static bool pair_get(const struct ha_lower *low, uint64_t first,
 {
 	uint32_t *p = child_pair(low, first);
 	uint32_t old = ha_load(p);
+	ha_child_word lo, hi;
 	uint32_t want;
 
 	do {
-		ha_child_word lo = PAIR_LO(old), hi = PAIR_HI(old);
-
+		lo = PAIR_LO(old);
+		hi = PAIR_HI(old);
 		if (!pair_free(lo, allow_reclaimed) ||
 		    !pair_free(hi, allow_reclaimed))
 			return false;
@@ -214,7 +212,9 @@ static int try_child(const struct ha_lower *low, uint64_t c, unsigned order,
 		     bool *ret_reclaimed)
 {
 	ha_child_word *cw = &low->children[c];
+	unsigned n = 1u << order;
 	ha_child_word old;
+	int pos;
 
 	if (order == HA_MAX_ORDER) {
 		if (c % 2 != 0 || c + 1 >= low->layout->children)
@@ -232,12 +232,9 @@ static int try_child(const struct ha_lower *low, uint64_t c, unsigned order,
 		return HA_OK;
 	}
 
-	unsigned n = 1u << order;
-
 	if (!child_dec(cw, n, allow_reclaimed, &old))
 		return HA_ENOMEM;
-	int pos = bitfield_set(&low->bitfields[c], order);
-
+	pos = bitfield_set(&low->bitfields[c], order);
 	if (pos < 0) {
 		child_inc(cw, n);
 		return HA_ENOMEM;
@@ -248,14 +245,16 @@ static int try_child(const struct ha_lower *low, uint64_t c, unsigned order,
 }
 
 int ha_lower_get(const struct ha_lower *low, uint64_t tree, unsigned start,
-		 unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed)
+		 unsigned order, bool installed_only, ha_frame_t *ret_frame,
+		 bool *ret_reclaimed)
 {
 	uint64_t first = tree * HA_TREE_CHILDREN;
 	unsigned count = ha_tree_children_in(low->layout, tree);
 	unsigned step = order == HA_MAX_ORDER ? 2 : 1;
+	int passes = installed_only ? 1 : 2;
 
 	/* Pass 0 avoids reclaimed children so that installs stay rare. */
-	for (int pass = 0; pass < 2; pass++) {
+	for (int pass = 0; pass < passes; pass++) {
 		for (unsigned i = 0; i < HA_TREE_CHILDREN; i += step) {
 			unsigned idx = (start + i) % HA_TREE_CHILDREN;
 
@@ -274,52 +273,66 @@ int ha_lower_get(const struct ha_lower *low, uint64_t tree, unsigned start,
 /*
  * A huge child is being freed in pieces: turn it into a fully allocated
  * normal child first. One CPU wins row 0 of the bitfield and fills the
- * rest; the others wait until the child is no longer huge.
+ * rest, with interrupts masked so that nothing on its own CPU can wait
+ * for it; the others wait until the child is no longer huge, which the
+ * winner makes happen within a few stores. So a free never fails on a
+ * split, and never waits for a CPU that is not running the split.
  */
 static int child_split(const struct ha_lower *low, uint64_t c)
 {
 	ha_child_word *cw = &low->children[c];
 	struct ha_bitfield *bf = &low->bitfields[c];
 	uint64_t expected = 0;
+	ha_irqflags_t flags;
+	ha_child_word old;
+	int r = HA_OK;
 
+	ha_irq_save(flags);
 	if (ha_cas(&bf->rows[0], &expected, ~0ull)) {
-		ha_child_word old = ha_load(cw);
-
+		old = ha_load(cw);
 		if (!ha_child_huge(old)) {
 			/* Split finished meanwhile and row 0 was freed again:
 			 * we claimed free bits, give them back. */
 			ha_store(&bf->rows[0], 0);
-			return HA_OK;
+		} else {
+			for (unsigned i = 1; i < HA_BITFIELD_ROWS; i++)
+				ha_store(&bf->rows[i], ~0ull);
+			do {
+				if (!ha_child_huge(old)) {
+					r = HA_EFAULT;
+					break;
+				}
+			} while (
+				!ha_cas(cw, &old,
+					(ha_child_word)(old & ~HA_CHILD_HUGE)));
 		}
-		for (unsigned r = 1; r < HA_BITFIELD_ROWS; r++)
-			ha_store(&bf->rows[r], ~0ull);
-		do {
-			if (!ha_child_huge(old))
-				return HA_EFAULT;
-		} while (!ha_cas(cw, &old,
-				 (ha_child_word)(old & ~HA_CHILD_HUGE)));
-		return HA_OK;
+		ha_irq_restore(flags);
+		return r;
 	}
-	for (unsigned i = 0; i < HA_SPLIT_SPINS; i++) {
-		if (!ha_child_huge(ha_load(cw)))
-			return HA_OK;
+	ha_irq_restore(flags);
+
+	while (ha_child_huge(old = ha_load(cw))) {
+		/* A hard-reclaimed child is the host's: never split. */
+		if (ha_child_reclaimed(old) &&
+		    ha_load(&bf->rows[0]) == HA_HARD_MARK)
+			return HA_EFAULT;
 		ha_cpu_relax();
 	}
-	return HA_EAGAIN;
+	return HA_OK;
 }
 
 int ha_lower_put(const struct ha_lower *low, ha_frame_t frame, unsigned order)
 {
 	uint64_t c = frame.v / HA_CHILD_FRAMES;
 	ha_child_word *cw = &low->children[c];
+	ha_child_word old, want;
+	int r;
 
 	if (order == HA_MAX_ORDER)
 		return pair_put(low, c);
 
 	if (order == HA_HUGE_ORDER) {
-		ha_child_word old = ha_load(cw);
-		ha_child_word want;
-
+		old = ha_load(cw);
 		do {
 			if (!ha_child_huge(old))
 				return HA_EFAULT;
@@ -330,13 +343,12 @@ int ha_lower_put(const struct ha_lower *low, ha_frame_t frame, unsigned order)
 	}
 
 	if (ha_child_huge(ha_load(cw))) {
-		int r = child_split(low, c);
-
+		r = child_split(low, c);
 		if (r < 0)
 			return r;
 	}
-	int r = bitfield_clear(&low->bitfields[c],
-			       (unsigned)(frame.v % HA_CHILD_FRAMES), order);
+	r = bitfield_clear(&low->bitfields[c],
+			   (unsigned)(frame.v % HA_CHILD_FRAMES), order);
 	if (r < 0)
 		return r;
 	return child_inc(cw, 1u << order);

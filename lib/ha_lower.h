@@ -39,16 +39,20 @@ static inline unsigned ha_tree_capacity(const struct ha_layout *l,
 /*
  * Allocate 2^@order frames inside tree @tree, starting the search at child
  * @start (0..7). Children whose backing is installed are preferred over
- * reclaimed ones. The caller has already taken 2^@order from a tree
- * counter. Returns HA_OK with *ret_frame and *ret_reclaimed, or HA_ENOMEM.
+ * reclaimed ones; with @installed_only reclaimed children are never taken.
+ * The caller has already taken 2^@order from a tree counter. Returns
+ * HA_OK with *ret_frame and *ret_reclaimed, or HA_ENOMEM.
  */
 int ha_lower_get(const struct ha_lower *low, uint64_t tree, unsigned start,
-		 unsigned order, ha_frame_t *ret_frame, bool *ret_reclaimed);
+		 unsigned order, bool installed_only, ha_frame_t *ret_frame,
+		 bool *ret_reclaimed);
 
 /*
  * Free 2^@order frames at @frame (in range and aligned: checked by the
- * caller). Returns HA_OK, HA_EFAULT (not allocated) or HA_EAGAIN (a split
- * of the same huge frame is still under way).
+ * caller). A free into a huge child that another CPU is splitting waits
+ * for that split (which runs with interrupts masked, so it is short).
+ * Returns HA_OK or HA_EFAULT (not allocated, or the host's hard-reclaimed
+ * frame).
  */
 int ha_lower_put(const struct ha_lower *low, ha_frame_t frame, unsigned order);
 

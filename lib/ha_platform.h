@@ -12,7 +12,9 @@
  *
  * The core never calls a function it does not define itself: no libc, no
  * kernel helpers. Time, locking, discard and populate are callbacks that the
- * embedder passes in (struct ha_host_env).
+ * embedder passes in (struct ha_host_env). A shim may map the atomics of
+ * ha_atomic.h and the interrupt masking below to its world's primitives
+ * (macros or inline functions only).
  */
 #ifndef HA_PLATFORM_H
 #define HA_PLATFORM_H
@@ -33,6 +35,19 @@
 #else
 #define ha_cpu_relax() __asm__ __volatile__("" ::: "memory")
 #endif
+#endif
+
+/*
+ * Interrupt masking around the few steps of the guest allocator that
+ * other code on the same CPU must never wait for (splitting a huge frame,
+ * ha_lower.c): an interrupt handler that frees into the same frame would
+ * spin on a split its own CPU can no longer finish. Worlds without
+ * interrupt handlers that allocate (userspace) need nothing.
+ */
+#ifndef ha_irq_save
+typedef int ha_irqflags_t;
+#define ha_irq_save(flags)    ((void)((flags) = 0))
+#define ha_irq_restore(flags) ((void)(flags))
 #endif
 
 #define ha_likely(x)   __builtin_expect(!!(x), 1)

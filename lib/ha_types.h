@@ -59,6 +59,8 @@ static inline ha_frame_t ha_huge_to_frame(ha_huge_t h)
 /* Allocation flags for ha_guest_get(). */
 enum {
 	HA_GET_MOVABLE = 1u << 0, /* kind MOVABLE rather than FIXED */
+	HA_GET_INSTALLED = 1u << 1, /* only frames whose backing is present:
+				       for callers that cannot install */
 };
 
 /* Tree kinds (2 bits in the tree word). */
@@ -76,7 +78,7 @@ enum ha_kind {
 enum ha_err {
 	HA_OK = 0,
 	HA_EPERM = -1, /* region is quarantined */
-	HA_EAGAIN = -11, /* lost a race too often; retry */
+	HA_EAGAIN = -11, /* lost a race too often; retry (host side only) */
 	HA_ENOMEM = -12, /* no free frame of that order */
 	HA_EFAULT = -14, /* frame not allocated / out of range (guest put) */
 	HA_EINVAL = -22, /* bad argument from the caller */

@@ -21,6 +21,14 @@ all: $(HACTL)
 # top directory, where make runs the compiler); -MMD cannot see that.
 $(BUILD)/daemon/http/routes.o: docs/openapi.yaml
 
+# http/dashboard.c embeds the dashboard's files the same way, uPlot's from
+# the npm install of mk/npm.mk.
+DASHBOARD_FILES := $(addprefix daemon/http/dashboard/,index.html app.js app.css)
+DASHBOARD_UPLOT_DIR := $(NPM_DIR)/dashboard/node_modules/uplot/dist
+$(BUILD)/daemon/http/dashboard.o: $(DASHBOARD_FILES) $(NPM_DASHBOARD)
+$(BUILD)/daemon/http/dashboard.o: \
+	CFLAGS += -DDASHBOARD_UPLOT_DIR='"$(DASHBOARD_UPLOT_DIR)"'
+
 # The suites run the real control API (ctl, errors, daemon: steering,
 # the state file) over the real registry and event bus; the engine and
 # the host's /proc are stubbed (tests/unit/stub_engine.c, stub_host.c),
@@ -29,12 +37,16 @@ HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/text daemon/v
 	daemon/events
 HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/state tests/unit/stub_host \
 	tests/unit/stub_engine
-HTTP_TEST_API := daemon/http/routes daemon/http/sse daemon/http/metrics \
-	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE)
+# The metrics name every reason code of the built-in policies.
+HTTP_TEST_POLICIES := $(patsubst %.c,%,$(POLICY_SRC))
+HTTP_TEST_API := daemon/http/routes daemon/http/dashboard daemon/http/sse \
+	daemon/http/metrics \
+	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE) $(HTTP_TEST_POLICIES)
 
 test_json_DEPS := $(HTTP_TEST_BASE)
 test_routes_DEPS := $(HTTP_TEST_API)
-test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE)
+test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE) \
+	$(HTTP_TEST_POLICIES)
 test_http_DEPS := tests/unit/http_fixture daemon/http/server daemon/listen \
 	daemon/auth $(HTTP_TEST_API)
 test_http_sse_DEPS := $(test_http_DEPS)

@@ -54,8 +54,16 @@ for src in tests/unit/test_*.c; do
 	run "$name" "$t"
 done
 
+# A test whose file has the line "# run-tests: not under sanitizers"
+# checks nothing a sanitizer build changes (a document, a browser page, a
+# Prometheus server reading /metrics): it runs in the plain build only.
 for t in tests/integration/test_*.sh tests/integration/test_*.py; do
 	[ -f "$t" ] || continue
+	if [ -n "$SAN" ] && grep -qx '# run-tests: not under sanitizers' "$t"; then
+		name=$(basename "$t")
+		case "${name%.*}" in *"$T"*) echo "=== ${name%.*}: not under SAN=$SAN" ;; esac
+		continue
+	fi
 	case "$t" in
 	*.sh) run "$(basename "$t" .sh)" env BUILD="$BUILD" sh "$t" ;;
 	*.py) run "$(basename "$t" .py)" env BUILD="$BUILD" /usr/bin/python3 "$t" ;;

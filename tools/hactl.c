@@ -29,6 +29,15 @@
 #define DEFAULT_SOCKET "/run/hyperalloc/hyperallocd.sock"
 #define PARAMS_MAX     32
 
+/* The daemon's ranges (daemon/ctl.c, daemon/engine.c), so that a value
+ * it would refuse is refused here with the same range. */
+#define SHARES_MIN  1
+#define SHARES_MAX  100000
+#define TICK_MS_MIN 100
+#define TICK_MS_MAX 3600000
+#define RATIO_MIN   0.1
+#define RATIO_MAX   100.0
+
 /* Options a command may take, besides the common ones. */
 enum {
 	O_TARGET = 1u << 0,
@@ -73,17 +82,43 @@ struct command {
 
 static void die_usage(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2), noreturn));
+static void die_option(const char *opt, const char *value, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+static bool json_mode; /* --json anywhere on the command line */
+
+/* A usage error: say so (as JSON with --json) and exit with 2. */
+static void vdie(const char *opt, const char *value, const char *fmt,
+		 va_list ap) __attribute__((format(printf, 3, 0), noreturn));
+
+static void vdie(const char *opt, const char *value, const char *fmt,
+		 va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	hactl_error("usage", opt, value, "%s", msg);
+	if (!json_mode)
+		fputs("(see hactl --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
 
 static void die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("hactl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs("\n(see hactl --help)\n", stderr);
-	exit(EXIT_USAGE);
+	vdie(NULL, NULL, fmt, ap);
+}
+
+/* The value @value of option @opt is wrong: the message names both,
+ * and so do the "field" and "value" of the JSON. */
+static void die_option(const char *opt, const char *value, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdie(opt, value, fmt, ap);
 }
 
 /* ---- talking to the daemon ---- */
@@ -101,7 +136,7 @@ static int call(struct ctx *c, const char *method, const char *path,
 		text = json_dumps(body, JSON_COMPACT);
 		json_decref(body);
 		if (!text) {
-			fprintf(stderr, "hactl: out of memory\n");
+			hactl_error("no-memory", NULL, NULL, "out of memory");
 			return EXIT_API;
 		}
 	}
@@ -109,7 +144,7 @@ static int call(struct ctx *c, const char *method, const char *path,
 				 sizeof(err));
 	free(text);
 	if (rc < 0) {
-		fprintf(stderr, "hactl: %s\n", err);
+		hactl_error("unreachable", NULL, NULL, "%s", err);
 		return EXIT_API;
 	}
 	if (r.status < 200 || r.status > 299) {
@@ -134,7 +169,8 @@ static int call(struct ctx *c, const char *method, const char *path,
 	*ret = json_loadb(r.body, r.body_len, 0, NULL);
 	http_client_response_free(&r);
 	if (!*ret) {
-		fprintf(stderr, "hactl: the daemon's answer is not JSON\n");
+		hactl_error("bad-answer", NULL, NULL,
+			    "the daemon's answer is not JSON");
 		return EXIT_API;
 	}
 	return 0;
@@ -284,22 +320,26 @@ static json_t *size_field(const char *opt, const char *text)
 	if (r == 0 && v > INT64_MAX)
 		r = -ERANGE;
 	if (r < 0)
-		die_usage("%s %s: %s", opt, text,
-			  r == -ERANGE ? "too large" :
-					 "not a size (e.g. 4096, 512M, 1.5G)");
+		die_option(opt, text, "%s %s: %s", opt, text,
+			   r == -ERANGE ? "too large (at most 8 EiB)" :
+					  "not a size (e.g. 4096, 512M, 1.5G)");
 	return json_integer((json_int_t)v);
 }
 
-static json_t *uint_field(const char *opt, const char *text, uint64_t max)
+/* An integer in @min..@max, the range the daemon accepts. */
+static json_t *uint_field(const char *opt, const char *text, uint64_t min,
+			  uint64_t max)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(text, &end, 10);
-	if (!text[0] || *end || errno || text[0] == '-' || v > max)
-		die_usage("%s %s: expected an integer in 0..%llu", opt, text,
-			  (unsigned long long)max);
+	if (!text[0] || *end || errno || text[0] == '-' || v < min || v > max)
+		die_option(opt, text,
+			   "%s %s: expected an integer in %llu..%llu", opt,
+			   text, (unsigned long long)min,
+			   (unsigned long long)max);
 	return json_integer((json_int_t)v);
 }
 
@@ -323,7 +363,7 @@ static int cmd_set(struct ctx *c)
 	if (c->o.shares)
 		json_object_set_new(body, "shares",
 				    uint_field("--shares", c->o.shares,
-					       UINT32_MAX));
+					       SHARES_MIN, SHARES_MAX));
 	if (c->o.autor) {
 		const char *a = c->o.autor;
 		bool on = !strcasecmp(a, "on") || !strcasecmp(a, "true") ||
@@ -332,7 +372,8 @@ static int cmd_set(struct ctx *c)
 			   !strcasecmp(a, "no") || !strcmp(a, "0");
 
 		if (!on && !off)
-			die_usage("--auto %s: expected on or off", a);
+			die_option("--auto", a, "--auto %s: expected on or off",
+				   a);
 		json_object_set_new(body, "auto_reclaim", json_boolean(on));
 	}
 	vm_path(path, sizeof(path), c->args[0], "/memory");
@@ -420,7 +461,9 @@ static int cmd_policy_set(struct ctx *c)
 			json_t *v;
 
 			if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
-				die_usage("--param %s: expected key=value", kv);
+				die_option("--param", kv,
+					   "--param %s: expected key=value",
+					   kv);
 			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
 			/* JSON if it parses (numbers, true, {...}), else
 			 * the text as a string */
@@ -435,9 +478,12 @@ static int cmd_policy_set(struct ctx *c)
 		char *end;
 		double r = strtod(c->o.ratio, &end);
 
-		if (!c->o.ratio[0] || *end || !isfinite(r) || r < 0)
-			die_usage("--ratio %s: expected a number, e.g. 1.5",
-				  c->o.ratio);
+		if (!c->o.ratio[0] || *end || !isfinite(r) || r < RATIO_MIN ||
+		    r > RATIO_MAX)
+			die_option("--ratio", c->o.ratio,
+				   "--ratio %s: expected a number in %g..%g, "
+				   "e.g. 1.5",
+				   c->o.ratio, RATIO_MIN, RATIO_MAX);
 		json_object_set_new(body, "overcommit_ratio", json_real(r));
 	}
 	if (c->o.reserve)
@@ -445,7 +491,8 @@ static int cmd_policy_set(struct ctx *c)
 				    size_field("--reserve", c->o.reserve));
 	if (c->o.tick)
 		json_object_set_new(body, "tick_ms",
-				    uint_field("--tick", c->o.tick, INT64_MAX));
+				    uint_field("--tick", c->o.tick, TICK_MS_MIN,
+					       TICK_MS_MAX));
 	rc = call(c, "PUT", "/policy", body, false, &j, NULL);
 	if (rc || !j)
 		return rc;
@@ -481,7 +528,20 @@ static int cmd_watch(struct ctx *c)
 	s->userdata = c;
 	s->retry_ms = 3000;
 	if (c->o.last_id) {
-		uint_field("--last-event-id", c->o.last_id, INT64_MAX);
+		/* RUN-SEQ as the daemon sends it, or a bare SEQ */
+		const char *id = c->o.last_id, *dash = strchr(id, '-');
+		const char *seq = dash ? dash + 1 : id;
+		bool run_ok = !dash || (dash - id == 16 &&
+					strspn(id, "0123456789abcdef") == 16);
+
+		if (!run_ok || !seq[0] ||
+		    strspn(seq, "0123456789") != strlen(seq) ||
+		    strlen(id) >= sizeof(s->last_id))
+			die_option("--last-event-id", c->o.last_id,
+				   "--last-event-id %s: expected an event id, "
+				   "RUN-SEQ (16 hex digits, a dash, a number) "
+				   "or SEQ",
+				   c->o.last_id);
 		snprintf(s->last_id, sizeof(s->last_id), "%s", c->o.last_id);
 	}
 	for (;;) {
@@ -503,15 +563,16 @@ static int cmd_watch(struct ctx *c)
 			break;
 		}
 		if (rc < 0 && !connected_once && r.status != 200) {
-			fprintf(stderr, "hactl: %s\n", err);
+			hactl_error("unreachable", NULL, NULL, "%s", err);
 			rc = EXIT_API;
 			break;
 		}
 		connected_once = true;
 		/* The daemon went away (restart, reload): catch up where we
 		 * left off once it is back. */
-		fprintf(stderr, "hactl: event stream ended%s%s; reconnecting\n",
-			rc < 0 ? ": " : "", rc < 0 ? err : "");
+		hactl_error("stream-ended", NULL, NULL,
+			    "event stream ended%s%s; reconnecting",
+			    rc < 0 ? ": " : "", rc < 0 ? err : "");
 		usleep((useconds_t)s->retry_ms * 1000);
 	}
 	free(s->data);
@@ -534,13 +595,16 @@ static const char help_policy_set[] =
 	"  --param K=V     a policy parameter (repeatable); V is JSON if\n"
 	"                  it parses as JSON (numbers, true, {...}), else\n"
 	"                  a string\n"
-	"  --ratio R       overcommit ratio: sum of max over host memory\n"
+	"  --ratio R       overcommit ratio: sum of max over host memory,\n"
+	"                  0.1..100\n"
 	"  --reserve SIZE  memory kept free for the host\n"
-	"  --tick MS       period of the policy engine in milliseconds\n";
+	"  --tick MS       period of the policy engine in milliseconds,\n"
+	"                  100..3600000\n";
 
 static const char help_watch[] =
-	"  --last-event-id N  first replay the events after N that the\n"
-	"                     daemon still keeps\n";
+	"  --last-event-id ID  first replay the events after ID (RUN-SEQ,\n"
+	"                      the id of an event) that the daemon still\n"
+	"                      keeps; all of them if it restarted since\n";
 
 static const struct command commands[] = {
 	{ .name = "vms",
@@ -579,7 +643,7 @@ static const struct command commands[] = {
 	  .options = O_NAME | O_PARAM | O_RATIO | O_RESERVE | O_TICK,
 	  .run = cmd_policy_set },
 	{ .name = "watch",
-	  .usage = " [--last-event-id N]",
+	  .usage = " [--last-event-id ID]",
 	  .summary = "follow the daemon's events, one line each",
 	  .help = help_watch,
 	  .options = O_LAST_ID,
@@ -599,7 +663,8 @@ static const char common_help[] =
 	"                     (default $HACTL_URL)\n"
 	"  --token-file FILE  bearer token for changes over TCP (default\n"
 	"                     $HACTL_TOKEN); not needed on the unix socket\n"
-	"  --json             print the daemon's JSON instead of a table\n"
+	"  --json             print the daemon's JSON instead of a table,\n"
+	"                     and errors as JSON problem objects on stderr\n"
 	"  -h, --help         this help\n";
 
 static void usage(FILE *f)
@@ -761,6 +826,10 @@ int main(int argc, char **argv)
 	int skip = 1;
 
 	memset(&c, 0, sizeof(c));
+	/* Before parsing: an error in an option before --json is JSON too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		json_mode |= strcmp(argv[i], "--json") == 0;
+	hactl_json_errors(json_mode);
 	parse_options(argc, argv, &c.o);
 	if (optind >= argc) {
 		if (c.o.help) {

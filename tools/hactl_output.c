@@ -13,6 +13,68 @@
 
 #include "user/size.h"
 
+static bool json_errors;
+
+void hactl_json_errors(bool on)
+{
+	json_errors = on;
+}
+
+/* @j as one compact line on stderr, and release it. */
+static void print_json_line(json_t *j)
+{
+	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	if (text)
+		fprintf(stderr, "%s\n", text);
+	else
+		fputs("{\"type\":\"urn:hyperalloc:hactl:no-memory\"}\n",
+		      stderr);
+	free(text);
+	json_decref(j);
+}
+
+static const char *kind_title(const char *kind)
+{
+	static const struct {
+		const char *kind, *title;
+	} titles[] = {
+		{ "usage", "Usage error" },
+		{ "unreachable", "Cannot reach hyperallocd" },
+		{ "bad-answer", "The daemon's answer cannot be read" },
+		{ "stream-ended", "The event stream ended" },
+	};
+
+	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
+		if (strcmp(titles[i].kind, kind) == 0)
+			return titles[i].title;
+	return "Error";
+}
+
+void hactl_error(const char *kind, const char *field, const char *value,
+		 const char *fmt, ...)
+{
+	char detail[1024], type[96];
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (!json_errors) {
+		fprintf(stderr, "hactl: %s\n", detail);
+		return;
+	}
+	snprintf(type, sizeof(type), "urn:hyperalloc:hactl:%s", kind);
+	j = json_pack("{s:s, s:s, s:s}", "type", type, "title",
+		      kind_title(kind), "detail", detail);
+	if (j && field)
+		json_object_set_new(j, "field", json_string(field));
+	if (j && value)
+		json_object_set_new(j, "value", json_string(value));
+	print_json_line(j);
+}
+
 void hactl_print_error(const struct http_client_response *r, bool over_tcp)
 {
 	json_t *j = NULL;
@@ -20,6 +82,22 @@ void hactl_print_error(const struct http_client_response *r, bool over_tcp)
 	if (strncasecmp(r->content_type, "application/problem+json", 24) == 0 ||
 	    strncasecmp(r->content_type, "application/json", 16) == 0)
 		j = json_loadb(r->body, r->body_len, 0, NULL);
+	if (json_errors) {
+		char title[32];
+
+		if (json_is_object(j)) {
+			print_json_line(j);
+			return;
+		}
+		/* Not from the daemon (a proxy, say): the same shape. */
+		json_decref(j);
+		snprintf(title, sizeof(title), "HTTP %d", r->status);
+		j = json_pack("{s:s, s:s, s:i, s:s%}", "type", "about:blank",
+			      "title", title, "status", r->status, "detail",
+			      r->body, strcspn(r->body, "\n"));
+		print_json_line(j);
+		return;
+	}
 	if (j && json_is_string(json_object_get(j, "detail"))) {
 		const char *field, *value;
 

@@ -18,11 +18,28 @@
 #define HACTL_COLS 10 /* columns of a table */
 #define HACTL_CELL 40 /* bytes of a cell, NUL included */
 
-/* Print the error answer @r on stderr the way people read it: the
- * problem+json detail (with its field and value), else the status and the
- * first line of the body; after a 401 over TCP (@over_tcp), how to pass a
- * token. */
+/*
+ * Errors go to stderr, as one sentence for people or, once
+ * hactl_json_errors(true) was called (--json), as one line of JSON: the
+ * daemon's problem object as it sent it, or one of hactl's own problems
+ * (docs/operations.md, "hactl"):
+ *   {"type": "urn:hyperalloc:hactl:KIND", "title": ..., "detail": ...,
+ *    "field": ..., "value": ...}
+ * with KIND usage (exit status 2), unreachable, bad-answer or
+ * stream-ended (exit status 1). The exit status is the caller's.
+ */
+void hactl_json_errors(bool on);
+
+/* Print the error answer @r: the problem+json detail (with its field and
+ * value), else the status and the first line of the body; after a 401
+ * over TCP (@over_tcp), how to pass a token. */
 void hactl_print_error(const struct http_client_response *r, bool over_tcp);
+
+/* One of hactl's own errors of @kind ("usage", "unreachable", ...):
+ * the formatted detail, and the option @field and its @value at fault
+ * when not NULL. */
+void hactl_error(const char *kind, const char *field, const char *value,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* String member @key of object @o, or "-" when missing or not a string. */
 const char *hactl_get_str(json_t *o, const char *key);

@@ -25,7 +25,7 @@ struct hactl_sse {
 	char event[64]; /* the event being read */
 	char *data;
 	size_t data_len;
-	char last_id[32]; /* the last "id:" seen */
+	char last_id[48]; /* the last "id:" seen: RUN-SEQ */
 	unsigned retry_ms; /* the last "retry:" seen */
 	hactl_sse_event_fn on_event;
 	void *userdata;

@@ -16,9 +16,18 @@ python3-protobuf
 curl wrk procps util-linux
 libvirt-dev libxml2-dev libvirt-daemon libvirt-daemon-driver-qemu
 libvirt-clients qemu-system-x86 busybox-static cpio
+chromium fonts-dejavu-core prometheus
 git xz-utils dpkg-dev meson ninja-build libglib2.0-dev libpixman-1-dev
 libfdt-dev zlib1g-dev linux-headers-cloud-amd64 linux-source-6.1
+bc flex bison libelf-dev libssl-dev python3-ply python3-git shellcheck
 "
+
+# Node.js 20 or later and npm run the pinned npm tools (tools/npm-ci.sh).
+# Debian's nodejs and npm only when there is no node at all: a newer
+# Node.js installed otherwise (with its own npm) is kept.
+if ! command -v node >/dev/null 2>&1; then
+	PACKAGES="$PACKAGES nodejs npm"
+fi
 
 missing=""
 for p in $PACKAGES; do

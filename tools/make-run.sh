@@ -60,6 +60,8 @@ steady-vm). Runtime files are in build/run/:
   API socket  $run/hyperallocd.sock
   state file  $run/state.json
 
+Open the dashboard: http://127.0.0.1:8080/ (changes need the API token)
+
 Try, in another terminal:
   curl -s http://127.0.0.1:8080/vms | python3 -m json.tool
   curl -s http://127.0.0.1:8080/vms/build-vm/memory

@@ -233,6 +233,43 @@ static void finish_error(struct grpcd_call *c, const struct error *err)
 
 /* ---- WatchEvents ---- */
 
+static void send_one(struct grpcd_call *c, struct grpcd_buf *b)
+{
+	grpc_op op;
+
+	set_send(c, byte_buffer(b));
+	if (!c->send) {
+		finish(c, GRPC_STATUS_INTERNAL, "out of memory", NULL, NULL);
+		return;
+	}
+	memset(&op, 0, sizeof(op));
+	op.op = GRPC_OP_SEND_MESSAGE;
+	op.data.send_message.send_message = c->send;
+	start_ops(c, &op, 1);
+}
+
+/* Health.Watch: the status when it differs from the one sent last; at
+ * the end NOT_SERVING, then UNAVAILABLE. */
+static void health_next(struct grpcd_call *c)
+{
+	int status = grpcd_health_status(c->g->d, c->health_service, c->ending);
+	struct grpcd_buf b = { 0 };
+
+	if (status != c->health_sent) {
+		if (grpcd_health_pack(status, &b) < 0) {
+			finish(c, GRPC_STATUS_INTERNAL, "out of memory", NULL,
+			       NULL);
+			return;
+		}
+		c->health_sent = status;
+		send_one(c, &b);
+		return;
+	}
+	if (c->ending)
+		finish(c, GRPC_STATUS_UNAVAILABLE,
+		       "hyperallocd is shutting down", NULL, NULL);
+}
+
 /* Send the next event the stream owes, or end it when the daemon is
  * stopping and it owes nothing. */
 static void stream_next(struct grpcd_call *c)
@@ -241,8 +278,11 @@ static void stream_next(struct grpcd_call *c)
 	uint64_t next = event_next_seq(bus);
 	uint64_t oldest = next > EVENT_RING ? next - EVENT_RING : 1, lost = 0;
 	struct grpcd_buf b = { 0 };
-	grpc_op op;
 
+	if (c->method->kind == GRPCD_HEALTH_WATCH) {
+		health_next(c);
+		return;
+	}
 	if (c->next_seq < oldest) {
 		/* The client fell behind the ring: say so, then go on. */
 		lost = oldest - c->next_seq;
@@ -258,16 +298,7 @@ static void stream_next(struct grpcd_call *c)
 			       NULL);
 			return;
 		}
-		set_send(c, byte_buffer(&b));
-		if (!c->send) {
-			finish(c, GRPC_STATUS_INTERNAL, "out of memory", NULL,
-			       NULL);
-			return;
-		}
-		memset(&op, 0, sizeof(op));
-		op.op = GRPC_OP_SEND_MESSAGE;
-		op.data.send_message.send_message = c->send;
-		start_ops(c, &op, 1);
+		send_one(c, &b);
 		return;
 	}
 	if (c->ending)
@@ -301,12 +332,15 @@ void grpcd_streams_end(struct grpcd *g)
 static void watch_start(struct grpcd_call *c, const uint8_t *data, size_t len)
 {
 	struct grpcd *g = c->g;
-	struct error err;
-	uint64_t last;
-	char text[32];
-	bool has;
+	char resume[EVENT_ID_LEN] = "";
+	struct error err = { 0 };
+	int r;
 
-	if (grpcd_parse_watch(data, len, &has, &last, &err) < 0) {
+	if (c->method->kind == GRPCD_HEALTH_WATCH)
+		r = grpcd_health_parse(data, len, c->health_service, &err);
+	else
+		r = grpcd_parse_watch(data, len, resume, sizeof(resume), &err);
+	if (r < 0) {
 		finish_error(c, &err);
 		return;
 	}
@@ -320,8 +354,8 @@ static void watch_start(struct grpcd_call *c, const uint8_t *data, size_t len)
 		       "too many event streams are open", NULL, NULL);
 		return;
 	}
-	snprintf(text, sizeof(text), "%" PRIu64, last);
-	c->next_seq = sse_first_seq(&g->d->bus, has ? text : NULL);
+	c->next_seq = sse_first_seq(&g->d->bus, resume[0] ? resume : NULL);
+	c->health_sent = -1;
 	c->phase = GRPCD_STREAMING;
 	c->stream = true;
 	g->n_streams++;
@@ -386,6 +420,41 @@ static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
 	finish_error(c, &err);
 }
 
+/* ---- bidirectional streams: an answer per request ---- */
+
+/* Answer the request @data, and ask for the next one in the same batch. */
+static void exchange(struct grpcd_call *c, const uint8_t *data, size_t len)
+{
+	struct error err = { 0 };
+	struct grpcd_buf resp = { 0 };
+	grpc_op ops[2];
+	int r;
+
+	r = c->method->each(c->g->d, data, len, &resp, &err);
+	if (r < 0) {
+		grpcd_buf_clear(&resp);
+		if (err.status == ERROR_OK) {
+			error_set(&err, ERROR_INTERNAL, NULL, NULL,
+				  "internal error: %s", strerror(-r));
+			log_err("grpc: %s: %s", method_name(c), err.reason);
+		}
+		finish_error(c, &err);
+		return;
+	}
+	set_send(c, byte_buffer(&resp));
+	if (!c->send) {
+		finish(c, GRPC_STATUS_INTERNAL, "out of memory", NULL, NULL);
+		return;
+	}
+	c->phase = GRPCD_EXCHANGING;
+	memset(ops, 0, sizeof(ops));
+	ops[0].op = GRPC_OP_SEND_MESSAGE;
+	ops[0].data.send_message.send_message = c->send;
+	ops[1].op = GRPC_OP_RECV_MESSAGE;
+	ops[1].data.recv_message.recv_message = &c->recv;
+	start_ops(c, ops, 2);
+}
+
 /* The request message arrived (or did not). */
 static void on_request(struct grpcd_call *c, bool ok)
 {
@@ -394,6 +463,11 @@ static void on_request(struct grpcd_call *c, bool ok)
 
 	if (!ok)
 		return; /* cancelled: the close completion frees it */
+	if (!c->recv && c->method->kind == GRPCD_BIDI) {
+		/* The client is done asking. */
+		finish(c, GRPC_STATUS_OK, NULL, NULL, NULL);
+		return;
+	}
 	if (!c->recv) {
 		finish(c, GRPC_STATUS_INVALID_ARGUMENT,
 		       "the request message is missing", NULL, NULL);
@@ -409,10 +483,18 @@ static void on_request(struct grpcd_call *c, bool ok)
 	grpc_byte_buffer_reader_destroy(&reader);
 	grpc_byte_buffer_destroy(c->recv);
 	c->recv = NULL;
-	if (c->method->unary)
+	switch (c->method->kind) {
+	case GRPCD_UNARY:
 		unary(c, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
-	else
+		break;
+	case GRPCD_EVENTS:
+	case GRPCD_HEALTH_WATCH:
 		watch_start(c, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
+		break;
+	case GRPCD_BIDI:
+		exchange(c, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s));
+		break;
+	}
 	grpc_slice_unref(s);
 }
 
@@ -434,7 +516,7 @@ static void on_new_call(struct grpcd_call *c, bool ok)
 		GRPC_SLICE_LENGTH(c->details.method));
 
 	/* A stream must notice a client going away while it waits. */
-	if (c->method && !c->method->unary) {
+	if (c->method && c->method->kind != GRPCD_UNARY) {
 		memset(ops, 0, sizeof(ops));
 		ops[0].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
 		ops[0].data.recv_close_on_server.cancelled = &c->cancelled;
@@ -488,6 +570,11 @@ void grpcd_call_done(struct grpcd_tag *t, bool ok)
 		/* !ok: the client is gone; its close completes too. */
 		if (ok && c->close_busy)
 			stream_next(c);
+		break;
+	case GRPCD_EXCHANGING:
+		grpc_byte_buffer_destroy(c->send);
+		c->send = NULL;
+		on_request(c, ok);
 		break;
 	case GRPCD_FINISHING:
 		break;

@@ -37,6 +37,7 @@ enum grpcd_origin {
 #define GRPCD_STREAMS_MAX 64 /* WatchEvents streams open at once */
 #define GRPCD_PEER_FDS	  1024 /* peers described per connection fd (logs) */
 #define GRPCD_PEER_LEN	  56 /* "tcp [v6 address]:port", "unix uid N" */
+#define GRPCD_SERVICE_LEN 128 /* a service name asked about, NUL included */
 
 enum grpcd_tag_kind {
 	GRPCD_TAG_OPS, /* the call's one batch in flight completed */
@@ -54,7 +55,8 @@ struct grpcd_tag {
 enum grpcd_phase {
 	GRPCD_REQUESTED, /* waiting in grpc_server_request_call */
 	GRPCD_READING, /* initial metadata out, request message in */
-	GRPCD_STREAMING, /* WatchEvents: sending events */
+	GRPCD_STREAMING, /* WatchEvents, Health.Watch: sending */
+	GRPCD_EXCHANGING, /* bidi: an answer out, the next request in */
 	GRPCD_FINISHING, /* status (and answer) out */
 };
 
@@ -82,10 +84,12 @@ struct grpcd_call {
 	bool close_busy; /* its own RECV_CLOSE_ON_SERVER batch is in flight */
 	bool close_started; /* RECV_CLOSE_ON_SERVER asked for, in any batch */
 
-	/* WatchEvents */
+	/* WatchEvents and Health.Watch */
 	bool stream; /* counted in g->n_streams */
 	uint64_t next_seq; /* next event to send */
 	bool ending; /* daemon stopping: flush, then UNAVAILABLE */
+	int health_sent; /* status last sent, -1 before the first */
+	char health_service[GRPCD_SERVICE_LEN];
 
 	struct grpcd_call *prev, *next; /* in g->calls */
 };
@@ -142,13 +146,61 @@ typedef int (*grpcd_unary_fn)(struct daemon *d, const struct ctl_caller *caller,
 			      const uint8_t *req, size_t len,
 			      struct grpcd_buf *resp, struct error *err);
 
+/* A streaming request handler: one answer message per request message
+ * (server reflection). 0 and *resp, or -errno with *err set as above;
+ * an error ends the call with its status. */
+typedef int (*grpcd_each_fn)(struct daemon *d, const uint8_t *req, size_t len,
+			     struct grpcd_buf *resp, struct error *err);
+
+enum grpcd_kind {
+	GRPCD_UNARY, /* one request, one answer: .unary */
+	GRPCD_EVENTS, /* WatchEvents: the event bus, until the client goes */
+	GRPCD_HEALTH_WATCH, /* Health.Watch: the status, then each change */
+	GRPCD_BIDI, /* requests and answers in turn: .each */
+};
+
 struct grpcd_method {
 	const char *path; /* "/hyperalloc.v1.HyperAlloc/ListVMs" */
-	grpcd_unary_fn unary; /* NULL: the WatchEvents stream */
+	enum grpcd_kind kind;
+	grpcd_unary_fn unary;
+	grpcd_each_fn each;
 };
 
 /* grpc/methods.c: the method named by @path (@len bytes), or NULL. */
 const struct grpcd_method *grpcd_method_find(const char *path, size_t len);
+/* Does the server serve a method of @service ("hyperalloc.v1.HyperAlloc")? */
+bool grpcd_service_served(const char *service);
+/* "" (the daemon as a whole), then the name of each service served, into
+ * @names (at most @max). Returns how many. */
+size_t grpcd_services(char (*names)[GRPCD_SERVICE_LEN], size_t max);
+
+/* grpc/health.c: the standard health service (grpc.health.v1.Health). */
+
+/* Check: SERVING, NOT_SERVING while the daemon stops, NOT_FOUND for a
+ * service it does not serve. */
+int grpcd_health_check(struct daemon *d, const struct ctl_caller *caller,
+		       const uint8_t *req, size_t len, struct grpcd_buf *resp,
+		       struct error *err);
+/* List: every service of grpcd_services with its status. */
+int grpcd_health_list(struct daemon *d, const struct ctl_caller *caller,
+		      const uint8_t *req, size_t len, struct grpcd_buf *resp,
+		      struct error *err);
+/* Watch's request: the service asked for into @service (at least
+ * GRPCD_SERVICE_LEN bytes). 0, or -EINVAL with *err. */
+int grpcd_health_parse(const uint8_t *req, size_t len, char *service,
+		       struct error *err);
+/* The status of @service now (a HealthCheckResponse.ServingStatus:
+ * SERVICE_UNKNOWN for one not served), NOT_SERVING once @stopping. */
+int grpcd_health_status(const struct daemon *d, const char *service,
+			bool stopping);
+/* A HealthCheckResponse with @status. 0 or -ENOMEM. */
+int grpcd_health_pack(int status, struct grpcd_buf *resp);
+
+/* grpc/reflection.c: server reflection, v1 and v1alpha (the same
+ * messages). One ServerReflectionResponse per request, from the
+ * descriptors of proto/ embedded at build time. */
+int grpcd_reflection_info(struct daemon *d, const uint8_t *req, size_t len,
+			  struct grpcd_buf *resp, struct error *err);
 
 /* grpc/calls.c */
 

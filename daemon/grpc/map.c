@@ -31,7 +31,7 @@ void grpcd_buf_clear(struct grpcd_buf *b)
 	b->len = 0;
 }
 
-static int pack(const ProtobufCMessage *m, struct grpcd_buf *ret)
+int grpcd_pack_message(const ProtobufCMessage *m, struct grpcd_buf *ret)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *data = malloc(n ? n : 1);
@@ -93,7 +93,7 @@ int grpcd_pack_vm_memory(const struct vm *vm, struct grpcd_buf *ret)
 	char when[32];
 
 	fill_memory(&m, vm, when);
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
@@ -155,7 +155,7 @@ int grpcd_pack_vm(const struct vm *vm, struct grpcd_buf *ret)
 		dm.monitor_timeouts = d->monitor_timeouts;
 		m.device = &dm;
 	}
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 /* Per VM of a list: the messages and the time text they point to. */
@@ -190,7 +190,7 @@ int grpcd_pack_vm_list(const struct vm_registry *r, struct grpcd_buf *ret)
 	}
 	m.n_vms = n;
 	m.vms = ptrs;
-	rc = pack(&m.base, ret);
+	rc = grpcd_pack_message(&m.base, ret);
 cleanup:
 	free(ptrs);
 	free(items);
@@ -210,7 +210,7 @@ int grpcd_pack_host(const struct ctl_host *h, struct grpcd_buf *ret)
 	m.overcommit_ratio = h->overcommit_ratio;
 	m.overcommit_now = h->overcommit_now;
 	m.vms = h->vms;
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 int grpcd_pack_policy(const struct engine_policy *p, struct grpcd_buf *ret)
@@ -241,7 +241,7 @@ int grpcd_pack_policy(const struct engine_policy *p, struct grpcd_buf *ret)
 	}
 	m.n_available = n;
 	m.available = avail;
-	return pack(&m.base, ret);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 int grpcd_pack_event(const struct event *ev, uint64_t lost,
@@ -272,15 +272,15 @@ int grpcd_pack_event(const struct event *ev, uint64_t lost,
 	}
 	m.message = str(ev->message);
 	m.events_lost = lost;
-	return pack(&m.base, ret);
+	m.run = str(ev->run);
+	return grpcd_pack_message(&m.base, ret);
 }
 
 /* ---- decoders ---- */
 
-/* Unpack @data as @desc, or explain why not. */
-static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc,
-				const uint8_t *data, size_t len,
-				struct error *err)
+ProtobufCMessage *grpcd_unpack_message(const ProtobufCMessageDescriptor *desc,
+				       const uint8_t *data, size_t len,
+				       struct error *err)
 {
 	ProtobufCMessage *m = protobuf_c_message_unpack(desc, NULL, len, data);
 
@@ -293,7 +293,7 @@ static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc,
 int grpcd_parse_empty(const ProtobufCMessageDescriptor *desc,
 		      const uint8_t *data, size_t len, struct error *err)
 {
-	ProtobufCMessage *m = unpack(desc, data, len, err);
+	ProtobufCMessage *m = grpcd_unpack_message(desc, data, len, err);
 
 	if (!m)
 		return -EINVAL;
@@ -332,7 +332,7 @@ int grpcd_parse_id(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
 			  "%s has no string field id", desc->name);
 		return -EINVAL;
 	}
-	m = unpack(desc, data, len, err);
+	m = grpcd_unpack_message(desc, data, len, err);
 	if (!m)
 		return -EINVAL;
 	r = copy_id(*(char **)(void *)((char *)m + f->offset), id, size, err);
@@ -365,8 +365,9 @@ int grpcd_parse_memory_update(const uint8_t *data, size_t len, char *id,
 	int r;
 
 	memset(&u, 0, sizeof(u));
-	m = (void *)unpack(&hyperalloc__v1__set_vmmemory_request__descriptor,
-			   data, len, err);
+	m = (void *)grpcd_unpack_message(
+		&hyperalloc__v1__set_vmmemory_request__descriptor, data, len,
+		err);
 	if (!m)
 		return -EINVAL;
 	r = copy_id(m->id, id, size, err);
@@ -502,8 +503,9 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 		error_set(err, ERROR_INTERNAL, "", "", "out of memory");
 		return -ENOMEM;
 	}
-	m = (void *)unpack(&hyperalloc__v1__set_policy_request__descriptor,
-			   data, len, err);
+	m = (void *)grpcd_unpack_message(
+		&hyperalloc__v1__set_policy_request__descriptor, data, len,
+		err);
 	if (!m) {
 		free(u);
 		return -EINVAL;
@@ -516,19 +518,36 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 	return r;
 }
 
-int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct error *err)
+int grpcd_parse_watch(const uint8_t *data, size_t len, char *ret_resume,
+		      size_t resume_len, struct error *err)
 {
 	Hyperalloc__V1__WatchEventsRequest *m;
+	size_t n;
+	int r = 0;
 
-	m = (void *)unpack(&hyperalloc__v1__watch_events_request__descriptor,
-			   data, len, err);
+	m = (void *)grpcd_unpack_message(
+		&hyperalloc__v1__watch_events_request__descriptor, data, len,
+		err);
 	if (!m)
 		return -EINVAL;
-	*ret_has = m->last_event_id_opt_case != 0;
-	*ret_last_event_id = *ret_has ? m->last_event_id : 0;
+	n = m->run ? strlen(m->run) : 0;
+	if (n && (n != EVENT_RUN_LEN - 1 ||
+		  strspn(m->run, "0123456789abcdef") != n)) {
+		error_set(err, ERROR_BAD_REQUEST, "run", NULL,
+			  "run must be 16 lower-case hex digits (an "
+			  "Event.run)");
+		r = -EINVAL;
+	} else if (m->last_event_id_opt_case == 0) {
+		snprintf(ret_resume, resume_len, "%s", "");
+	} else if (n) {
+		snprintf(ret_resume, resume_len, "%s-%llu", m->run,
+			 (unsigned long long)m->last_event_id);
+	} else {
+		snprintf(ret_resume, resume_len, "%llu",
+			 (unsigned long long)m->last_event_id);
+	}
 	protobuf_c_message_free_unpacked(&m->base, NULL);
-	return 0;
+	return r;
 }
 
 /* ---- status ---- */

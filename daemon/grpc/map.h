@@ -32,6 +32,16 @@ struct grpcd_buf {
 /* Free @b's bytes and empty it. Accepts NULL. */
 void grpcd_buf_clear(struct grpcd_buf *b);
 
+/* Any message packed into *ret: 0 or -ENOMEM. */
+int grpcd_pack_message(const ProtobufCMessage *m, struct grpcd_buf *ret);
+
+/* @data unpacked as a @desc message (free it with
+ * protobuf_c_message_free_unpacked), or NULL with *err a 400 that says
+ * the request is not a valid message of that type. */
+ProtobufCMessage *grpcd_unpack_message(const ProtobufCMessageDescriptor *desc,
+				       const uint8_t *data, size_t len,
+				       struct error *err);
+
 /*
  * Encoders. Each returns 0 with *ret filled, or -ENOMEM.
  * - VMMemory of GET /vms/{id}/memory;
@@ -82,9 +92,12 @@ int grpcd_parse_policy_update(const uint8_t *data, size_t len,
 			      struct engine_policy_update *ret,
 			      struct error *err);
 
-/* WatchEventsRequest: *ret_has tells whether last_event_id was given. */
-int grpcd_parse_watch(const uint8_t *data, size_t len, bool *ret_has,
-		      uint64_t *ret_last_event_id, struct error *err);
+/* WatchEventsRequest as the Last-Event-ID it stands for, into
+ * @ret_resume (at least EVENT_ID_LEN bytes): "" without last_event_id,
+ * "SEQ" with it, "RUN-SEQ" with run too (see sse_first_seq). A run that
+ * is not 16 lower-case hex digits is refused (-EINVAL, *err). */
+int grpcd_parse_watch(const uint8_t *data, size_t len, char *ret_resume,
+		      size_t resume_len, struct error *err);
 
 /* The gRPC status of a ctl status: INVALID_ARGUMENT (400 and 422),
  * UNAUTHENTICATED (401), PERMISSION_DENIED (403), NOT_FOUND (404),

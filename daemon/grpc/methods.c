@@ -171,6 +171,10 @@ cleanup:
 	return r;
 }
 
+#define HEALTH	    "/grpc.health.v1.Health/"
+#define REFLECTION  "/grpc.reflection.v1.ServerReflection/"
+#define REFLECTION0 "/grpc.reflection.v1alpha.ServerReflection/"
+
 static const struct grpcd_method methods[] = {
 	{ .path = SERVICE "ListVMs", .unary = list_vms },
 	{ .path = SERVICE "GetVM", .unary = get_vm },
@@ -180,7 +184,17 @@ static const struct grpcd_method methods[] = {
 	{ .path = SERVICE "GetHost", .unary = get_host },
 	{ .path = SERVICE "GetPolicy", .unary = get_policy },
 	{ .path = SERVICE "SetPolicy", .unary = set_policy },
-	{ .path = SERVICE "WatchEvents", .unary = NULL },
+	{ .path = SERVICE "WatchEvents", .kind = GRPCD_EVENTS },
+	/* the standard services, for probes and generic clients */
+	{ .path = HEALTH "Check", .unary = grpcd_health_check },
+	{ .path = HEALTH "Watch", .kind = GRPCD_HEALTH_WATCH },
+	{ .path = HEALTH "List", .unary = grpcd_health_list },
+	{ .path = REFLECTION "ServerReflectionInfo",
+	  .kind = GRPCD_BIDI,
+	  .each = grpcd_reflection_info },
+	{ .path = REFLECTION0 "ServerReflectionInfo",
+	  .kind = GRPCD_BIDI,
+	  .each = grpcd_reflection_info },
 };
 
 const struct grpcd_method *grpcd_method_find(const char *path, size_t len)
@@ -190,4 +204,39 @@ const struct grpcd_method *grpcd_method_find(const char *path, size_t len)
 		    memcmp(methods[i].path, path, len) == 0)
 			return &methods[i];
 	return NULL;
+}
+
+bool grpcd_service_served(const char *service)
+{
+	size_t n = strlen(service);
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		const char *p = methods[i].path;
+
+		if (n && strncmp(p + 1, service, n) == 0 && p[n + 1] == '/')
+			return true;
+	}
+	return false;
+}
+
+size_t grpcd_services(char (*names)[GRPCD_SERVICE_LEN], size_t max)
+{
+	size_t n = 0;
+
+	if (max)
+		names[n++][0] = '\0';
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		const char *p = methods[i].path + 1;
+		size_t len = strcspn(p, "/");
+		bool seen = false;
+
+		for (size_t k = 1; k < n; k++)
+			seen |= strlen(names[k]) == len &&
+				strncmp(names[k], p, len) == 0;
+		if (seen || n == max || len >= GRPCD_SERVICE_LEN)
+			continue;
+		memcpy(names[n], p, len);
+		names[n++][len] = '\0';
+	}
+	return n;
 }

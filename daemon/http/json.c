@@ -298,6 +298,7 @@ json_t *json_event(const struct event *ev)
 	if (!o)
 		return NULL;
 	set(o, "seq", json_u64(ev->seq), &ok);
+	set(o, "run", json_string(ev->run), &ok);
 	set(o, "time",
 	    json_string(event_format_time(ev->time_usec, when, sizeof(when))),
 	    &ok);

@@ -17,6 +17,9 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "policy.h" /* the reason codes */
+
+#define METRICS_REASONS (HA_REASON_COUNT + 1) /* + the engine's host_fit */
 
 const char *metrics_escape_label(const char *value, char *buf, size_t len)
 {
@@ -45,6 +48,15 @@ const char *metrics_escape_label(const char *value, char *buf, size_t len)
 	}
 	buf[o] = '\0';
 	return buf;
+}
+
+/* Reason @i of the METRICS_REASONS a VM's policy target can have. */
+static const char *metrics_reason(size_t i)
+{
+	/* The policies' reasons, then the engine's own. */
+	if (i < HA_REASON_COUNT)
+		return ha_policy_reason_str((enum ha_policy_reason)i);
+	return i == HA_REASON_COUNT ? "host_fit" : "unknown";
 }
 
 struct vm_gauge {
@@ -150,17 +162,62 @@ static void render_vms(FILE *f, struct daemon *d)
 	}
 
 	family(f, "hyperalloc_vm_info", "gauge",
-	       "Mechanism, state, target source and the policy's reason for "
-	       "its target (always 1).");
+	       "The VM and how it is steered (always 1).");
 	vm_foreach(vm, &d->vms) {
-		fprintf(f,
-			"hyperalloc_vm_info{vm=\"%s\",mechanism=\"%s\","
-			"state=\"%s\",source=\"%s\",reason=\"%s\"} 1\n",
+		fprintf(f, "hyperalloc_vm_info{vm=\"%s\",mechanism=\"%s\"} 1\n",
 			metrics_escape_label(vm->id, id, sizeof(id)),
-			vm_mechanism_to_string(vm->mechanism),
-			vm_state_to_string(vm->state),
-			vm_target_source_to_string(vm->mem.target_source),
-			vm->policy_reason[0] ? vm->policy_reason : "none");
+			vm_mechanism_to_string(vm->mechanism));
+	}
+
+	/*
+	 * What changes (state, who set the target, why the policy chose
+	 * it) is one series per possible value, 1 for the current one and
+	 * 0 for the others: a change moves a value, it starts no series.
+	 */
+	family(f, "hyperalloc_vm_state", "gauge",
+	       "1 for the state the VM is in, 0 for the others.");
+	vm_foreach(vm, &d->vms) {
+		metrics_escape_label(vm->id, id, sizeof(id));
+		for (int s = 0; s < VM_STATE_COUNT; s++)
+			fprintf(f,
+				"hyperalloc_vm_state{vm=\"%s\",state=\"%s\"} "
+				"%d\n",
+				id, vm_state_to_string((enum vm_state)s),
+				vm->state == (enum vm_state)s);
+	}
+
+	family(f, "hyperalloc_vm_target_source", "gauge",
+	       "1 for who set the VM's target (manual or policy), 0 for the "
+	       "other.");
+	vm_foreach(vm, &d->vms) {
+		metrics_escape_label(vm->id, id, sizeof(id));
+		for (int s = VM_TARGET_POLICY; s <= VM_TARGET_MANUAL; s++)
+			fprintf(f,
+				"hyperalloc_vm_target_source{vm=\"%s\","
+				"source=\"%s\"} %d\n",
+				id,
+				vm_target_source_to_string(
+					(enum vm_target_source)s),
+				vm->mem.target_source ==
+					(enum vm_target_source)s);
+	}
+
+	family(f, "hyperalloc_vm_policy_reason", "gauge",
+	       "1 for why the policy chose the VM's policy target, 0 for the "
+	       "other reasons.");
+	vm_foreach(vm, &d->vms) {
+		const char *now = vm->policy_reason[0] ? vm->policy_reason :
+							 "none";
+
+		metrics_escape_label(vm->id, id, sizeof(id));
+		for (size_t r = 0; r < METRICS_REASONS; r++) {
+			const char *reason = metrics_reason(r);
+
+			fprintf(f,
+				"hyperalloc_vm_policy_reason{vm=\"%s\","
+				"reason=\"%s\"} %d\n",
+				id, reason, strcmp(now, reason) == 0);
+		}
 	}
 
 	family(f, "hyperalloc_vm_reclaimed_frames_total", "counter",
@@ -229,9 +286,10 @@ static void render_host(FILE *f, struct daemon *d)
 	       "Allowed overcommit: sum of max over host memory less reserve.");
 	fprintf(f, "hyperalloc_host_overcommit_ratio %.6g\n",
 		h.overcommit_ratio);
-	family(f, "hyperalloc_host_overcommit_now", "gauge",
+	family(f, "hyperalloc_host_overcommit_current_ratio", "gauge",
 	       "Current overcommit: committed over host memory less reserve.");
-	fprintf(f, "hyperalloc_host_overcommit_now %.6g\n", h.overcommit_now);
+	fprintf(f, "hyperalloc_host_overcommit_current_ratio %.6g\n",
+		h.overcommit_now);
 
 	if (!p)
 		return;
@@ -260,27 +318,37 @@ static void render_host(FILE *f, struct daemon *d)
 
 static void render_daemon(FILE *f, struct daemon *d)
 {
-	uint64_t now = mono_usec();
-	uint64_t up = d->started_usec && now > d->started_usec ?
-			      now - d->started_usec :
-			      0;
-	uint64_t next = event_next_seq(&d->bus);
+	uint64_t start = d->started_realtime_usec;
 
+	if (!start) {
+		struct timespec ts;
+		uint64_t now = mono_usec(), up;
+
+		/* Started without the realtime clock noted: work it out. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		up = d->started_usec && now > d->started_usec ?
+			     now - d->started_usec :
+			     0;
+		start = (uint64_t)ts.tv_sec * 1000000 +
+			(uint64_t)ts.tv_nsec / 1000 - up;
+	}
 	family(f, "hyperalloc_up", "gauge",
 	       "The daemon is serving (always 1).");
 	fprintf(f, "hyperalloc_up 1\n");
-	family(f, "hyperalloc_uptime_seconds", "gauge",
-	       "Seconds since the daemon started.");
-	fprintf(f, "hyperalloc_uptime_seconds %.3f\n", (double)up / 1e6);
+	family(f, "hyperalloc_start_time_seconds", "gauge",
+	       "When the daemon started, in seconds since the Unix epoch.");
+	fprintf(f, "hyperalloc_start_time_seconds %.3f\n", (double)start / 1e6);
 	family(f, "hyperalloc_vms", "gauge", "VMs in the registry.");
 	fprintf(f, "hyperalloc_vms %zu\n", d->vms.count);
 	family(f, "hyperalloc_errors_total", "counter",
 	       "Errors logged since the daemon started.");
 	fprintf(f, "hyperalloc_errors_total %" PRIu64 "\n", d->errors_total);
 	family(f, "hyperalloc_events_total", "counter",
-	       "Events published since the daemon started.");
-	fprintf(f, "hyperalloc_events_total %" PRIu64 "\n",
-		next > 0 ? next - 1 : 0);
+	       "Events published since the daemon started, by type.");
+	for (int t = 0; t < EV_TYPE_COUNT; t++)
+		fprintf(f, "hyperalloc_events_total{type=\"%s\"} %" PRIu64 "\n",
+			event_type_to_string((enum event_type)t),
+			d->bus.published[t]);
 }
 
 char *metrics_render(struct daemon *d, size_t *ret_len)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Prometheus text exposition format 0.0.4 of the daemon's state
- * (GET /metrics; the families are listed in docs/api.md).
+ * (GET /metrics; every family is listed in docs/metrics.md, and
+ * tests/integration/test_metrics_doc.py holds the two together).
  */
 #ifndef HA_HTTP_METRICS_H
 #define HA_HTTP_METRICS_H

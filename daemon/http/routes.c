@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "ctl.h"
 #include "daemon.h"
+#include "http/dashboard.h"
 #include "http/json.h"
 #include "http/metrics.h"
 #include "http/sse.h"
@@ -196,8 +198,20 @@ cleanup:
 
 static int get_events(struct http_request *req, struct http_response *resp)
 {
+	const char *samples =
+		req->conn ? MHD_lookup_connection_value(req->conn,
+							MHD_GET_ARGUMENT_KIND,
+							"samples") :
+			    NULL;
+	bool want = samples &&
+		    (strcmp(samples, "1") == 0 || strcmp(samples, "true") == 0);
 	int r;
 
+	if (samples && !want && strcmp(samples, "0") != 0 &&
+	    strcmp(samples, "false") != 0)
+		return http_reply_problem(resp, 400, "Bad Request",
+					  "samples must be 1, true, 0 or false",
+					  "samples", samples);
 	resp->status = 200;
 	resp->content_type = "text/event-stream";
 	if (strcmp(req->method, "HEAD") == 0)
@@ -206,7 +220,7 @@ static int get_events(struct http_request *req, struct http_response *resp)
 		r = -EBUSY;
 	else
 		r = sse_stream_new(req->sse, req->conn, req->last_event_id,
-				   req->kick, req->kick_userdata,
+				   want, req->kick, req->kick_userdata,
 				   &resp->stream);
 	if (r == -EBUSY)
 		return http_reply_problem(resp, 503, "Service Unavailable",
@@ -294,6 +308,39 @@ static int get_openapi(struct http_request *req, struct http_response *resp)
 	return 0;
 }
 
+static int reply_dashboard(const struct dashboard_file *f,
+			   struct http_response *resp)
+{
+	resp->body = malloc(f->len + 1);
+	if (!resp->body)
+		return -ENOMEM;
+	memcpy(resp->body, f->data, f->len + 1);
+	resp->body_len = f->len;
+	resp->status = 200;
+	resp->content_type = f->content_type;
+	resp->csp = DASHBOARD_CSP;
+	return 0;
+}
+
+static int get_dashboard(struct http_request *req, struct http_response *resp)
+{
+	(void)req;
+	return reply_dashboard(dashboard_page(), resp);
+}
+
+static int get_dashboard_file(struct http_request *req,
+			      struct http_response *resp)
+{
+	const char *name = http_param(&req->params, "asset");
+	const struct dashboard_file *f = dashboard_find(name);
+
+	if (!f)
+		return http_reply_problem(resp, 404, "Not Found",
+					  "no such file of the dashboard",
+					  "asset", name);
+	return reply_dashboard(f, resp);
+}
+
 /* ---- the table ---- */
 
 const struct http_route http_routes[] = {
@@ -349,6 +396,14 @@ const struct http_route http_routes[] = {
 	  .pattern = "/openapi.yaml",
 	  .handler = get_openapi,
 	  .summary = "this API's OpenAPI document" },
+	{ .method = "GET",
+	  .pattern = "/",
+	  .handler = get_dashboard,
+	  .summary = "the web dashboard" },
+	{ .method = "GET",
+	  .pattern = "/ui/{asset}",
+	  .handler = get_dashboard_file,
+	  .summary = "the dashboard's scripts and style sheets" },
 };
 
 const size_t http_routes_count = sizeof(http_routes) / sizeof(http_routes[0]);

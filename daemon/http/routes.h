@@ -57,6 +57,7 @@ struct http_response {
 	size_t body_len;
 	struct MHD_Response *stream; /* instead of body, from sse */
 	char allow[64]; /* for 405 */
+	const char *csp; /* Content-Security-Policy, static; NULL: none */
 };
 
 /* Returns 0, or -errno (the server answers 500 and logs it). */

@@ -306,6 +306,9 @@ static enum MHD_Result queue(struct http_listener *l,
 	MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL,
 				stream ? "no-cache" : "no-store");
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (resp->csp)
+		MHD_add_response_header(mr, "Content-Security-Policy",
+					resp->csp);
 	if (stream)
 		MHD_add_response_header(mr, "X-Accel-Buffering", "no");
 	if (resp->status == 405 && resp->allow[0])

@@ -14,6 +14,7 @@
 #ifndef HA_HTTP_SSE_H
 #define HA_HTTP_SSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,7 @@ struct MHD_Response;
 #define SSE_KEEPALIVE_USEC (15ull * 1000000) /* ": keepalive" period */
 #define SSE_STREAMS_MAX	   128
 #define SSE_RETRY_MS	   3000 /* reconnect delay suggested to clients */
+#define SSE_SAMPLE_USEC	   (1000000ull) /* samples frames, when asked for */
 
 /* Subscribe to @d's bus and arm the keepalive timer on @d's loop.
  * 0, -ENOMEM, -ENOSPC (no bus slot) or an sd-event error. */
@@ -38,15 +40,19 @@ void sse_hub_free(struct sse_hub *h);
 
 /*
  * A response streaming events to @conn, starting after @last_event_id
- * (the request's Last-Event-ID header, or NULL for new events only).
+ * (the request's Last-Event-ID header, or NULL for new events only),
+ * and with @samples a "samples" frame every SSE_SAMPLE_USEC besides: the
+ * host and every VM's memory now (sse_format_samples). Samples have no id
+ * and are not kept: a client that reconnects gets the next one.
  * @kick(@kick_userdata) is called whenever the stream resumed its
  * connection. Returns 0 and a response for MHD_queue_response (the
  * caller drops its reference after queueing), -EBUSY when
  * SSE_STREAMS_MAX streams are open, -ENOMEM.
  */
 int sse_stream_new(struct sse_hub *h, struct MHD_Connection *conn,
-		   const char *last_event_id, void (*kick)(void *),
-		   void *kick_userdata, struct MHD_Response **ret);
+		   const char *last_event_id, bool samples,
+		   void (*kick)(void *), void *kick_userdata,
+		   struct MHD_Response **ret);
 
 /* End every stream after what it has pending (server shutdown). New
  * streams are refused afterwards. */
@@ -58,13 +64,28 @@ size_t sse_hub_streams(const struct sse_hub *h);
 /* Change the keepalive period (tests). */
 void sse_hub_set_keepalive(struct sse_hub *h, uint64_t usec);
 
-/* The first sequence number a stream sends, given its Last-Event-ID:
- * new events only without one (or if it is not a number), the next one
- * after it, or from the oldest kept event if it is from the future (the
- * daemon restarted and its numbering with it). Pure. */
+/*
+ * The first sequence number a stream sends, given its Last-Event-ID (an
+ * id this daemon sent, "<run>-<seq>"):
+ *   - none, or not an id: new events only;
+ *   - an id of this run: the events after it;
+ *   - an id of another run (the daemon restarted since): every event of
+ *     this run still in the ring, so that a client resuming across a
+ *     restart loses none of the new run's first events;
+ *   - a bare number (the ids of earlier versions): the events after it,
+ *     or all that are kept if it is from the future.
+ * Pure.
+ */
 uint64_t sse_first_seq(const struct event_bus *bus, const char *last_event_id);
 
-/* "id: N\nevent: TYPE\ndata: JSON\n\n", malloc'd; NULL on ENOMEM. */
+/* "event: samples\ndata: {"type":"samples","time":...,"host":{GET /host},
+ * "vms":[{"id":...,"mechanism":...,"state":...,"memory":{GET
+ * /vms/{id}/memory}}]}\n\n" of
+ * @d now, malloc'd; NULL on ENOMEM. */
+char *sse_format_samples(struct daemon *d, size_t *ret_len);
+
+/* "id: RUN-SEQ\nevent: TYPE\ndata: JSON\n\n", malloc'd; NULL on
+ * ENOMEM. */
 char *sse_format_event(const struct event *ev, size_t *ret_len);
 
 #endif

@@ -25,6 +25,36 @@ SIMGUEST = os.path.join(BUILD, "tools", "ha-simguest")
 HACTL = os.path.join(BUILD, "tools", "hactl")
 TRACES = os.path.join(TOP, "tools", "traces")
 MIB = 1 << 20
+# The pinned npm clients (tests/npm/, installed by make check) and the
+# scripts that drive them.
+NODE_MODULES = os.path.join(TOP, "build", "npm", "tests", "node_modules")
+NODE_SCRIPTS = os.path.join(TOP, "tests", "integration", "node")
+
+
+def node_env():
+    env = dict(os.environ)
+    env["NODE_PATH"] = NODE_MODULES
+    env["HA_NODE_MODULES"] = NODE_MODULES
+    return env
+
+
+def node(script, *args, timeout=300):
+    """Run tests/integration/node/<script> with Node.js and the pinned
+    packages; returns the CompletedProcess (stdout and stderr as text)."""
+    if not os.path.isdir(NODE_MODULES):
+        raise AssertionError("%s is missing: make check installs it "
+                             "(tools/npm-ci.sh)" % NODE_MODULES)
+    return subprocess.run(["node", os.path.join(NODE_SCRIPTS, script)]
+                          + [str(a) for a in args], env=node_env(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def node_popen(script, *args):
+    """The same, running: its stdout is a pipe of text lines."""
+    return subprocess.Popen(["node", os.path.join(NODE_SCRIPTS, script)]
+                            + [str(a) for a in args], env=node_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def free_port():
@@ -297,7 +327,7 @@ class SSE:
                                                  timeout=10)
         req = "GET /events HTTP/1.1\r\nHost: localhost\r\n"
         if last_id is not None:
-            req += "Last-Event-ID: %d\r\n" % last_id
+            req += "Last-Event-ID: %s\r\n" % last_id
         req += "Accept: text/event-stream\r\n\r\n"
         self.sock.sendall(req.encode())
         self.raw = b""
@@ -338,7 +368,7 @@ class SSE:
         blocks = t.split(b"\n\n")
         self.text = blocks.pop()
         for block in blocks:
-            ev = {}
+            ev, fields = None, {}
             for line in block.split(b"\n"):
                 if line.startswith(b"data:"):
                     try:
@@ -346,15 +376,19 @@ class SSE:
                     except ValueError:
                         pass
                 elif line.startswith(b"id:"):
-                    ev.setdefault("_id", line[3:].strip().decode())
+                    fields["_id"] = line[3:].strip().decode()
                 elif line.startswith(b"event:"):
-                    ev.setdefault("_event", line[6:].strip().decode())
+                    fields["_event"] = line[6:].strip().decode()
             if ev:
+                # The SSE fields as "_id" and "_event" of the data.
+                ev.update(fields)
                 self.events.append(ev)
 
     def wait(self, pred, timeout=10):
         """Wait for an event (the JSON of its data: line) matching pred."""
         end = time.monotonic() + timeout
+        # What came with the response's head may hold events already.
+        self._parse()
         while True:
             for ev in self.events:
                 if pred(ev):

@@ -11,7 +11,7 @@
  *
  * The test thread only does socket I/O. Anything that touches daemon
  * state runs on the loop thread through fx_call():
- *   'p'  publish an "error" event for sim-2 ("test event")
+ *   'p'  publish a "daemon_error" event for sim-2 ("test event")
  *   'P'  publish three vm_added events
  *   'k'  SSE keepalive every 100 ms
  *   'n'  answer the number of open SSE streams

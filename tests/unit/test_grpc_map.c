@@ -643,15 +643,15 @@ START_TEST(test_parse_watch)
 {
 	Hyperalloc__V1__WatchEventsRequest m =
 		HYPERALLOC__V1__WATCH_EVENTS_REQUEST__INIT;
+	char resume[EVENT_ID_LEN];
 	struct error err;
 	struct grpcd_buf b;
-	uint64_t last = 99;
-	bool has = true;
 
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, &has, &last, &err),
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
 			 0);
-	ck_assert(!has);
+	ck_assert_str_eq(resume, "");
 	grpcd_buf_clear(&b);
 
 	/* 0 given is not 0 absent: "everything still in the ring". */
@@ -659,22 +659,41 @@ START_TEST(test_parse_watch)
 		HYPERALLOC__V1__WATCH_EVENTS_REQUEST__LAST_EVENT_ID_OPT_LAST_EVENT_ID;
 	m.last_event_id = 0;
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, &has, &last, &err),
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
 			 0);
-	ck_assert(has);
-	ck_assert_uint_eq(last, 0);
+	ck_assert_str_eq(resume, "0");
 	grpcd_buf_clear(&b);
 
 	m.last_event_id = 42;
 	b = pack_msg(&m.base);
-	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, &has, &last, &err),
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
 			 0);
-	ck_assert(has);
-	ck_assert_uint_eq(last, 42);
+	ck_assert_str_eq(resume, "42");
 	grpcd_buf_clear(&b);
 
-	ck_assert_int_eq(grpcd_parse_watch(garbage, sizeof(garbage), &has,
-					   &last, &err),
+	/* With the event's run: the SSE id of that event. */
+	m.run = "0123456789abcdef";
+	b = pack_msg(&m.base);
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
+			 0);
+	ck_assert_str_eq(resume, "0123456789abcdef-42");
+	grpcd_buf_clear(&b);
+
+	/* A run that no daemon ever had is refused, not taken as "all". */
+	m.run = "0123456789ABCDEF";
+	b = pack_msg(&m.base);
+	ck_assert_int_eq(grpcd_parse_watch(b.data, b.len, resume,
+					   sizeof(resume), &err),
+			 -EINVAL);
+	ck_assert_int_eq(err.status, ERROR_BAD_REQUEST);
+	ck_assert_str_eq(err.field, "run");
+	grpcd_buf_clear(&b);
+
+	ck_assert_int_eq(grpcd_parse_watch(garbage, sizeof(garbage), resume,
+					   sizeof(resume), &err),
 			 -EINVAL);
 }
 END_TEST

@@ -156,15 +156,12 @@ static unsigned mt_claim(struct mt *mt, ha_frame_t fr, unsigned order,
 	return bad;
 }
 
+/* A put succeeds at the first call, also while another CPU splits the
+ * same huge frame. */
 static int mt_put(struct ha_guest *g, unsigned core, ha_frame_t fr,
 		  unsigned order)
 {
-	int r;
-
-	/* HA_EAGAIN: another CPU is splitting the same huge frame. */
-	while ((r = ha_guest_put(g, core, fr, order)) == HA_EAGAIN)
-		sched_yield();
-	return r;
+	return ha_guest_put(g, core, fr, order);
 }
 
 static unsigned mt_order(const struct mt_config *cfg, uint64_t *seed)

@@ -177,6 +177,91 @@ START_TEST(test_hactl)
 }
 END_TEST
 
+/* The single JSON object on stderr (a problem object); fails if there is
+ * anything else. The caller releases it. */
+static json_t *problem_of(const char *err)
+{
+	json_error_t e;
+	json_t *j = json_loads(err, 0, &e);
+
+	ck_assert_msg(j && json_is_object(j), "not one JSON object: %s (%s)",
+		      err, e.text);
+	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1,
+		      "not one line: %s", err);
+	return j;
+}
+
+static const char *member(json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	ck_assert_msg(v != NULL, "no string %s", key);
+	return v;
+}
+
+/* --json: errors are JSON too, on stderr, with the exit status of the
+ * error; messages name the ranges the daemon accepts. */
+START_TEST(test_hactl_json_errors)
+{
+	char out[16384], err[4096];
+	const char *s = fx.sock;
+	json_t *j;
+
+	/* the daemon's problem object, as it sent it */
+	ck_assert_int_eq(HACTL("--socket", s, "--json", "show", "nope"), 1);
+	ck_assert_str_eq(out, "");
+	j = problem_of(err);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 404);
+	ck_assert_str_eq(member(j, "field"), "id");
+	ck_assert_str_eq(member(j, "value"), "nope");
+	json_decref(j);
+	ck_assert_int_eq(HACTL("--json", "--socket", s, "set", "sim-1",
+			       "--target", "5G"),
+			 1);
+	j = problem_of(err);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 422);
+	ck_assert_str_eq(member(j, "field"), "target_bytes");
+	json_decref(j);
+
+	/* hactl's own: a usage error, exit 2, with the real range */
+	ck_assert_int_eq(HACTL("--socket", s, "set", "sim-1", "--shares", "abc",
+			       "--json"),
+			 2);
+	j = problem_of(err);
+	ck_assert_str_eq(member(j, "type"), "urn:hyperalloc:hactl:usage");
+	ck_assert_str_eq(member(j, "field"), "--shares");
+	ck_assert_str_eq(member(j, "value"), "abc");
+	ck_assert_msg(strstr(member(j, "detail"), "1..100000"), "%s", err);
+	json_decref(j);
+	/* an option before --json, and an unknown command */
+	ck_assert_int_eq(HACTL("--tick", "5", "--json", "policy", "set"), 2);
+	j = problem_of(err);
+	ck_assert_msg(strstr(member(j, "detail"), "100..3600000"), "%s", err);
+	json_decref(j);
+	ck_assert_int_eq(HACTL("--json", "bogus"), 2);
+	json_decref(problem_of(err));
+
+	/* no daemon there: exit 1, a problem of kind unreachable */
+	ck_assert_int_eq(
+		HACTL("--json", "--socket", "/nonexistent/x.sock", "vms"), 1);
+	j = problem_of(err);
+	ck_assert_str_eq(member(j, "type"), "urn:hyperalloc:hactl:unreachable");
+	json_decref(j);
+
+	/* without --json the same errors are sentences, ranges included */
+	ck_assert_int_eq(HACTL("--socket", s, "set", "sim-1", "--shares", "0"),
+			 2);
+	ck_assert_msg(strstr(err, "hactl: --shares 0: expected an integer in "
+				  "1..100000\n"),
+		      "%s", err);
+	ck_assert_int_eq(HACTL("--socket", s, "policy", "set", "--ratio", "0"),
+			 2);
+	ck_assert_msg(strstr(err, "0.1..100"), "%s", err);
+	ck_assert_int_eq(
+		HACTL("--socket", s, "set", "sim-1", "--shares", "100000"), 0);
+}
+END_TEST
+
 START_TEST(test_hactl_watch)
 {
 	const char *args[] = { "--socket", fx.sock, "watch", NULL };
@@ -200,7 +285,8 @@ START_TEST(test_hactl_watch)
 		buf[n] = '\0';
 	}
 	/* one line: time, type, vm, message */
-	ck_assert_msg(strstr(buf, "Z error ") && strstr(buf, " sim-2 ") &&
+	ck_assert_msg(strstr(buf, "Z daemon_error ") &&
+			      strstr(buf, " sim-2 ") &&
 			      strstr(buf, "test event\n"),
 		      "%s", buf);
 	kill(pid, SIGTERM);
@@ -219,6 +305,7 @@ static Suite *hactl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_hactl);
 	tcase_add_test(tc, test_hactl_watch);
+	tcase_add_test(tc, test_hactl_json_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -125,8 +125,12 @@ START_TEST(test_values)
 	struct event ev;
 
 	memset(&ev, 0, sizeof(ev));
+	ev.type = EV_TARGET_CHANGED;
 	for (int i = 0; i < 3; i++)
 		event_publish(&d->bus, &ev);
+	vms[0].mem.target_source = VM_TARGET_MANUAL;
+	strcpy(vms[0].policy_reason, "host_fit");
+	d->started_realtime_usec = 1700000000250000ull;
 	text = metrics_render(d, NULL);
 	ck_assert_ptr_nonnull(text);
 	ck_assert_str_eq(sample(text, "hyperalloc_vm_max_bytes{vm=\"b.2\"}",
@@ -156,17 +160,71 @@ START_TEST(test_values)
 		       "hyperalloc_vm_canary_mismatches_total{vm=\"b.2\"}", buf,
 		       sizeof(buf)),
 		"3");
-	ck_assert_ptr_nonnull(
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_info{vm=\"b.2\",mechanism="
+				"\"virtio-mem\"}",
+				buf, sizeof(buf)),
+			 "1");
+	/* one series per state, reason and source: 1 for the current */
+	ck_assert_str_eq(
+		sample(text, "hyperalloc_vm_state{vm=\"b.2\",state=\"stuck\"}",
+		       buf, sizeof(buf)),
+		"1");
+	ck_assert_str_eq(
 		sample(text,
-		       "hyperalloc_vm_info{vm=\"b.2\",mechanism=\"virtio-mem\","
-		       "state=\"stuck\",source=\"policy\",reason=\"none\"}",
-		       buf, sizeof(buf)));
+		       "hyperalloc_vm_state{vm=\"b.2\",state=\"running\"}", buf,
+		       sizeof(buf)),
+		"0");
+	ck_assert_str_eq(
+		sample(text, "hyperalloc_vm_state{vm=\"a\",state=\"running\"}",
+		       buf, sizeof(buf)),
+		"1");
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_target_source{vm=\"a\","
+				"source=\"manual\"}",
+				buf, sizeof(buf)),
+			 "1");
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_target_source{vm=\"b.2\","
+				"source=\"manual\"}",
+				buf, sizeof(buf)),
+			 "0");
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_policy_reason{vm=\"a\","
+				"reason=\"host_fit\"}",
+				buf, sizeof(buf)),
+			 "1");
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_policy_reason{vm=\"a\","
+				"reason=\"none\"}",
+				buf, sizeof(buf)),
+			 "0");
+	/* no reason yet counts as none */
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_policy_reason{vm=\"b.2\","
+				"reason=\"none\"}",
+				buf, sizeof(buf)),
+			 "1");
+	ck_assert_str_eq(sample(text,
+				"hyperalloc_vm_policy_reason{vm=\"b.2\","
+				"reason=\"working_set\"}",
+				buf, sizeof(buf)),
+			 "0");
 	ck_assert_str_eq(sample(text, "hyperalloc_up", buf, sizeof(buf)), "1");
 	ck_assert_str_eq(sample(text, "hyperalloc_vms", buf, sizeof(buf)), "2");
 	ck_assert_str_eq(
 		sample(text, "hyperalloc_errors_total", buf, sizeof(buf)), "4");
 	ck_assert_str_eq(
-		sample(text, "hyperalloc_events_total", buf, sizeof(buf)), "3");
+		sample(text, "hyperalloc_events_total{type=\"target_changed\"}",
+		       buf, sizeof(buf)),
+		"3");
+	ck_assert_str_eq(
+		sample(text, "hyperalloc_events_total{type=\"daemon_error\"}",
+		       buf, sizeof(buf)),
+		"0");
+	ck_assert_str_eq(sample(text, "hyperalloc_start_time_seconds", buf,
+				sizeof(buf)),
+			 "1700000000.250");
 	ck_assert_ptr_nonnull(
 		sample(text, "hyperalloc_host_total_bytes", buf, sizeof(buf)));
 	ck_assert_ptr_nonnull(

@@ -17,7 +17,7 @@
 static const struct {
 	const char *method, *path;
 	const char *pattern; /* NULL: no match */
-	const char *id; /* the {id} parameter, if any */
+	const char *id; /* the value of its one {parameter}, if any */
 } match_cases[] = {
 	{ "GET", "/vms", "/vms", NULL },
 	{ "HEAD", "/vms", "/vms", NULL },
@@ -35,7 +35,11 @@ static const struct {
 	{ "GET", "/metrics", "/metrics", NULL },
 	{ "GET", "/healthz", "/healthz", NULL },
 	{ "GET", "/openapi.yaml", "/openapi.yaml", NULL },
+	{ "GET", "/", "/", NULL },
+	{ "HEAD", "/", "/", NULL },
+	{ "GET", "/ui/app.js", "/ui/{asset}", "app.js" },
 	/* wrong method */
+	{ "PUT", "/", NULL, NULL },
 	{ "POST", "/vms", NULL, NULL },
 	{ "DELETE", "/vms/sim-1/memory", NULL, NULL },
 	{ "PUT", "/vms/sim-1", NULL, NULL },
@@ -43,7 +47,9 @@ static const struct {
 	{ "get", "/vms", NULL, NULL },
 	/* wrong path */
 	{ "GET", "", NULL, NULL },
-	{ "GET", "/", NULL, NULL },
+	{ "GET", "/ui", NULL, NULL },
+	{ "GET", "/ui/", NULL, NULL },
+	{ "GET", "/ui/a/b", NULL, NULL },
 	{ "GET", "vms", NULL, NULL },
 	{ "GET", "/vms/", NULL, NULL },
 	{ "GET", "/vms//memory", NULL, NULL },
@@ -78,7 +84,7 @@ START_TEST(test_match)
 		ck_assert_str_eq(rt->method, match_cases[_i].method);
 	if (match_cases[_i].id) {
 		ck_assert_uint_eq(p.n, 1);
-		ck_assert_str_eq(http_param(&p, "id"), match_cases[_i].id);
+		ck_assert_str_eq(p.p[0].value, match_cases[_i].id);
 	} else {
 		ck_assert_uint_eq(p.n, 0);
 		ck_assert_ptr_null(http_param(&p, "id"));
@@ -261,7 +267,7 @@ static const char *openapi_path(void)
 START_TEST(test_openapi_matches_table)
 {
 	struct op ops[64];
-	size_t len, n;
+	size_t len, n, gets = 0;
 	char *text = read_file(openapi_path(), &len);
 
 	n = openapi_ops(text, ops, ARRAY_SIZE(ops));
@@ -277,13 +283,29 @@ START_TEST(test_openapi_matches_table)
 		ck_assert_msg(found, "%s %s is not in docs/openapi.yaml",
 			      http_routes[i].method, http_routes[i].pattern);
 	}
+	/* ... with its HEAD when it is a GET (HEAD is routed like GET) ... */
+	for (size_t i = 0; i < http_routes_count; i++) {
+		bool found = false;
+
+		if (strcmp(http_routes[i].method, "GET") != 0)
+			continue;
+		gets++;
+		for (size_t j = 0; j < n; j++)
+			found |= strcmp(ops[j].method, "HEAD") == 0 &&
+				 strcmp(ops[j].path, http_routes[i].pattern) ==
+					 0;
+		ck_assert_msg(found, "HEAD %s is not in docs/openapi.yaml",
+			      http_routes[i].pattern);
+	}
 	/* ... and every documented operation is served */
 	for (size_t j = 0; j < n; j++) {
+		const char *m = strcmp(ops[j].method, "HEAD") == 0 ?
+					"GET" :
+					ops[j].method;
 		bool found = false;
 
 		for (size_t i = 0; i < http_routes_count; i++)
-			found |= strcmp(ops[j].method, http_routes[i].method) ==
-					 0 &&
+			found |= strcmp(m, http_routes[i].method) == 0 &&
 				 strcmp(ops[j].path, http_routes[i].pattern) ==
 					 0;
 		ck_assert_msg(found,
@@ -291,7 +313,7 @@ START_TEST(test_openapi_matches_table)
 			      "not serve it",
 			      ops[j].method, ops[j].path);
 	}
-	ck_assert_uint_eq(n, http_routes_count);
+	ck_assert_uint_eq(n, http_routes_count + gets);
 	free(text);
 }
 END_TEST
