@@ -74,7 +74,8 @@ static const struct {
 } escape_cases[] = {
 	{ "GET /vms -> 200", "GET /vms -> 200" },
 	/* A forged line stays part of the one it was sent in. */
-	{ "GET /x\n12:00:00.000 info    forged", "GET /x\\x0a12:00:00.000 info    forged" },
+	{ "GET /x\n12:00:00.000 info    forged",
+	  "GET /x\\x0a12:00:00.000 info    forged" },
 	{ "\r\t\x1b[31m\x7f", "\\x0d\\x09\\x1b[31m\\x7f" },
 	{ "/\xff\xc3", "/\\xff\\xc3" },
 	{ "gr\xc3\xbc\xc3\x9f", "gr\xc3\xbc\xc3\x9f" },
