@@ -18,6 +18,7 @@
  * the daemon refuses a guest or closes a connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -252,11 +253,14 @@ static int make_ram(const struct opts *o, const struct geometry *g)
 	void *meta;
 	int fd, r;
 
-	fd = memfd_create("scale-guest-ram", MFD_CLOEXEC);
+	fd = memfd_create("scale-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		die("memfd_create: %s", strerror(errno));
 	if (ftruncate(fd, (off_t)o->memory) < 0)
 		die("ftruncate of the memfd: %s", strerror(errno));
+	/* The daemon maps only guest RAM that cannot shrink. */
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		die("sealing the memfd: %s", strerror(errno));
 	meta = mmap(NULL, g->meta_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		    0);
 	if (meta == MAP_FAILED)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 void error_set(struct error *err, enum error_status status, const char *field,
 	       const char *value, const char *fmt, ...)
 {
@@ -18,6 +20,11 @@ void error_set(struct error *err, enum error_status status, const char *field,
 	va_start(ap, fmt);
 	vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
 	va_end(ap);
+	/* The texts go into JSON and gRPC status messages: valid UTF-8
+	 * also when they quote a client's bytes or were cut. */
+	text_utf8_fix(err->field);
+	text_utf8_fix(err->value);
+	text_utf8_fix(err->reason);
 }
 
 static const struct {

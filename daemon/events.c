@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "text.h"
+
 static const char *const type_names[EV_TYPE_COUNT] = {
 	[EV_VM_ADDED] = "vm_added",
 	[EV_VM_REMOVED] = "vm_removed",
@@ -57,6 +59,9 @@ void event_publish(struct event_bus *bus, struct event *ev)
 {
 	struct timespec ts;
 
+	/* Events go out as JSON: their texts must be valid UTF-8. */
+	text_utf8_fix(ev->message);
+	text_utf8_fix(ev->vm);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ev->seq = bus->next_seq++;
 	memcpy(ev->run, bus->run, sizeof(ev->run));

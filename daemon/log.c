@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
+
 static enum log_level max_level = LOG_LEVEL_INFO;
 static bool journal;
 
@@ -53,17 +55,20 @@ const char *log_level_to_string(enum log_level level)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[2048];
+	char raw[2048], line[4 * sizeof(raw)];
 	va_list ap;
 	int n;
 
 	if (level > max_level)
 		return;
 	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
+	/* Messages carry text from clients and guests: one message is one
+	 * line, whatever they put in it. */
+	text_log_escape(raw, line, sizeof(line));
 
 	if (journal) {
 		fprintf(stderr, "<%d>%s\n", (int)level, line);

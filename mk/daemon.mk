@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Unit tests of lib/ and daemon modules: which objects each suite links
 # (lib/ itself comes with libhyperalloc).
-test_config_DEPS := daemon/config daemon/log daemon/vm
+test_config_DEPS := daemon/config daemon/log daemon/text daemon/vm
 test_safety_DEPS := daemon/safety
 test_auth_DEPS := daemon/auth
 
@@ -14,4 +14,5 @@ test_scan_DEPS := tests/unit/host_fixture
 test_guest_DEPS := tests/unit/guest_fixture
 test_guest_reclaimed_DEPS := tests/unit/guest_fixture
 test_guest_concurrency_DEPS := tests/unit/guest_fixture
+test_text_DEPS := daemon/text
 test_guest_kernel_DEPS := tests/unit/guest_fixture tests/unit/host_fixture

@@ -69,7 +69,7 @@ $(HYPERALLOCD): PKG_LIBS += $(GRPC_LIBS)
 # Unit suite: the message <-> struct mapping, linking only its module plus
 # what it needs (and the JSON module, to check that both APIs use the same
 # field names).
-test_grpc_map_DEPS := daemon/grpc/map daemon/errors daemon/events \
+test_grpc_map_DEPS := daemon/grpc/map daemon/errors daemon/events daemon/text \
 	daemon/vm proto/hyperalloc.pb-c daemon/http/json
 $(BUILD)/tests/unit/test_grpc_map: PKG_LIBS += $(PROTOBUF_C_LIBS)
 

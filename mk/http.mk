@@ -33,7 +33,7 @@ $(BUILD)/daemon/http/dashboard.o: \
 # the state file) over the real registry and event bus; the engine and
 # the host's /proc are stubbed (tests/unit/stub_engine.c, stub_host.c),
 # and the fixture's VMs have a recording backend (http_fixture.c).
-HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/vm \
+HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/text daemon/vm \
 	daemon/events
 HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/state tests/unit/stub_host \
 	tests/unit/stub_engine

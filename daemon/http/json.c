@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
+
 /*
  * jansson integers are signed 64-bit. Sizes above INT64_MAX (8 EiB) do not
  * occur; clamp rather than wrap to a negative number if one ever does.
@@ -324,6 +326,20 @@ json_t *json_event(const struct event *ev)
 	return o;
 }
 
+/* A JSON string of @s made valid UTF-8 (texts that quote a client's
+ * bytes, or were cut inside a character). */
+static json_t *json_text(const char *s)
+{
+	char *copy = strdup(s ? s : "");
+	json_t *j;
+
+	if (!copy)
+		return NULL;
+	j = json_string(text_utf8_fix(copy));
+	free(copy);
+	return j;
+}
+
 json_t *json_problem(int status, const char *title, const char *detail,
 		     const char *field, const char *value)
 {
@@ -333,13 +349,13 @@ json_t *json_problem(int status, const char *title, const char *detail,
 	if (!o)
 		return NULL;
 	set(o, "type", json_string("about:blank"), &ok);
-	set(o, "title", json_string(title ? title : ""), &ok);
+	set(o, "title", json_text(title), &ok);
 	set(o, "status", json_integer(status), &ok);
-	set(o, "detail", json_string(detail ? detail : ""), &ok);
+	set(o, "detail", json_text(detail), &ok);
 	if (field && *field)
-		set(o, "field", json_string(field), &ok);
+		set(o, "field", json_text(field), &ok);
 	if (value && *value)
-		set(o, "value", json_string(value), &ok);
+		set(o, "value", json_text(value), &ok);
 	if (!ok) {
 		json_decref(o);
 		return NULL;

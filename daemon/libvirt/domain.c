@@ -296,6 +296,11 @@ static void attach_memory(struct lv_domain *ld)
 			 strerror(-r));
 		return;
 	}
+	if (!ld->mem.ram) {
+		log_notice("%s: guest RAM of QEMU pid %d not mapped: %s",
+			   ld->name, (int)pid, ld->mem.unmapped);
+		return;
+	}
 	log_info("%s: guest RAM of QEMU pid %d mapped read-only (%zu "
 		 "backing%s, main %llu MiB)",
 		 ld->name, (int)pid, ld->mem.n, ld->mem.n == 1 ? "" : "s",

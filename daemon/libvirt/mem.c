@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "user/ramfd.h"
+
 #define CMDLINE_MAX (256 * 1024)
 
 void lv_mem_init(struct lv_mem *m)
@@ -233,7 +235,16 @@ int lv_mem_attach(struct lv_mem *m, const char *proc, pid_t pid,
 		lv_mem_init(m);
 		return r < 0 ? r : -ENOENT;
 	}
-	void *p = mmap(NULL, m->sizes[main_idx], PROT_READ, MAP_SHARED,
+	m->main = main_idx;
+	m->ram_bytes = m->sizes[main_idx];
+	m->pid = pid;
+	/* Only a backing that can never shrink is mapped: QEMU (and the
+	 * guest steering it) could otherwise truncate it under us and make
+	 * the next read of it SIGBUS. The size recorded above may predate
+	 * the seal: the check takes the size after it. */
+	if (ramfd_check(m->fds[main_idx], m->ram_bytes, &m->unmapped) < 0)
+		return 0;
+	void *p = mmap(NULL, m->ram_bytes, PROT_READ, MAP_SHARED,
 		       m->fds[main_idx], 0);
 
 	if (p == MAP_FAILED) {
@@ -242,20 +253,13 @@ int lv_mem_attach(struct lv_mem *m, const char *proc, pid_t pid,
 		return r;
 	}
 	m->ram = p;
-	m->ram_bytes = m->sizes[main_idx];
-	m->main = main_idx;
-	m->pid = pid;
+	m->unmapped = NULL;
 	return 0;
 }
 
 bool lv_mem_sealed(const struct lv_mem *m)
 {
-	int seals;
-
-	if (!m->ram)
-		return false;
-	seals = fcntl(m->fds[m->main], F_GET_SEALS);
-	return seals >= 0 && (seals & F_SEAL_SHRINK);
+	return m->ram != NULL;
 }
 
 int64_t lv_mem_resident(const struct lv_mem *m)

@@ -26,9 +26,10 @@ struct lv_mem {
 	int fds[LV_MEM_BACKINGS_MAX]; /* our read-only opens of each backing */
 	uint64_t sizes[LV_MEM_BACKINGS_MAX];
 	size_t n;
-	const void *ram; /* the main backing, mapped read-only */
+	const void *ram; /* the main backing, mapped read-only, or NULL */
 	uint64_t ram_bytes;
 	size_t main; /* its index in fds */
+	const char *unmapped; /* why ram is NULL (static text), or NULL */
 };
 
 /* An unattached lv_mem (what zeroing gives, with the fds at -1). */
@@ -46,17 +47,21 @@ int lv_mem_find_qemu(const char *proc, const char *run_dir, const char *name,
 /*
  * Open every guest-RAM backing of process @pid (memfds named
  * "memory-backend-memfd…" and files of libvirt's memory-backend-file) and
- * map the main one read-only: the backing of exactly @ram_bytes if there
- * is one, else the first. Returns 0; -ENOENT if the process has no shared
- * backing (anonymous RAM); -errno (EACCES without the right to read it).
+ * pick the main one: the backing of exactly @ram_bytes if there is one,
+ * else the first. Map it read-only only if it can never shrink (a shmem
+ * memfd with F_SEAL_SHRINK, as QEMU seals its memfd backends: see
+ * user/ramfd.h); otherwise ram stays NULL and @unmapped says why. Returns
+ * 0 (the backings are open, for lv_mem_resident, mapped or not); -ENOENT
+ * if the process has no shared backing (anonymous RAM); -errno (EACCES
+ * without the right to read it).
  */
 int lv_mem_attach(struct lv_mem *m, const char *proc, pid_t pid,
 		  uint64_t ram_bytes);
 
 /*
- * Can the main backing no longer shrink (F_SEAL_SHRINK, as QEMU seals its
- * memfds)? Only then may a reader touch the mapping without a guest's
- * QEMU being able to turn the access into SIGBUS.
+ * Is the main backing mapped (it can no longer shrink: F_SEAL_SHRINK, as
+ * QEMU seals its memfds)? Only then is there a mapping to read, and no
+ * guest's QEMU can turn a read of it into SIGBUS.
  */
 bool lv_mem_sealed(const struct lv_mem *m);
 

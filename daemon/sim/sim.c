@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -29,6 +28,7 @@
 #include "sim_proto.h"
 #include "user/ident.h"
 #include "user/memfd_env.h"
+#include "user/ramfd.h"
 
 static void conn_close(struct sim_conn *c, const char *why);
 
@@ -80,7 +80,7 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 {
 	struct daemon *d = c->sb->d;
 	struct ha_bad bad;
-	struct stat st;
+	const char *why;
 	struct vm *vm;
 	int r;
 
@@ -114,11 +114,12 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 			   (unsigned long long)h->ram_bytes);
 		return -EINVAL;
 	}
-	if (fstat(memfd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < h->ram_bytes) {
-		send_error(c, -EINVAL,
-			   "the memfd is not a file of at least ram_bytes");
-		return -EINVAL;
+	/* The guest keeps its memfd: sealed against shrinking, it cannot
+	 * turn a read of its RAM into SIGBUS here (user/ramfd.h). */
+	r = ramfd_check(memfd, h->ram_bytes, &why);
+	if (r < 0) {
+		send_error(c, r, "memfd refused: %s", why);
+		return r;
 	}
 	if (h->meta_offset % HA_FRAME_SIZE || h->meta_len == 0 ||
 	    h->meta_offset >= h->ram_bytes ||

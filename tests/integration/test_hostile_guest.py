@@ -4,6 +4,7 @@
 (docs/protocol.md), then lies: the daemon must refuse, disconnect or
 quarantine — with a reason a person can read — and never crash."""
 
+import fcntl
 import mmap
 import os
 import socket
@@ -21,6 +22,8 @@ HELLO_FMT = "<IHH64s37s64s3xIIQQQII"      # 216 bytes
 HDR_FMT = "<IHH"
 HA_MAGIC = 0x314C4148
 CHILD_HUGE, CHILD_RECLAIMED = 0x4000, 0x8000
+# What ha-simguest (and QEMU for its memfd backends) seals its RAM with.
+SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
 
 
 def align64(v):
@@ -67,9 +70,12 @@ class Region:
 class EvilGuest:
     RAM = 64 * MIB
 
-    def __init__(self, daemon, name, region=True):
-        self.fd = os.memfd_create("evil-guest")
+    def __init__(self, daemon, name, region=True, seals=SEALS):
+        self.fd = os.memfd_create("evil-guest", os.MFD_CLOEXEC |
+                                  os.MFD_ALLOW_SEALING)
         os.ftruncate(self.fd, self.RAM)
+        if seals:
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, seals)
         self.mem = mmap.mmap(self.fd, self.RAM)
         # metadata at 0, managed range from 4 MiB, like ha-simguest
         self.region = Region((self.RAM - 4 * MIB) // 4096, 1024)
@@ -195,6 +201,36 @@ class HostileGuests(unittest.TestCase):
             g.sock.send(payload if payload else b"\0")
             kind, what = g.recv()
             self.assertIn(kind, ("error", "closed"), what)
+        self.assert_serving()
+
+    def test_unsealed_ram_is_refused(self):
+        # A guest that could shrink its RAM file under the daemon's
+        # mapping would turn the daemon's next read of it into SIGBUS.
+        for name, seals in (("unsealed", 0),
+                            ("grow-only", fcntl.F_SEAL_GROW)):
+            with self.subTest(name):
+                g = self.guest(name, seals=seals)
+                kind, what = g.hello()
+                self.assertEqual(kind, "error", what)
+                self.assertIn("F_SEAL_SHRINK", what[1])
+                self.assertEqual(g.recv()[0], "closed")
+                # Had it been taken, this would have killed the daemon.
+                os.ftruncate(g.fd, 0)
+        self.assertEqual(self.d.vms(), {})
+        self.assert_serving()
+
+    def test_shrinking_ram_cannot_hurt_the_daemon(self):
+        g = self.guest("shrinker")
+        self.assertEqual(g.hello()[0], "welcome")
+        with self.assertRaises(PermissionError):
+            os.ftruncate(g.fd, 4 * MIB)
+        # The daemon goes on reading and writing the metadata.
+        r = self.d.put("/vms/shrinker/memory", {"min_bytes": 16 * MIB,
+                                                "target_bytes": 40 * MIB})
+        self.assertEqual(r.status, 200, r)
+        wait_for(lambda: self.d.memory("shrinker")["reclaimed_bytes"]
+                 >= 16 * MIB, what="hard reclaim")
+        self.assertEqual(self.d.vms()["shrinker"]["state"], "running")
         self.assert_serving()
 
     def test_install_out_of_range_is_refused(self):

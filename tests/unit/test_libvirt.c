@@ -803,7 +803,8 @@ END_TEST
 START_TEST(test_mem_attach)
 {
 	const uint64_t size = 8 * MiB;
-	int ram = memfd_create("memory-backend-memfd", MFD_CLOEXEC);
+	int ram = memfd_create("memory-backend-memfd",
+			       MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	int other = memfd_create("something-else", MFD_CLOEXEC);
 	struct lv_mem m;
 	char *p;
@@ -816,9 +817,26 @@ START_TEST(test_mem_attach)
 	memset(p + MiB, 0xa5, 2 * MiB);
 	memset(p + 4 * MiB, 0x5a, 1);
 
+	/* A backing that may still shrink is opened (its resident size is
+	 * known) but never mapped: a truncation would make a read of the
+	 * mapping SIGBUS. */
+	ck_assert_int_eq(lv_mem_attach(&m, "/proc", getpid(), size), 0);
+	ck_assert_uint_eq(m.n, 1);
+	ck_assert_ptr_null(m.ram);
+	ck_assert(!lv_mem_sealed(&m));
+	ck_assert_ptr_nonnull(strstr(m.unmapped, "F_SEAL_SHRINK"));
+	ck_assert_int_ge(lv_mem_resident(&m), (int64_t)(2 * MiB));
+	lv_mem_detach(&m);
+
+	/* Sealed as QEMU seals its memfds: mapped. */
+	ck_assert_int_eq(fcntl(ram, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW),
+			 0);
 	ck_assert_int_eq(lv_mem_attach(&m, "/proc", getpid(), size), 0);
 	ck_assert_uint_eq(m.n, 1); /* only QEMU's memory backend */
 	ck_assert_uint_eq(m.ram_bytes, size);
+	ck_assert(lv_mem_sealed(&m));
+	ck_assert_int_eq(ftruncate(ram, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
 	/* The mapping shows the guest's bytes, and is read-only. */
 	ck_assert_uint_eq(((const unsigned char *)m.ram)[MiB + 5], 0xa5);
 	ck_assert_uint_eq(((const unsigned char *)m.ram)[4 * MiB], 0x5a);

@@ -108,12 +108,17 @@ int ram_open(struct ram *ram, uint64_t ram_bytes, unsigned cores, bool want_thp)
 		return -EINVAL;
 	ram->cores = cores;
 
-	ram->fd = memfd_create("ha-simguest-ram", MFD_CLOEXEC);
+	ram->fd = memfd_create("ha-simguest-ram",
+			       MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (ram->fd < 0) {
 		r = -errno;
 		goto cleanup;
 	}
-	if (ftruncate(ram->fd, (off_t)ram_bytes) < 0) {
+	/* RAM has one size for the guest's life; the host maps it only
+	 * once it cannot shrink (as QEMU seals its memfd backends). */
+	if (ftruncate(ram->fd, (off_t)ram_bytes) < 0 ||
+	    fcntl(ram->fd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
 		r = -errno;
 		goto cleanup;
 	}
