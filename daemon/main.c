@@ -198,6 +198,7 @@ static void reload(struct daemon *d)
 			.has_ratio = true,
 			.has_reserve = true,
 			.has_tick = true,
+			.from_config = true,
 			.overcommit_ratio = fresh->policy.overcommit_ratio,
 			.host_reserve_bytes = fresh->policy.host_reserve_bytes,
 			.tick_ms = fresh->policy.tick_ms,
