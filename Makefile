@@ -201,6 +201,7 @@ install: all
 	install -Dm755 $(HYPERALLOCD) $(DESTDIR)$(PREFIX)/sbin/hyperallocd
 	install -Dm755 $(BUILD)/tools/hactl $(DESTDIR)$(PREFIX)/bin/hactl
 	install -Dm755 $(BUILD)/tools/ha-simguest $(DESTDIR)$(PREFIX)/libexec/hyperalloc/ha-simguest
+	install -d -m755 $(DESTDIR)$(PREFIX)/lib/hyperalloc/policies
 	install -d $(DESTDIR)$(PREFIX)/share/hyperalloc/traces
 	install -m644 tools/traces/*.trace $(DESTDIR)$(PREFIX)/share/hyperalloc/traces/
 	install -Dm644 docs/openapi.yaml $(DESTDIR)$(PREFIX)/share/hyperalloc/openapi.yaml

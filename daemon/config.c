@@ -380,6 +380,35 @@ static int parse_libvirt(struct parser *ps, json_t *o, struct config *c)
 	return 0;
 }
 
+/* An absolute, normalised directory path (no "." or ".." component). */
+static int check_plugin_dir(struct parser *ps, const char *dir)
+{
+	if (dir[0] != '/')
+		return perr(ps,
+			    "policy.plugin_dir \"%s\" is not an absolute path",
+			    dir);
+	for (const char *p = dir; *p;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return perr(ps,
+				    "policy.plugin_dir \"%s\" has a \".\" or "
+				    "\"..\" component",
+				    dir);
+		p += n;
+	}
+	if (strlen(dir) > 1024)
+		return perr(ps,
+			    "policy.plugin_dir \"%.64s...\" is longer than "
+			    "1024 characters",
+			    dir);
+	return 0;
+}
+
 static int parse_policy(struct parser *ps, json_t *o, struct config *c)
 {
 	const char *key;
@@ -390,6 +419,10 @@ static int parse_policy(struct parser *ps, json_t *o, struct config *c)
 		path_push(ps, "policy", key);
 		if (strcmp(key, "name") == 0) {
 			r = get_string(ps, v, &c->policy.name, false);
+		} else if (strcmp(key, "plugin_dir") == 0) {
+			r = get_string(ps, v, &c->policy.plugin_dir, false);
+			if (r == 0)
+				r = check_plugin_dir(ps, c->policy.plugin_dir);
 		} else if (strcmp(key, "params") == 0) {
 			if (!json_is_object(v))
 				return perr(ps, "expected an object");
@@ -529,6 +562,7 @@ struct config *config_new_default(void)
 	c->libvirt.uri = strdup("qemu:///system");
 	c->policy.name = strdup("static");
 	c->policy.params_json = strdup("{}");
+	c->policy.plugin_dir = strdup(CONFIG_PLUGIN_DIR);
 	c->policy.tick_ms = 1000;
 	c->policy.overcommit_ratio = 1.0;
 	c->policy.host_reserve_bytes = 1ull << 30;
@@ -541,7 +575,7 @@ struct config *config_new_default(void)
 	    !c->api.unix_path || !c->api.token_file || !c->grpc.tcp ||
 	    !c->grpc.unix_path || !c->sim.socket || !c->sim.simguest ||
 	    !c->sim.trace_dir || !c->libvirt.uri || !c->policy.name ||
-	    !c->policy.params_json) {
+	    !c->policy.params_json || !c->policy.plugin_dir) {
 		config_free(c);
 		return NULL;
 	}
@@ -643,5 +677,6 @@ void config_free(struct config *c)
 	free(c->libvirt.uri);
 	free(c->policy.name);
 	free(c->policy.params_json);
+	free(c->policy.plugin_dir);
 	free(c);
 }

@@ -16,6 +16,8 @@
 #include "vm.h"
 
 #define CONFIG_SIM_GUESTS_MAX 1024
+/* policy.plugin_dir unless configured */
+#define CONFIG_PLUGIN_DIR "/usr/lib/hyperalloc/policies"
 
 struct config_sim_guest {
 	char name[VM_ID_MAX];
@@ -61,7 +63,8 @@ struct config {
 	} libvirt;
 
 	struct {
-		char *name; /* "static", ... or a path to a .so */
+		char *name; /* "static", ..., a plugin of plugin_dir or a path */
+		char *plugin_dir; /* where plugins named by name are found */
 		char *params_json; /* policy parameters, serialised JSON */
 		uint64_t tick_ms;
 		double overcommit_ratio; /* sum of max over host memory */

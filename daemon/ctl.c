@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "host.h"
 #include "log.h"
+#include "plugin.h"
 #include "state.h"
 
 bool ctl_authorize(const struct ctl_caller *c, struct error *err)
@@ -247,6 +248,16 @@ int ctl_policy_set(struct daemon *d, const struct ctl_caller *caller,
 {
 	if (!ctl_authorize(caller, err))
 		return -EPERM;
+	/* Over the API a policy is chosen by name only: a built-in or a
+	 * plugin of policy.plugin_dir, never a path. */
+	if (u->from_config || (u->has_name && !plugin_name_ok(u->name, err))) {
+		if (u->from_config)
+			error_set(err, ERROR_BAD_REQUEST, "name", u->name,
+				  "name: not a request field");
+		log_warn("policy change by %s refused: %s", caller->who,
+			 err->reason);
+		return -EINVAL;
+	}
 	int r = engine_policy_set(d, u, err);
 
 	if (r < 0)

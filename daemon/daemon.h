@@ -26,7 +26,7 @@ struct daemon {
 	struct vm_registry vms;
 	struct event_bus bus;
 
-	char api_token[65]; /* hex; empty = no TCP mutations possible */
+	char api_token[257]; /* AUTH_TOKEN_MAX + 1; "" = no TCP mutations */
 
 	struct http_server *http;
 	struct sim_backend *sim;

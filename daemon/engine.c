@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "host.h"
 #include "log.h"
+#include "plugin.h"
 #include "policy.h"
 #include "safety.h"
 
@@ -109,27 +110,68 @@ static int params_parse(const char *json, struct params *ps, struct error *err)
 
 /* ---- loading a policy ---- */
 
-static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
+/*
+ * @name: a built-in; else a plugin "<name>.so" (or "<name>" ending in
+ * ".so") in @plugin_dir; else, only when @allow_path (the configuration
+ * file), the absolute path of a plugin.
+ */
+static const struct ha_policy_ops *policy_load(const char *name,
+					       const char *plugin_dir,
+					       bool allow_path, void **ret_dl,
 					       struct error *err)
 {
 	const struct ha_policy_ops *ops;
+	char dir[4096], file[256], fdpath[64];
+	size_t n = strlen(name);
 	void *dl;
+	int fd;
 
 	*ret_dl = NULL;
 	if (!strchr(name, '/')) {
 		ops = ha_policy_builtin(name);
-		if (!ops) {
-			char avail[256];
+		if (ops)
+			return ops;
+		if (!plugin_name_ok(name, err))
+			return NULL;
+		snprintf(dir, sizeof(dir), "%s", plugin_dir);
+		if (n > 3 && strcmp(name + n - 3, ".so") == 0)
+			snprintf(file, sizeof(file), "%s", name);
+		else
+			snprintf(file, sizeof(file), "%.200s.so", name);
+	} else {
+		const char *slash = strrchr(name, '/');
 
-			error_set(err, ERROR_UNPROCESSABLE, "name", name,
-				  "no such policy (built in: %s; or give the "
-				  "path of a plugin .so)",
-				  ha_policy_builtin_names(avail,
-							  sizeof(avail)));
+		if (!allow_path) {
+			plugin_name_ok(name, err);
+			return NULL;
 		}
-		return ops;
+		if (name[0] != '/' || !slash[1] ||
+		    (size_t)(slash - name) >= sizeof(dir) ||
+		    strlen(slash + 1) >= sizeof(file)) {
+			error_set(err, ERROR_UNPROCESSABLE, "name", name,
+				  "a plugin named by path needs an absolute "
+				  "path to a file");
+			return NULL;
+		}
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - name), name);
+		if (!dir[0])
+			snprintf(dir, sizeof(dir), "/");
+		snprintf(file, sizeof(file), "%s", slash + 1);
 	}
-	dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	fd = plugin_open(dir, file, name, err);
+	if (fd == -ENOENT && !allow_path) {
+		char avail[256];
+
+		error_set(err, ERROR_UNPROCESSABLE, "name", name,
+			  "no such policy (built in: %s; plugins: <name>.so "
+			  "in %s)",
+			  ha_policy_builtin_names(avail, sizeof(avail)), dir);
+	}
+	if (fd < 0)
+		return NULL;
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	dl = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	close(fd);
 	if (!dl) {
 		error_set(err, ERROR_UNPROCESSABLE, "name", name,
 			  "cannot load plugin: %s", dlerror());
@@ -160,7 +202,8 @@ static const struct ha_policy_ops *policy_load(const char *name, void **ret_dl,
 }
 
 /* Build a ready policy (ops + state) without touching the running one. */
-static int policy_prepare(const char *name, const char *params_json,
+static int policy_prepare(const char *name, const char *plugin_dir,
+			  bool allow_path, const char *params_json,
 			  const struct ha_policy_ops **ret_ops,
 			  void **ret_state, void **ret_dl, struct error *err)
 {
@@ -169,7 +212,8 @@ static int policy_prepare(const char *name, const char *params_json,
 	void *dl;
 	int r;
 
-	const struct ha_policy_ops *ops = policy_load(name, &dl, err);
+	const struct ha_policy_ops *ops =
+		policy_load(name, plugin_dir, allow_path, &dl, err);
 
 	if (!ops)
 		return -EINVAL;
@@ -428,8 +472,9 @@ int engine_start(struct daemon *d, struct error *err)
 
 	if (!e)
 		return -ENOMEM;
-	r = policy_prepare(c->policy.name, c->policy.params_json, &e->ops,
-			   &e->state, &e->dl, err);
+	r = policy_prepare(c->policy.name, c->policy.plugin_dir, true,
+			   c->policy.params_json, &e->ops, &e->state, &e->dl,
+			   err);
 	if (r < 0) {
 		free(e);
 		return r;
@@ -531,7 +576,12 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 		return -EINVAL;
 	}
 	if (u->has_name || u->has_params) {
-		r = policy_prepare(name, params, &ops, &state, &dl, err);
+		/* A path comes from the configuration file, now or when
+		 * the running policy (kept by a parameters-only change)
+		 * was chosen. */
+		r = policy_prepare(name, d->cfg->policy.plugin_dir,
+				   u->from_config || !u->has_name, params, &ops,
+				   &state, &dl, err);
 		if (r < 0)
 			return r;
 		policy_release(e);

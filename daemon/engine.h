@@ -32,6 +32,9 @@ struct engine_policy {
 /* A change to it (PUT /policy); only fields with has_* apply. */
 struct engine_policy_update {
 	bool has_name, has_params, has_ratio, has_reserve, has_tick;
+	/* from the configuration file (reload): the name may be the absolute
+	 * path of a plugin. Never set for API callers. */
+	bool from_config;
 	char name[128];
 	char params_json[4096];
 	double overcommit_ratio;
@@ -58,8 +61,10 @@ void engine_policy_get(struct daemon *d, struct engine_policy *ret);
 /*
  * Change the policy resource. Checks first, in order: overcommit ratio
  * within [0.1, 100], tick within [100 ms, 1 h], reserve below the host's
- * memory, the policy exists (a built-in name or the path of a plugin with
- * this daemon's ABI) and its init accepts the parameters. A new name
+ * memory, the policy exists (a built-in name, a plugin <name>.so in
+ * policy.plugin_dir owned by root or the daemon's user and not group- or
+ * world-writable, or with from_config the absolute path of such a
+ * plugin; with this daemon's ABI) and its init accepts the parameters. A new name
  * without parameters starts with {}. On success the change is applied,
  * EV_POLICY_CHANGED published and a tick run: 0. Otherwise -errno with
  * *err set (ERROR_UNPROCESSABLE, ERROR_BAD_REQUEST for parameters that

@@ -2,6 +2,7 @@
 /*
  * hyperallocd: start-up, the event loop, signals, reload and shutdown.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "backend.h"
 #include "daemon.h"
 #include "engine.h"
@@ -90,33 +92,30 @@ static int mkdir_parents(const char *path, mode_t mode)
 	return 0;
 }
 
-/* Read the API token, or create one (256 random bits, hex, mode 0600). */
+static_assert(sizeof(((struct daemon *)0)->api_token) == AUTH_TOKEN_MAX + 1,
+	      "api_token holds AUTH_TOKEN_MAX characters");
+
+/* Read the API token (auth_token_read: one line, 16 to 256 printable
+ * characters, mode 0600), or create one (256 random bits, hex, 0600). */
 static int load_token(struct daemon *d)
 {
 	const char *path = d->cfg->api.token_file;
 	unsigned char raw[32];
 	char hex[65];
-	int fd;
+	char why[512];
+	int fd, r;
 
 	if (!path)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, hex, 64);
+	r = auth_token_read(path, d->api_token, sizeof(d->api_token), why,
+			    sizeof(why));
 
-		close(fd);
-		if (n < 16) {
-			log_err("API token file %s is shorter than 16 characters",
-				path);
-			return -EINVAL;
-		}
-		hex[n] = '\0';
-		hex[strcspn(hex, "\r\n \t")] = '\0';
-		snprintf(d->api_token, sizeof(d->api_token), "%s", hex);
+	if (r == 0)
 		return 0;
+	if (r != -ENOENT) {
+		log_err("%s", why);
+		return r;
 	}
-	if (errno != ENOENT)
-		return -errno;
 	if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++)
@@ -124,8 +123,7 @@ static int load_token(struct daemon *d)
 	mkdir_parents(path, 0755);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || write(fd, hex, 64) != 64 || write(fd, "\n", 1) != 1) {
-		int r = -errno;
-
+		r = -errno;
 		if (fd >= 0)
 			close(fd);
 		log_err("cannot create the API token file %s: %s", path,
@@ -200,6 +198,7 @@ static void reload(struct daemon *d)
 			.has_ratio = true,
 			.has_reserve = true,
 			.has_tick = true,
+			.from_config = true,
 			.overcommit_ratio = fresh->policy.overcommit_ratio,
 			.host_reserve_bytes = fresh->policy.host_reserve_bytes,
 			.tick_ms = fresh->policy.tick_ms,

@@ -4,6 +4,7 @@
 test_config_DEPS := daemon/config daemon/log daemon/text daemon/vm
 test_safety_DEPS := daemon/safety
 test_auth_DEPS := daemon/auth
+test_plugin_DEPS := daemon/plugin daemon/errors daemon/text
 
 # The host suites (and the pure scan's, which compares with the host's)
 # share the recording embedder of tests/unit/host_fixture.c;

@@ -35,7 +35,7 @@ $(BUILD)/daemon/http/dashboard.o: \
 # and the fixture's VMs have a recording backend (http_fixture.c).
 HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/text daemon/vm \
 	daemon/events
-HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/state tests/unit/stub_host \
+HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/plugin daemon/state tests/unit/stub_host \
 	tests/unit/stub_engine
 # The metrics name every reason code of the built-in policies.
 HTTP_TEST_POLICIES := $(patsubst %.c,%,$(POLICY_SRC))

@@ -591,7 +591,7 @@ static const char help_set[] =
 	"  --auto on|off   soft-reclaim the VM's free memory automatically\n";
 
 static const char help_policy_set[] =
-	"  --name NAME     a built-in policy, or the path of a plugin .so\n"
+	"  --name NAME     a built-in policy, or a plugin of policy.plugin_dir\n"
 	"  --param K=V     a policy parameter (repeatable); V is JSON if\n"
 	"                  it parses as JSON (numbers, true, {...}), else\n"
 	"                  a string\n"

@@ -19,7 +19,7 @@ struct http_client_target {
 	char socket_path[108]; /* unix socket; "" for TCP */
 	char host[256]; /* TCP host (name, IPv4 or IPv6 without []) */
 	char port[8];
-	char token[256]; /* bearer token, "" for none */
+	char token[258]; /* bearer token (up to 256 characters), "" for none */
 };
 
 struct http_client_response {

@@ -330,5 +330,60 @@ class EventIdsAcrossRestart(unittest.TestCase):
             d.cleanup()
 
 
+class TokenFile(unittest.TestCase):
+    """The API token file is one line of 16 to 256 printable characters
+    in a file only its owner may read: anything else stops the daemon at
+    start, with an error naming the file."""
+
+    def start_with(self, content, mode=0o600):
+        d = Daemon()
+        self.addCleanup(d.cleanup, check=False)
+        fd = os.open(d.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o600)
+        os.write(fd, content)
+        os.close(fd)
+        os.chmod(d.token_file, mode)
+        d.start(wait=False)
+        return d
+
+    def assert_refused(self, d, *words):
+        try:
+            d.proc.wait(timeout=20)
+        except Exception:
+            pass
+        rc = d.proc.poll()
+        # Before the fix the daemon came up serving with the bad token.
+        self.assertIsNotNone(rc, "hyperallocd runs with a bad token file")
+        self.assertNotEqual(rc, 0)
+        log = d.read_log()
+        self.assertIn(d.token_file, log)
+        for w in words:
+            self.assertIn(w, log)
+
+    def test_short_token_padded_by_a_second_line(self):
+        # 3 token characters, 20 file bytes: "abc" must not become valid.
+        d = self.start_with(b"abc\n0123456789abcdef\n")
+        self.assert_refused(d, "more than one line")
+
+    def test_short_token(self):
+        d = self.start_with(b"0123456789abcde\n")
+        self.assert_refused(d, "fewer than 16")
+
+    def test_world_readable_token_file(self):
+        d = self.start_with(b"0123456789abcdef0123456789abcdef\n", 0o644)
+        self.assert_refused(d, "mode 0644")
+
+    def test_long_token_is_used_whole(self):
+        tok = "A" * 100 + "z" * 100
+        d = self.start_with((tok + "\n").encode())
+        wait_for(d.healthy, timeout=20, what="hyperallocd to serve")
+        body = {"name": "static"}
+        # The first 64 characters, the old silent cut, are not the token.
+        self.assertEqual(d.request("PUT", "/policy", body=body,
+                                   token=tok[:64]).status, 403)
+        self.assertEqual(d.request("PUT", "/policy", body=body,
+                                   token=tok).status, 200)
+
+
 if __name__ == "__main__":
     main()

@@ -365,6 +365,30 @@ class GrpcAPI(unittest.TestCase):
         # Refused changes leave the policy as it was.
         self.assertEqual(self.tcp.call("GetPolicy").tick_ms, 500)
 
+    def test_policy_by_path_refused(self):
+        # A plugin whose constructor leaves a mark: SetPolicy by path
+        # must not dlopen it (constructors run before any check).
+        tmp = tempfile.mkdtemp(prefix="ha-evil-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        marker = os.path.join(tmp, "constructor-ran")
+        src = os.path.join(tmp, "evil.c")
+        so = os.path.join(tmp, "evil.so")
+        with open(src, "w") as f:
+            f.write("#include <fcntl.h>\n"
+                    "__attribute__((constructor)) static void evil(void)"
+                    "{ open(\"%s\", O_WRONLY | O_CREAT, 0644); }\n"
+                    % marker)
+        subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC",
+                        "-o", so, src], check=True)
+        for name in (so, "../evil", "./evil.so", os.path.relpath(so)):
+            with self.subTest(name=name):
+                e = self.assertStatus(grpc.StatusCode.INVALID_ARGUMENT,
+                                      self.tcp.call, "SetPolicy", name=name)
+                md = dict(e.trailing_metadata())
+                self.assertEqual(md.get("hyperalloc-field"), "name")
+                self.assertFalse(os.path.exists(marker))
+        self.assertEqual(self.tcp.call("GetPolicy").name, "static")
+
     def test_unix_socket(self):
         self.guest("unixvm", memory="128M")
         sock = self.d.config["grpc"]["unix"]

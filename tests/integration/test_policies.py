@@ -4,7 +4,10 @@
 while the guests run, and the targets moving the way each policy says."""
 
 import os
+import shutil
 import signal
+import subprocess
+import tempfile
 import unittest
 
 from harness import BUILD, MIB, Daemon, SSE, SimGuest, wait_for, main
@@ -12,6 +15,45 @@ from harness import BUILD, MIB, Daemon, SSE, SimGuest, wait_for, main
 EXAMPLES = os.path.join(BUILD, "policies", "examples")
 HALF_IDLE = os.path.join(EXAMPLES, "half_idle.so")
 BROKEN = os.path.join(EXAMPLES, "broken")
+BROKEN_PLUGINS = ("half_idle_badabi", "half_idle_nosym", "half_idle_initfail")
+
+# A plugin whose constructor leaves a mark: dlopen runs it before any
+# symbol check, so loading it at all is the attack.
+EVIL_C = r"""
+#include <fcntl.h>
+#include <unistd.h>
+__attribute__((constructor)) static void evil(void)
+{
+	int fd = open(MARKER, O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+"""
+
+
+def plugin_dir(base):
+    """A trusted plugin directory (0755, the test's own user) with
+    copies of the example plugins, mode 0755."""
+    d = os.path.join(base, "policies")
+    os.mkdir(d)
+    os.chmod(d, 0o755)
+    for name in ("half_idle",) + BROKEN_PLUGINS:
+        src = os.path.join(EXAMPLES if name == "half_idle" else BROKEN,
+                           name + ".so")
+        shutil.copy(src, os.path.join(d, name + ".so"))
+        os.chmod(os.path.join(d, name + ".so"), 0o755)
+    return d
+
+
+def build_evil(path, marker):
+    with tempfile.NamedTemporaryFile("w", suffix=".c", delete=False) as f:
+        f.write(EVIL_C)
+    try:
+        subprocess.run([os.environ.get("CC", "cc"), "-shared", "-fPIC",
+                        "-DMARKER=\"%s\"" % marker, "-o", path, f.name],
+                       check=True)
+    finally:
+        os.unlink(f.name)
 
 
 class Policies(unittest.TestCase):
@@ -22,7 +64,11 @@ class Policies(unittest.TestCase):
     def setUp(self):
         self.d = Daemon(policy={"name": "static", "tick_ms": 200,
                                 "host_reserve": "256M",
-                                "max_step": "0"}).start()
+                                "max_step": "0"})
+        self.plugins = plugin_dir(self.d.dir)
+        self.d.config["policy"]["plugin_dir"] = self.plugins
+        self.d.write_config()
+        self.d.start()
         self.guests = []
 
     def tearDown(self):
@@ -281,11 +327,11 @@ class Policies(unittest.TestCase):
 
     # ---- out-of-tree plugins ----
 
-    def test_plugin_loaded_by_path(self):
+    def test_plugin_loaded_by_name(self):
         self.guest("plug", memory="256M")
-        self.set_policy({"name": HALF_IDLE, "params": {"share": 0.5}})
+        self.set_policy({"name": "half_idle", "params": {"share": 0.5}})
         p = self.policy()
-        self.assertEqual(p["name"], HALF_IDLE)
+        self.assertEqual(p["name"], "half_idle")
         self.assertEqual(p["params"], {"share": 0.5})
 
         # target = max - free/2 every tick settles at (2 max + used) / 3.
@@ -299,10 +345,10 @@ class Policies(unittest.TestCase):
         m = wait_for(settled, timeout=20, what="half-idle to settle")
         self.assertLess(m["target_bytes"], 200 * MIB)
         # Its own parameter check runs too.
-        r = self.set_policy({"name": HALF_IDLE, "params": {"share": 2}},
+        r = self.set_policy({"name": "half_idle", "params": {"share": 2}},
                             status=422)
         self.assertIn("share", r.json()["detail"])
-        self.assertEqual(self.policy()["name"], HALF_IDLE)
+        self.assertEqual(self.policy()["name"], "half_idle")
         # and back to a built-in
         self.set_policy({"name": "static"})
         self.wait_target("plug", 256 * MIB)
@@ -313,19 +359,17 @@ class Policies(unittest.TestCase):
                          "params": {"budget": 128 * MIB, "max_step": 0}})
         self.wait_target("keep", 128 * MIB)
         cases = [
-            (os.path.join(BROKEN, "half_idle_badabi.so"), "ABI version"),
-            (os.path.join(BROKEN, "half_idle_nosym.so"),
-             "no symbol ha_policy_ops"),
-            (os.path.join(BROKEN, "half_idle_initfail.so"),
-             "always refuses"),
-            (os.path.join(EXAMPLES, "no_such_plugin.so"),
-             "cannot load plugin"),
+            ("half_idle_badabi", "ABI version"),
+            ("half_idle_nosym", "no symbol ha_policy_ops"),
+            ("half_idle_initfail", "always refuses"),
+            ("no_such_plugin", "no such policy"),
         ]
-        for path, word in cases:
-            with self.subTest(plugin=os.path.basename(path)):
+        for name, word in cases:
+            with self.subTest(plugin=name):
+                path = os.path.join(self.plugins, name + ".so")
                 self.assertEqual(os.path.exists(path),
                                  "no_such" not in path, path)
-                r = self.d.put("/policy", {"name": path})
+                r = self.d.put("/policy", {"name": name})
                 self.assertEqual(r.status, 422, r)
                 self.assertIn(word, r.json()["detail"])
                 p = self.policy()
@@ -336,6 +380,128 @@ class Policies(unittest.TestCase):
         self.set_policy({"name": "shares",
                          "params": {"budget": 192 * MIB, "max_step": 0}})
         self.wait_target("keep", 192 * MIB)
+
+
+class PluginLoading(unittest.TestCase):
+    """PUT /policy chooses a policy by name only: a path, a name with
+    '..', a symbolic link or a plugin someone else may write never
+    reaches dlopen (whose constructors run before any check)."""
+
+    def setUp(self):
+        self.d = Daemon(policy={"name": "static", "tick_ms": 200,
+                                "host_reserve": "256M"})
+        self.plugins = plugin_dir(self.d.dir)
+        self.d.config["policy"]["plugin_dir"] = self.plugins
+        self.d.write_config()
+        self.d.start()
+        # The attacker's files: in a world-writable directory and in
+        # the plugin directory's parent.
+        self.tmp = tempfile.mkdtemp(prefix="ha-evil-")
+        os.chmod(self.tmp, 0o1777)
+        self.marker = os.path.join(self.tmp, "constructor-ran")
+        self.evil = os.path.join(self.tmp, "evil.so")
+        build_evil(self.evil, self.marker)
+        os.chmod(self.evil, 0o755)
+
+    def tearDown(self):
+        os.chmod(self.plugins, 0o755)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.d.cleanup()
+
+    def put_policy(self, name, status, word):
+        r = self.d.put("/policy", {"name": name})
+        self.assertEqual(r.status, status, r)
+        self.assertIn(word, r.json()["detail"])
+        self.assertFalse(os.path.exists(self.marker),
+                         "the plugin's constructor ran for %r" % name)
+        self.assertEqual(self.d.get("/policy").json()["name"], "static")
+        return r.json()
+
+    def test_path_refused_before_loading(self):
+        for name in (self.evil, os.path.relpath(self.evil),
+                     "./evil.so", "../" + os.path.basename(self.tmp)
+                     + "/evil", "..", "evil/../evil"):
+            with self.subTest(name=name):
+                p = self.put_policy(name, 400, "name")
+                self.assertEqual(p["field"], "name")
+
+    def test_relative_name_not_searched_in_working_directory(self):
+        # hyperallocd runs in the test's working directory; a bare name
+        # is looked up in plugin_dir only.
+        cwd = os.path.join(os.getcwd(), "evil.so")
+        self.assertFalse(os.path.exists(cwd))
+        shutil.copy(self.evil, cwd)
+        try:
+            self.put_policy("evil", 422, "no such policy")
+            self.put_policy("evil.so", 422, "no such policy")
+        finally:
+            os.unlink(cwd)
+
+    def test_symbolic_link_in_plugin_dir_refused(self):
+        os.symlink(self.evil, os.path.join(self.plugins, "evil.so"))
+        self.put_policy("evil", 422, "symbolic link")
+
+    def test_writable_plugin_refused(self):
+        for mode in (0o775, 0o757, 0o666):
+            with self.subTest(mode=oct(mode)):
+                dst = os.path.join(self.plugins, "evil.so")
+                shutil.copy(self.evil, dst)
+                os.chmod(dst, mode)
+                self.put_policy("evil", 422, "mode %04o" % mode)
+                os.unlink(dst)
+
+    def test_writable_plugin_dir_refused(self):
+        shutil.copy(self.evil, os.path.join(self.plugins, "evil.so"))
+        os.chmod(os.path.join(self.plugins, "evil.so"), 0o755)
+        os.chmod(self.plugins, 0o1777)
+        self.put_policy("evil", 422, "directory")
+        self.put_policy("half_idle", 422, "directory")
+        os.chmod(self.plugins, 0o755)
+        r = self.d.put("/policy", {"name": "half_idle"})
+        self.assertEqual(r.status, 200, r)
+
+    def test_foreign_owner_refused(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to give the file away")
+        dst = os.path.join(self.plugins, "evil.so")
+        shutil.copy(self.evil, dst)
+        os.chmod(dst, 0o755)
+        os.chown(dst, 4242, 4242)
+        self.put_policy("evil", 422, "uid 4242")
+
+
+class PluginByPathInConfig(unittest.TestCase):
+    """The configuration file, and only it, may name a plugin by its
+    absolute path; the same owner and mode checks apply."""
+
+    def test_config_path_loads_and_params_change(self):
+        d = Daemon(policy={"name": "static", "tick_ms": 200})
+        self.addCleanup(d.cleanup)
+        path = os.path.join(plugin_dir(d.dir), "half_idle.so")
+        d.config["policy"]["name"] = path
+        d.config["policy"]["params"] = {"share": 0.5}
+        d.write_config()
+        d.start()
+        self.assertEqual(d.get("/policy").json()["name"], path)
+        # a parameters-only change keeps the configured plugin
+        r = d.put("/policy", {"params": {"share": 0.25}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["name"], path)
+        # but the API cannot name it by path
+        r = d.put("/policy", {"name": path})
+        self.assertEqual(r.status, 400, r)
+
+    def test_config_path_writable_refused(self):
+        d = Daemon(policy={"name": "static", "tick_ms": 200})
+        self.addCleanup(d.cleanup, check=False)
+        path = os.path.join(plugin_dir(d.dir), "half_idle.so")
+        os.chmod(path, 0o777)
+        d.config["policy"]["name"] = path
+        d.write_config()
+        d.start(wait=False)
+        d.proc.wait(timeout=20)
+        self.assertNotEqual(d.proc.returncode, 0)
+        self.assertIn("mode 0777", d.read_log())
 
 
 if __name__ == "__main__":

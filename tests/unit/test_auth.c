@@ -4,8 +4,12 @@
  * and which unix socket peers are trusted.
  */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -84,6 +88,160 @@ START_TEST(test_peer_allowed)
 }
 END_TEST
 
+/* ---- the token file ---- */
+
+static int parse(const char *text, size_t len, char *tok, char *why)
+{
+	return auth_token_parse(text, len, tok, AUTH_TOKEN_MAX + 1, why, 256);
+}
+
+START_TEST(test_token_parse_one_line)
+{
+	char tok[AUTH_TOKEN_MAX + 1], why[256];
+
+	ck_assert_int_eq(parse(TOKEN, 32, tok, why), 0);
+	ck_assert_str_eq(tok, TOKEN);
+	ck_assert_int_eq(parse(TOKEN "\n", 33, tok, why), 0);
+	ck_assert_str_eq(tok, TOKEN);
+	ck_assert_int_eq(parse(TOKEN "\r\n", 34, tok, why), 0);
+	ck_assert_str_eq(tok, TOKEN);
+	/* Anything after the first line is an error, even an empty line. */
+	ck_assert_int_eq(parse(TOKEN "\n\n", 34, tok, why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "more than one line"));
+	ck_assert_int_eq(parse(TOKEN "\nsecond", 39, tok, why), -EINVAL);
+}
+END_TEST
+
+/* The reported attack: "abc\n" padded by a second line reached 16 file
+ * bytes and made "abc" the token. */
+START_TEST(test_token_parse_short_token_in_long_file)
+{
+	const char *text = "abc\n0123456789abcdef\n";
+	char tok[AUTH_TOKEN_MAX + 1], why[256];
+
+	ck_assert_int_eq(parse(text, strlen(text), tok, why), -EINVAL);
+	ck_assert_int_eq(parse("abc\n", 4, tok, why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "3 characters, fewer than 16"));
+	/* 15 characters plus a newline: 16 bytes, still too short */
+	ck_assert_int_eq(parse("0123456789abcde\n", 16, tok, why), -EINVAL);
+	ck_assert_int_eq(parse("0123456789abcdef\n", 17, tok, why), 0);
+	ck_assert_str_eq(tok, "0123456789abcdef");
+}
+END_TEST
+
+START_TEST(test_token_parse_charset)
+{
+	char tok[AUTH_TOKEN_MAX + 1], why[256];
+
+	ck_assert_int_eq(parse("0123456789 abcdef", 17, tok, why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "0x20"));
+	ck_assert_int_eq(parse("0123456789\tabcdef", 17, tok, why), -EINVAL);
+	ck_assert_int_eq(parse("0123456789\0abcdef", 17, tok, why), -EINVAL);
+	ck_assert_int_eq(parse("0123456789\xc3\xa9"
+			       "abcdef",
+			       18, tok, why),
+			 -EINVAL);
+	ck_assert_int_eq(parse("0123456789\rabcdef", 17, tok, why), -EINVAL);
+	ck_assert_int_eq(parse("!#$%&'()*+,-./:;<=>?@[]^_`{|}~", 30, tok, why),
+			 0);
+}
+END_TEST
+
+/* Long tokens are whole or refused, never cut. */
+START_TEST(test_token_parse_long)
+{
+	char text[AUTH_TOKEN_MAX + 2], tok[AUTH_TOKEN_MAX + 1], why[256];
+
+	memset(text, 'x', sizeof(text));
+	text[0] = 'a';
+	ck_assert_int_eq(parse(text, 65, tok, why), 0);
+	ck_assert_uint_eq(strlen(tok), 65);
+	ck_assert_int_eq(parse(text, AUTH_TOKEN_MAX, tok, why), 0);
+	ck_assert_uint_eq(strlen(tok), AUTH_TOKEN_MAX);
+	ck_assert_int_eq(parse(text, AUTH_TOKEN_MAX + 1, tok, why), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "more than 256"));
+	/* a buffer too small for the token is refused, not filled */
+	ck_assert_int_eq(auth_token_parse(text, 40, tok, 32, why, sizeof(why)),
+			 -EINVAL);
+}
+END_TEST
+
+static char *token_file(const char *text, size_t len, mode_t mode)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/test_auth.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+START_TEST(test_token_read_mode)
+{
+	char tok[AUTH_TOKEN_MAX + 1], why[512];
+	char *path = token_file(TOKEN "\n", 33, 0600);
+
+	ck_assert_int_eq(
+		auth_token_read(path, tok, sizeof(tok), why, sizeof(why)), 0);
+	ck_assert_str_eq(tok, TOKEN);
+	/* 0644, 0640, 0606, 0620: refused, naming the file and its mode */
+	static const mode_t bad[] = { 0644, 0640, 0604, 0620, 0602, 0660 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[16];
+
+		ck_assert_int_eq(chmod(path, bad[i]), 0);
+		tok[0] = '\0';
+		ck_assert_int_eq(auth_token_read(path, tok, sizeof(tok), why,
+						 sizeof(why)),
+				 -EPERM);
+		ck_assert_str_eq(tok, "");
+		ck_assert_ptr_nonnull(strstr(why, path));
+		snprintf(want, sizeof(want), "mode %04o", (unsigned)bad[i]);
+		ck_assert_msg(strstr(why, want), "%s: no %s", why, want);
+	}
+	ck_assert_int_eq(chmod(path, 0400), 0);
+	ck_assert_int_eq(
+		auth_token_read(path, tok, sizeof(tok), why, sizeof(why)), 0);
+	unlink(path);
+	ck_assert_int_eq(auth_token_read(path, tok, sizeof(tok), why,
+					 sizeof(why)),
+			 -ENOENT);
+}
+END_TEST
+
+START_TEST(test_token_read_content)
+{
+	char tok[AUTH_TOKEN_MAX + 1], why[512], big[AUTH_TOKEN_MAX * 2];
+	char *path = token_file("abc\n0123456789abcdef\n", 21, 0600);
+
+	ck_assert_int_eq(auth_token_read(path, tok, sizeof(tok), why,
+					 sizeof(why)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, path));
+	ck_assert_ptr_nonnull(strstr(why, "more than one line"));
+	unlink(path);
+	memset(big, 'x', sizeof(big));
+	path = token_file(big, sizeof(big), 0600);
+	ck_assert_int_eq(auth_token_read(path, tok, sizeof(tok), why,
+					 sizeof(why)),
+			 -EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "longer than"));
+	unlink(path);
+	memset(big, 'y', 200);
+	big[200] = '\n';
+	path = token_file(big, 201, 0600);
+	ck_assert_int_eq(
+		auth_token_read(path, tok, sizeof(tok), why, sizeof(why)), 0);
+	ck_assert_uint_eq(strlen(tok), 200);
+	unlink(path);
+}
+END_TEST
+
 static Suite *auth_suite(void)
 {
 	Suite *s = suite_create("auth");
@@ -93,6 +251,12 @@ static Suite *auth_suite(void)
 	tcase_add_loop_test(tc, test_bearer, 0,
 			    sizeof(bearer_cases) / sizeof(bearer_cases[0]));
 	tcase_add_test(tc, test_peer_allowed);
+	tcase_add_test(tc, test_token_parse_one_line);
+	tcase_add_test(tc, test_token_parse_short_token_in_long_file);
+	tcase_add_test(tc, test_token_parse_charset);
+	tcase_add_test(tc, test_token_parse_long);
+	tcase_add_test(tc, test_token_read_mode);
+	tcase_add_test(tc, test_token_read_content);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -26,6 +26,7 @@ START_TEST(test_defaults)
 
 	ck_assert_str_eq(c->api.tcp, "127.0.0.1:8080");
 	ck_assert_str_eq(c->policy.name, "static");
+	ck_assert_str_eq(c->policy.plugin_dir, "/usr/lib/hyperalloc/policies");
 	ck_assert_uint_eq(c->policy.tick_ms, 1000);
 	ck_assert_uint_eq(c->api.max_body_bytes, 65536);
 	ck_assert_uint_eq(c->defaults.min_bytes, 256ull << 20);
@@ -46,6 +47,7 @@ START_TEST(test_full)
 		"    \"vcpus\": 4, \"time_scale\": 2.5, \"fpr\": true},\n"
 		"   {\"name\": \"b\", \"memory\": 134217728}]},\n"
 		" \"policy\": {\"name\": \"shares\", \"params\": {\"x\": 1},\n"
+		"             \"plugin_dir\": \"/opt/ha/policies/\",\n"
 		"             \"host_reserve\": \"512M\", \"overcommit_ratio\": 1.5},\n"
 		" \"defaults\": {\"min_memory\": \"128M\", \"shares\": 10}\n"
 		"}\n");
@@ -62,6 +64,7 @@ START_TEST(test_full)
 	ck_assert_uint_eq(c->sim.guests[1].memory_bytes, 128ull << 20);
 	ck_assert_uint_eq(c->sim.guests[1].vcpus, 2);
 	ck_assert_str_eq(c->policy.params_json, "{\"x\":1}");
+	ck_assert_str_eq(c->policy.plugin_dir, "/opt/ha/policies/");
 	ck_assert_uint_eq(c->policy.host_reserve_bytes, 512ull << 20);
 	ck_assert_uint_eq(c->defaults.min_bytes, 128ull << 20);
 	ck_assert_uint_eq(c->defaults.shares, 10);
@@ -92,6 +95,16 @@ static const struct {
 	  "{\"name\": \"a\", \"memory\": \"1G\"}]}}",
 	  "sim.guests[1].name", 1, "duplicate" },
 	{ "{\"log_level\": \"loud\"}", "log_level", 1, "one of" },
+	{ "{\"policy\": {\n\"plugin_dir\": \"policies\"}}", "policy.plugin_dir",
+	  2, "plugin_dir \"policies\" is not an absolute path" },
+	{ "{\"policy\": {\"plugin_dir\": \"/usr/lib/../tmp\"}}",
+	  "policy.plugin_dir", 1, "\"/usr/lib/../tmp\" has a \".\" or \"..\"" },
+	{ "{\"policy\": {\"plugin_dir\": \"/a/./b\"}}", "policy.plugin_dir", 1,
+	  "component" },
+	{ "{\"policy\": {\"plugin_dir\": \"\"}}", "policy.plugin_dir", 1,
+	  "not an absolute path" },
+	{ "{\"policy\": {\"plugin_dir\": 7}}", "policy.plugin_dir", 1,
+	  "string" },
 	{ "{\"api\": {\"max_body_bytes\": -5}}", "api.max_body_bytes", 1,
 	  "outside" },
 	{ "{\n\"api\": [1]}", "api", 2, "object" },
