@@ -330,5 +330,40 @@ class EventIdsAcrossRestart(unittest.TestCase):
             d.cleanup()
 
 
+class ReloadIsAllOrNothing(unittest.TestCase):
+    """A SIGHUP whose file names a policy plugin that cannot be loaded
+    changes nothing, not even the file's other values, and says why."""
+
+    def test_unloadable_plugin_keeps_old_config_whole(self):
+        d = Daemon().start()
+        try:
+            sse = SSE(d)
+            try:
+                missing = os.path.join(d.dir, "no-such-policy.so")
+                d.config["api"]["max_body_bytes"] = 1024
+                d.config["policy"] = dict(d.config["policy"], name=missing)
+                d.write_config()
+                d.proc.send_signal(signal.SIGHUP)
+                ev = sse.wait(lambda e: e.get("type") == "daemon_error"
+                              and "reload" in e.get("message", ""),
+                              timeout=20)
+            finally:
+                sse.close()
+            # api.max_body_bytes is still the old 65536: a body of 4 KiB
+            # is taken, not refused with 413.
+            body = '{"tick_ms": 300}' + " " * 4096
+            r = d.request("PUT", "/policy", body=body, token=d.token,
+                          headers={"Content-Type": "application/json"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(d.get("/policy").json()["tick_ms"], 300)
+            self.assertEqual(d.get("/policy").json()["name"], "static")
+            self.assertIn("no-such-policy.so", ev["message"])
+            self.assertIn("keeping the running configuration",
+                          ev["message"])
+            self.assertIn("no-such-policy.so", d.read_log())
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     main()
