@@ -46,13 +46,20 @@ struct sim_conn {
 };
 
 /* A guest the daemon started itself. */
+/* The restart budget of a spawned guest: more failures than this within
+ * sim.restart_window_ms and it is not restarted. */
+#define SIM_RESTART_MAX 5
+
 struct sim_child {
 	struct sim_backend *sb;
 	struct config_sim_guest cfg;
 	pid_t pid; /* 0 when not running */
 	sd_event_source *child_src;
 	sd_event_source *restart_timer;
-	unsigned restarts; /* consecutive failures */
+	/* monotonic µs of the last SIM_RESTART_MAX + 1 failures, a ring;
+	 * 0: none */
+	uint64_t failed_usec[SIM_RESTART_MAX + 1];
+	unsigned failed_next; /* where the next failure goes */
 	bool stopping; /* we sent SIGTERM */
 	bool keep; /* still in the config (reconfigure mark) */
 	struct sim_child *next;
