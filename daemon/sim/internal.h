@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "ha_host.h"
+#include "ratelimit.h"
 #include "user/memfd_env.h"
 
 struct daemon;
@@ -43,7 +44,15 @@ struct sim_conn {
 	uint64_t want_soft; /* frames still to soft-reclaim in this pass */
 	uint64_t op_start_usec; /* 0: no operation being timed */
 	uint64_t op_from_hard;
+
+	/* warnings about this guest: SIM_WARN_BURST per SIM_WARN_INTERVAL,
+	 * then one summary line per interval (conn_warn) */
+	struct ratelimit warn_rl;
+	sd_event_source *warn_timer; /* prints the summary */
 };
+
+#define SIM_WARN_BURST	       10
+#define SIM_WARN_INTERVAL_USEC (5 * 1000000ull)
 
 /* A guest the daemon started itself. */
 /* The restart budget of a spawned guest: more failures than this within
