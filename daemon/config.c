@@ -321,6 +321,9 @@ static int parse_sim(struct parser *ps, json_t *o, struct config *c)
 			r = get_string(ps, v, &c->sim.simguest, false);
 		} else if (strcmp(key, "trace_dir") == 0) {
 			r = get_string(ps, v, &c->sim.trace_dir, false);
+		} else if (strcmp(key, "restart_window_ms") == 0) {
+			r = get_uint(ps, v, 100, 86400000,
+				     &c->sim.restart_window_ms);
 		} else if (strcmp(key, "guests") == 0) {
 			if (!json_is_array(v))
 				return perr(ps, "expected an array");
@@ -558,6 +561,7 @@ struct config *config_new_default(void)
 	c->sim.socket = strdup("/run/hyperalloc/sim.sock");
 	c->sim.simguest = strdup("/usr/libexec/hyperalloc/ha-simguest");
 	c->sim.trace_dir = strdup("/usr/share/hyperalloc/traces");
+	c->sim.restart_window_ms = 60000;
 	c->libvirt.enabled = false;
 	c->libvirt.uri = strdup("qemu:///system");
 	c->policy.name = strdup("static");

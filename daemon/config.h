@@ -55,6 +55,9 @@ struct config {
 		char *trace_dir; /* where trace names are looked up */
 		struct config_sim_guest *guests;
 		size_t n_guests;
+		/* a spawned guest that fails more than SIM_RESTART_MAX times
+		 * within this window is not restarted */
+		uint64_t restart_window_ms;
 	} sim;
 
 	struct {

@@ -530,17 +530,20 @@ void engine_policy_get(struct daemon *d, struct engine_policy *ret)
 	ha_policy_builtin_names(ret->available, sizeof(ret->available));
 }
 
-int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
-		      struct error *err)
+int engine_policy_prepare(struct daemon *d,
+			  const struct engine_policy_update *u,
+			  struct engine_prepared *ret, struct error *err)
 {
 	struct engine *e = d->engine;
 	const struct ha_policy_ops *ops = NULL;
 	void *state = NULL, *dl = NULL;
-	/* Copies: the running policy's own strings are overwritten below. */
-	char name[sizeof(e->name)], params[sizeof(e->params_json)];
+	char *name = ret->name, *params = ret->params_json;
 
-	snprintf(name, sizeof(name), "%s", u->has_name ? u->name : e->name);
-	snprintf(params, sizeof(params), "%s",
+	memset(ret, 0, sizeof(*ret));
+	ret->u = *u;
+	snprintf(name, sizeof(ret->name), "%s",
+		 u->has_name ? u->name : e->name);
+	snprintf(params, sizeof(ret->params_json), "%s",
 		 u->has_params ? u->params_json :
 		 u->has_name   ? "{}" :
 				 e->params_json);
@@ -584,13 +587,46 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 				   &state, &dl, err);
 		if (r < 0)
 			return r;
-		policy_release(e);
-		e->ops = ops;
-		e->state = state;
-		e->dl = dl;
-		snprintf(e->name, sizeof(e->name), "%s", name);
-		snprintf(e->params_json, sizeof(e->params_json), "%s", params);
+		ret->has_policy = true;
+		ret->ops = ops;
+		ret->state = state;
+		ret->dl = dl;
 	}
+	ret->ready = true;
+	return 0;
+}
+
+void engine_prepared_discard(struct engine_prepared *p)
+{
+	const struct ha_policy_ops *ops = p->ops;
+
+	if (p->ready && p->has_policy) {
+		ops->fini(p->state);
+		if (p->dl)
+			dlclose(p->dl);
+	}
+	p->ready = false;
+	p->has_policy = false;
+}
+
+void engine_policy_commit(struct daemon *d, struct engine_prepared *p)
+{
+	struct engine *e = d->engine;
+	const struct engine_policy_update *u = &p->u;
+
+	if (!p->ready)
+		return;
+	if (p->has_policy) {
+		policy_release(e);
+		e->ops = p->ops;
+		e->state = p->state;
+		e->dl = p->dl;
+		snprintf(e->name, sizeof(e->name), "%s", p->name);
+		snprintf(e->params_json, sizeof(e->params_json), "%s",
+			 p->params_json);
+	}
+	p->ready = false;
+	p->has_policy = false;
 	if (u->has_ratio)
 		e->overcommit_ratio = u->overcommit_ratio;
 	if (u->has_reserve)
@@ -609,5 +645,16 @@ int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 	event_publish(&d->bus, &ev);
 	log_info("%s, params %s", ev.message, e->params_json);
 	tick(d);
+}
+
+int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
+		      struct error *err)
+{
+	struct engine_prepared p;
+	int r = engine_policy_prepare(d, u, &p, err);
+
+	if (r < 0)
+		return r;
+	engine_policy_commit(d, &p);
 	return 0;
 }

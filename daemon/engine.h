@@ -73,6 +73,29 @@ void engine_policy_get(struct daemon *d, struct engine_policy *ret);
 int engine_policy_set(struct daemon *d, const struct engine_policy_update *u,
 		      struct error *err);
 
+/*
+ * engine_policy_set() in two steps, for a change that must succeed or
+ * fail together with others (a reload): engine_policy_prepare() makes the
+ * same checks and loads the policy (opens a plugin, runs its init) without
+ * touching the running one; then either engine_policy_commit() applies it
+ * (as engine_policy_set() does on success) or engine_prepared_discard()
+ * releases it. On failure of prepare nothing needs discarding.
+ */
+struct engine_prepared {
+	bool ready, has_policy;
+	struct engine_policy_update u;
+	const void *ops; /* const struct ha_policy_ops * */
+	void *state, *dl;
+	char name[128];
+	char params_json[4096];
+};
+
+int engine_policy_prepare(struct daemon *d,
+			  const struct engine_policy_update *u,
+			  struct engine_prepared *ret, struct error *err);
+void engine_policy_commit(struct daemon *d, struct engine_prepared *p);
+void engine_prepared_discard(struct engine_prepared *p);
+
 /* Run one tick now (tests, SIGHUP). */
 void engine_tick_now(struct daemon *d);
 

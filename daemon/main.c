@@ -179,13 +179,14 @@ static void reload(struct daemon *d)
 		return;
 	}
 	struct config *old = d->cfg;
+	struct engine_prepared prep = { 0 };
 
-	if ((old->api.tcp &&
-	     (!fresh->api.tcp || strcmp(old->api.tcp, fresh->api.tcp))) ||
-	    (!old->api.tcp && fresh->api.tcp))
-		log_notice("reload: api.tcp changes take effect at restart");
-	d->cfg = fresh;
-	log_set_level(fresh->log_level);
+	/*
+	 * Everything that can fail is done before anything is applied: the
+	 * file parsed and validated above, the policy loaded (a plugin
+	 * opened, its init run on its parameters) here. A failure keeps the
+	 * running configuration whole.
+	 */
 	if (strcmp(old->policy.name, fresh->policy.name) ||
 	    strcmp(old->policy.params_json, fresh->policy.params_json) ||
 	    old->policy.tick_ms != fresh->policy.tick_ms ||
@@ -208,12 +209,25 @@ static void reload(struct daemon *d)
 		snprintf(u.name, sizeof(u.name), "%s", fresh->policy.name);
 		snprintf(u.params_json, sizeof(u.params_json), "%s",
 			 fresh->policy.params_json);
-		if (engine_policy_set(d, &u, &cerr) < 0)
+		if (engine_policy_prepare(d, &u, &prep, &cerr) < 0) {
 			daemon_error(d, NULL,
-				     "reload: policy not switched: %s; the "
-				     "running policy stays",
+				     "reload: %s: policy.%s: %s; keeping the "
+				     "running configuration",
+				     path, cerr.field[0] ? cerr.field : "name",
 				     cerr.reason);
+			config_free(fresh);
+			sd_notify(0, "READY=1");
+			update_status(d);
+			return;
+		}
 	}
+	if ((old->api.tcp &&
+	     (!fresh->api.tcp || strcmp(old->api.tcp, fresh->api.tcp))) ||
+	    (!old->api.tcp && fresh->api.tcp))
+		log_notice("reload: api.tcp changes take effect at restart");
+	d->cfg = fresh;
+	log_set_level(fresh->log_level);
+	engine_policy_commit(d, &prep);
 	for (size_t i = 0; i < SOURCES; i++) {
 		if (sources[i]->reconfigure)
 			sources[i]->reconfigure(d);

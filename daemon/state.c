@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "state.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +149,88 @@ int state_save(struct state_store *s, const char *id, const struct vm_saved *v)
 	return write_file(s);
 }
 
+/*
+ * The kept copies of corrupt state files: @path.corrupt.N, N counting up
+ * from 1. Returns the highest N in use (0: none) and, in *ret_count and
+ * *ret_lowest, how many there are and the lowest N.
+ */
+static unsigned long corrupt_scan(const char *path, unsigned *ret_count,
+				  unsigned long *ret_lowest)
+{
+	char dirbuf[4096], basebuf[4096], prefix[4200];
+	unsigned long highest = 0, lowest = ULONG_MAX;
+	struct dirent *de;
+	size_t plen;
+	DIR *d;
+
+	*ret_count = 0;
+	*ret_lowest = 0;
+	snprintf(dirbuf, sizeof(dirbuf), "%s", path);
+	snprintf(basebuf, sizeof(basebuf), "%s", path);
+	snprintf(prefix, sizeof(prefix), "%s.corrupt.", basename(basebuf));
+	plen = strlen(prefix);
+	d = opendir(dirname(dirbuf));
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		const char *num = de->d_name + plen;
+		char *end;
+		unsigned long n;
+
+		if (strncmp(de->d_name, prefix, plen) != 0 || *num < '1' ||
+		    *num > '9')
+			continue;
+		errno = 0;
+		n = strtoul(num, &end, 10);
+		if (*end || errno)
+			continue;
+		(*ret_count)++;
+		if (n > highest)
+			highest = n;
+		if (n < lowest)
+			lowest = n;
+	}
+	closedir(d);
+	if (*ret_count)
+		*ret_lowest = lowest;
+	return highest;
+}
+
+/*
+ * Move the corrupt file at @path to @path.corrupt.N, N one above the
+ * highest in use, never over an existing file (link() fails on one), and
+ * remove the oldest copies beyond STATE_CORRUPT_KEEP. 0 and the new name
+ * in @aside, or -errno (and the error's text in @aside).
+ */
+static int move_aside(const char *path, char *aside, size_t aside_len)
+{
+	unsigned long lowest, n;
+	unsigned count;
+
+	n = corrupt_scan(path, &count, &lowest) + 1;
+	for (int tries = 0;; tries++, n++) {
+		snprintf(aside, aside_len, "%s.corrupt.%lu", path, n);
+		if (link(path, aside) == 0)
+			break;
+		if (errno != EEXIST || tries >= 1000) {
+			int err = errno;
+
+			snprintf(aside, aside_len, "%s", strerror(err));
+			return -err;
+		}
+	}
+	unlink(path);
+	while (corrupt_scan(path, &count, &lowest) &&
+	       count > STATE_CORRUPT_KEEP) {
+		char old[4200];
+
+		snprintf(old, sizeof(old), "%s.corrupt.%lu", path, lowest);
+		if (unlink(old) < 0)
+			break;
+	}
+	return 0;
+}
+
 int state_open(const char *path, struct state_store **ret, char *ret_warning,
 	       size_t warning_len)
 {
@@ -171,12 +255,18 @@ int state_open(const char *path, struct state_store **ret, char *ret_warning,
 		if (access(path, F_OK) == 0) {
 			char aside[4096];
 
-			snprintf(aside, sizeof(aside), "%s.corrupt", path);
-			rename(path, aside);
-			snprintf(ret_warning, warning_len,
-				 "state file %s is unreadable (%s, line %d); "
-				 "moved it to %s and started empty",
-				 path, jerr.text, jerr.line, aside);
+			if (move_aside(path, aside, sizeof(aside)) == 0)
+				snprintf(ret_warning, warning_len,
+					 "state file %s is unreadable (%s, "
+					 "line %d); moved it to %s and started "
+					 "empty",
+					 path, jerr.text, jerr.line, aside);
+			else
+				snprintf(ret_warning, warning_len,
+					 "state file %s is unreadable (%s, "
+					 "line %d) and could not be moved "
+					 "aside (%s); started empty",
+					 path, jerr.text, jerr.line, aside);
 		}
 		*ret = s;
 		return 0;

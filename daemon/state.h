@@ -23,10 +23,14 @@ struct vm_saved {
 
 /*
  * Open the state at @path (NULL: keep state in memory only). A missing
- * file is an empty state. A corrupt file is moved aside to @path.corrupt
+ * file is an empty state. A corrupt file is moved aside to
+ * @path.corrupt.N (N one above the highest kept copy, so no copy is ever
+ * overwritten; the newest STATE_CORRUPT_KEEP are kept, older ones removed)
  * and the state starts empty; *ret_warning then says so (else "").
  * Returns 0 or -errno.
  */
+#define STATE_CORRUPT_KEEP 5
+
 int state_open(const char *path, struct state_store **ret, char *ret_warning,
 	       size_t warning_len);
 void state_close(struct state_store *s);

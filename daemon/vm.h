@@ -64,6 +64,7 @@ struct vm_counters {
 	uint64_t apply_errors;
 	uint64_t stuck_total; /* times marked stuck */
 	uint64_t monitor_timeouts; /* monitor calls QEMU did not answer */
+	uint64_t install_replies_dropped; /* no room in a sim guest's socket */
 	/* from the simulated guest's STATUS messages */
 	uint64_t guest_ops;
 	uint64_t guest_installs;

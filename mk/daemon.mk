@@ -17,3 +17,5 @@ test_guest_reclaimed_DEPS := tests/unit/guest_fixture
 test_guest_concurrency_DEPS := tests/unit/guest_fixture
 test_text_DEPS := daemon/text
 test_guest_kernel_DEPS := tests/unit/guest_fixture tests/unit/host_fixture
+test_state_DEPS := daemon/state
+test_ratelimit_DEPS := daemon/ratelimit

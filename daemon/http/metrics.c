@@ -104,6 +104,10 @@ static const struct vm_counter vm_counters[] = {
 	{ "hyperalloc_vm_canary_mismatches_total",
 	  "Data corruption detected by the simulated guest (must stay 0).",
 	  CNT(canary_mismatches) },
+	{ "hyperalloc_vm_install_replies_dropped_total",
+	  "Answers to install requests a simulated guest's socket had no "
+	  "room for.",
+	  CNT(install_replies_dropped) },
 	{ "hyperalloc_vm_apply_errors_total",
 	  "Failed attempts to steer the VM.", CNT(apply_errors) },
 	{ "hyperalloc_vm_monitor_timeouts_total",

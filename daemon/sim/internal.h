@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "ha_host.h"
+#include "ratelimit.h"
 #include "user/memfd_env.h"
 
 struct daemon;
@@ -43,16 +44,31 @@ struct sim_conn {
 	uint64_t want_soft; /* frames still to soft-reclaim in this pass */
 	uint64_t op_start_usec; /* 0: no operation being timed */
 	uint64_t op_from_hard;
+
+	/* warnings about this guest: SIM_WARN_BURST per SIM_WARN_INTERVAL,
+	 * then one summary line per interval (conn_warn) */
+	struct ratelimit warn_rl;
+	sd_event_source *warn_timer; /* prints the summary */
 };
 
+#define SIM_WARN_BURST	       10
+#define SIM_WARN_INTERVAL_USEC (5 * 1000000ull)
+
 /* A guest the daemon started itself. */
+/* The restart budget of a spawned guest: more failures than this within
+ * sim.restart_window_ms and it is not restarted. */
+#define SIM_RESTART_MAX 5
+
 struct sim_child {
 	struct sim_backend *sb;
 	struct config_sim_guest cfg;
 	pid_t pid; /* 0 when not running */
 	sd_event_source *child_src;
 	sd_event_source *restart_timer;
-	unsigned restarts; /* consecutive failures */
+	/* monotonic µs of the last SIM_RESTART_MAX + 1 failures, a ring;
+	 * 0: none */
+	uint64_t failed_usec[SIM_RESTART_MAX + 1];
+	unsigned failed_next; /* where the next failure goes */
 	bool stopping; /* we sent SIGTERM */
 	bool keep; /* still in the config (reconfigure mark) */
 	struct sim_child *next;

@@ -50,6 +50,69 @@ static int conn_send(struct sim_conn *c, const void *msg, size_t len)
 	return 0;
 }
 
+/* "sim guest NAME" (or "sim guest" before its HELLO) for log lines. */
+static const char *conn_name(const struct sim_conn *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "sim guest%s%s", c->vm ? " " : "",
+		 c->vm ? c->vm->id : "");
+	return buf;
+}
+
+static void warn_summary(struct sim_conn *c, uint64_t n)
+{
+	char name[96];
+
+	if (n)
+		log_warn(
+			"%s: %llu more warnings suppressed (at most %d per "
+			"%llu s)",
+			conn_name(c, name, sizeof(name)), (unsigned long long)n,
+			SIM_WARN_BURST,
+			(unsigned long long)(SIM_WARN_INTERVAL_USEC / 1000000));
+}
+
+static int on_warn_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct sim_conn *c = userdata;
+
+	(void)s;
+	(void)usec;
+	c->warn_timer = sd_event_source_disable_unref(c->warn_timer);
+	warn_summary(c, ratelimit_flush(&c->warn_rl));
+	return 0;
+}
+
+/*
+ * A warning about a guest, rate-limited per connection: a guest must not
+ * be able to fill the log. The first SIM_WARN_BURST of an interval are
+ * printed; the rest are counted and summed up in one line when the
+ * interval ends (a timer) or the next line comes.
+ */
+static void conn_warn(struct sim_conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void conn_warn(struct sim_conn *c, const char *fmt, ...)
+{
+	uint64_t now = 0, summary;
+	char name[96], msg[512];
+	va_list ap;
+
+	sd_event_now(c->sb->d->loop, CLOCK_MONOTONIC, &now);
+	if (!ratelimit_allow(&c->warn_rl, now, &summary)) {
+		if (!c->warn_timer)
+			sd_event_add_time(c->sb->d->loop, &c->warn_timer,
+					  CLOCK_MONOTONIC,
+					  ratelimit_interval_end(&c->warn_rl),
+					  100000, on_warn_timer, c);
+		return;
+	}
+	warn_summary(c, summary);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn("%s: %s", conn_name(c, name, sizeof(name)), msg);
+}
+
 static void send_error(struct sim_conn *c, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -64,8 +127,7 @@ static void send_error(struct sim_conn *c, int code, const char *fmt, ...)
 	vsnprintf(e.message, sizeof(e.message), fmt, ap);
 	va_end(ap);
 	conn_send(c, &e, sizeof(e));
-	log_warn("sim guest%s%s: %s", c->vm ? " " : "", c->vm ? c->vm->id : "",
-		 e.message);
+	conn_warn(c, "%s", e.message);
 }
 
 /* ---- messages ---- */
@@ -219,8 +281,12 @@ static void handle_install(struct sim_conn *c, const struct sim_install *m)
 	if (r == HA_EBADMSG)
 		sim_quarantine(c);
 	rep.status = r;
-	if (conn_send(c, &rep, sizeof(rep)) < 0)
-		log_warn("%s: cannot answer an install request", c->vm->id);
+	r = conn_send(c, &rep, sizeof(rep));
+	if (r < 0) {
+		c->vm->counters.install_replies_dropped++;
+		conn_warn(c, "cannot answer an install request: %s",
+			  strerror(-r));
+	}
 }
 
 static void handle_report(struct sim_conn *c, const struct sim_report *m,
@@ -397,6 +463,9 @@ static void conn_close(struct sim_conn *c, const char *why)
 {
 	struct daemon *d = c->sb->d;
 
+	c->warn_timer = sd_event_source_disable_unref(c->warn_timer);
+	warn_summary(c, ratelimit_flush(&c->warn_rl));
+
 	for (struct sim_conn **p = &c->sb->conns; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
@@ -445,6 +514,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 	c->sb = sb;
 	c->fd = cfd;
 	c->memfd = -1;
+	ratelimit_init(&c->warn_rl, SIM_WARN_BURST, SIM_WARN_INTERVAL_USEC);
 	r = sd_event_add_io(sb->d->loop, &c->io, cfd, EPOLLIN, on_conn, c);
 	if (r >= 0)
 		r = sd_event_add_defer(sb->d->loop, &c->work, sim_work, c);

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "sim/internal.h"
 
-#define RESTART_MAX	   5
 #define RESTART_DELAY_USEC (2 * 1000000ull)
 
 static int spawn(struct sim_backend *sb, struct sim_child *ch);
@@ -42,7 +41,7 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata)
 
 	if (si->si_code == CLD_EXITED && si->si_status == 0) {
 		log_info("%s: sim guest exited", ch->cfg.name);
-		ch->restarts = 0;
+		memset(ch->failed_usec, 0, sizeof(ch->failed_usec));
 		return 0;
 	}
 	if (si->si_code == CLD_EXITED)
@@ -73,21 +72,52 @@ static int on_restart_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/*
+ * Record a failure of @ch and count those within the window (this one
+ * included): the budget is SIM_RESTART_MAX failures per
+ * sim.restart_window_ms, so a guest that runs well between rare crashes
+ * is restarted for ever, one that keeps failing is given up.
+ */
+static unsigned failures_in_window(struct sim_backend *sb, struct sim_child *ch)
+{
+	uint64_t now = 0, window = sb->d->cfg->sim.restart_window_ms * 1000;
+	unsigned n = 0;
+
+	sd_event_now(sb->d->loop, CLOCK_MONOTONIC, &now);
+	if (!now)
+		now = 1;
+	ch->failed_usec[ch->failed_next] = now;
+	ch->failed_next = (ch->failed_next + 1) % (SIM_RESTART_MAX + 1);
+	for (unsigned i = 0; i <= SIM_RESTART_MAX; i++) {
+		uint64_t t = ch->failed_usec[i];
+
+		if (t && now - t < window)
+			n++;
+	}
+	return n;
+}
+
 static void schedule_restart(struct sim_backend *sb, struct sim_child *ch)
 {
-	if (++ch->restarts > RESTART_MAX) {
-		daemon_error(sb->d, NULL,
-			     "%s: sim guest failed %d times in a row; not "
-			     "restarting it",
-			     ch->cfg.name, RESTART_MAX);
+	unsigned n = failures_in_window(sb, ch);
+
+	if (n > SIM_RESTART_MAX) {
+		daemon_error(
+			sb->d, NULL,
+			"%s: sim guest failed %u times within %llu ms "
+			"(sim.restart_window_ms); not restarting it",
+			ch->cfg.name, n,
+			(unsigned long long)sb->d->cfg->sim.restart_window_ms);
 		return;
 	}
 	if (sd_event_add_time_relative(sb->d->loop, &ch->restart_timer,
 				       CLOCK_MONOTONIC, RESTART_DELAY_USEC,
 				       100000, on_restart_timer, ch) < 0)
 		return;
-	log_info("%s: restarting the sim guest in 2 s (attempt %u)",
-		 ch->cfg.name, ch->restarts);
+	log_info("%s: restarting the sim guest in 2 s (failure %u of %d "
+		 "allowed within %llu ms)",
+		 ch->cfg.name, n, SIM_RESTART_MAX,
+		 (unsigned long long)sb->d->cfg->sim.restart_window_ms);
 }
 
 static int spawn(struct sim_backend *sb, struct sim_child *ch)

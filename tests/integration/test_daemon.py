@@ -385,5 +385,124 @@ class TokenFile(unittest.TestCase):
                                    token=tok).status, 200)
 
 
+class ReloadIsAllOrNothing(unittest.TestCase):
+    """A SIGHUP whose file names a policy plugin that cannot be loaded
+    changes nothing, not even the file's other values, and says why."""
+
+    def test_unloadable_plugin_keeps_old_config_whole(self):
+        d = Daemon().start()
+        try:
+            sse = SSE(d)
+            try:
+                missing = os.path.join(d.dir, "no-such-policy.so")
+                d.config["api"]["max_body_bytes"] = 1024
+                d.config["policy"] = dict(d.config["policy"], name=missing)
+                d.write_config()
+                d.proc.send_signal(signal.SIGHUP)
+                ev = sse.wait(lambda e: e.get("type") == "daemon_error"
+                              and "reload" in e.get("message", ""),
+                              timeout=20)
+            finally:
+                sse.close()
+            # api.max_body_bytes is still the old 65536: a body of 4 KiB
+            # is taken, not refused with 413.
+            body = '{"tick_ms": 300}' + " " * 4096
+            r = d.request("PUT", "/policy", body=body, token=d.token,
+                          headers={"Content-Type": "application/json"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(d.get("/policy").json()["tick_ms"], 300)
+            self.assertEqual(d.get("/policy").json()["name"], "static")
+            self.assertIn("no-such-policy.so", ev["message"])
+            self.assertIn("keeping the running configuration",
+                          ev["message"])
+            self.assertIn("no-such-policy.so", d.read_log())
+        finally:
+            d.cleanup()
+
+
+def child_pids(pid, comm="ha-simguest"):
+    """The pids of @pid's children named @comm."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        if ppid == pid and name == comm[:15]:
+            found.append(int(entry))
+    return found
+
+
+class SpawnedGuestRestartBudget(unittest.TestCase):
+    """The restart budget of a spawned guest counts failures within
+    sim.restart_window_ms: failures far enough apart never use it up,
+    more than five within the window stop the guest."""
+
+    def spawned(self, window_ms):
+        d = Daemon(guests=[{"name": "rb", "memory": "64M", "trace": "idle",
+                            "vcpus": 1}])
+        d.config["sim"]["restart_window_ms"] = window_ms
+        d.write_config()
+        return d.start()
+
+    def crash(self, d, sse, n):
+        """Wait for the n-th vm_added of rb, then SIGKILL the guest."""
+        def added(_):
+            return sum(1 for e in sse.events if e.get("type") == "vm_added"
+                       and e.get("vm") == "rb") >= n
+        sse.wait(added, timeout=60)
+        pids = []
+        wait_for(lambda: pids.extend(child_pids(d.proc.pid)) or pids,
+                 timeout=30, what="the spawned guest's pid")
+        self.assertEqual(len(pids), 1, pids)
+        os.kill(pids[0], signal.SIGKILL)
+
+    def test_failures_outside_the_window_never_stop_the_guest(self):
+        # 100 ms: every failure is alone in its window, the restarts being
+        # 2 s apart. Seven crashes, more than the five of one window.
+        d = self.spawned(100)
+        try:
+            sse = SSE(d, last_id="0")
+            try:
+                for n in range(1, 8):
+                    self.crash(d, sse, n)
+                sse.wait(lambda _: sum(
+                    1 for e in sse.events if e.get("type") == "vm_added"
+                    and e.get("vm") == "rb") >= 8, timeout=60)
+                self.assertFalse([e for e in sse.events
+                                  if "not restarting" in e.get("message",
+                                                               "")])
+            finally:
+                sse.close()
+            self.assertIn("rb", d.vms())
+        finally:
+            d.cleanup()
+
+    def test_six_failures_within_the_window_stop_the_guest(self):
+        d = self.spawned(3600000)
+        try:
+            sse = SSE(d, last_id="0")
+            try:
+                for n in range(1, 7):
+                    self.crash(d, sse, n)
+                ev = sse.wait(lambda e: e.get("type") == "daemon_error"
+                              and "not restarting" in e.get("message", ""),
+                              timeout=60)
+                self.assertIn("rb: sim guest failed 6 times within "
+                              "3600000 ms", ev["message"])
+            finally:
+                sse.close()
+            wait_for(lambda: "rb" not in d.vms(), timeout=30,
+                     what="rb to leave")
+            self.assertEqual(child_pids(d.proc.pid), [])
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     main()

@@ -31,6 +31,7 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->api.max_body_bytes, 65536);
 	ck_assert_uint_eq(c->defaults.min_bytes, 256ull << 20);
 	ck_assert_uint_eq(c->sim.n_guests, 0);
+	ck_assert_uint_eq(c->sim.restart_window_ms, 60000);
 	config_free(c);
 }
 END_TEST
@@ -45,7 +46,8 @@ START_TEST(test_full)
 		" \"sim\": {\"guests\": [\n"
 		"   {\"name\": \"a\", \"memory\": \"1G\", \"trace\": \"bursty\",\n"
 		"    \"vcpus\": 4, \"time_scale\": 2.5, \"fpr\": true},\n"
-		"   {\"name\": \"b\", \"memory\": 134217728}]},\n"
+		"   {\"name\": \"b\", \"memory\": 134217728}],\n"
+		"  \"restart_window_ms\": 5000},\n"
 		" \"policy\": {\"name\": \"shares\", \"params\": {\"x\": 1},\n"
 		"             \"plugin_dir\": \"/opt/ha/policies/\",\n"
 		"             \"host_reserve\": \"512M\", \"overcommit_ratio\": 1.5},\n"
@@ -63,6 +65,7 @@ START_TEST(test_full)
 	ck_assert_double_eq(c->sim.guests[0].time_scale, 2.5);
 	ck_assert_uint_eq(c->sim.guests[1].memory_bytes, 128ull << 20);
 	ck_assert_uint_eq(c->sim.guests[1].vcpus, 2);
+	ck_assert_uint_eq(c->sim.restart_window_ms, 5000);
 	ck_assert_str_eq(c->policy.params_json, "{\"x\":1}");
 	ck_assert_str_eq(c->policy.plugin_dir, "/opt/ha/policies/");
 	ck_assert_uint_eq(c->policy.host_reserve_bytes, 512ull << 20);
@@ -105,6 +108,10 @@ static const struct {
 	  "not an absolute path" },
 	{ "{\"policy\": {\"plugin_dir\": 7}}", "policy.plugin_dir", 1,
 	  "string" },
+	{ "{\"sim\": {\n\"restart_window_ms\": 99}}", "sim.restart_window_ms",
+	  2, "outside" },
+	{ "{\"sim\": {\"restart_window_ms\": 86400001}}",
+	  "sim.restart_window_ms", 1, "outside" },
 	{ "{\"api\": {\"max_body_bytes\": -5}}", "api.max_body_bytes", 1,
 	  "outside" },
 	{ "{\n\"api\": [1]}", "api", 2, "object" },
