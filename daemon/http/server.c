@@ -743,6 +743,18 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 				 l->desc, line, (unsigned long long)skipped);
 		return;
 	}
+	/* A client over its share (MHD's per-IP limit): once per
+	 * connection, so rarely. */
+	if (strstr(line, "reached connection limit")) {
+		uint64_t skipped;
+
+		if (rate_note_due(l, &l->note_client, &skipped))
+			log_warn("http: %s: a client is at its "
+				 "api.connections_per_client, refusing more "
+				 "(%llu refusals not logged)",
+				 l->desc, (unsigned long long)skipped);
+		return;
+	}
 	/* A client that went away is routine, not a warning. */
 	if (strstr(line, "no longer available") ||
 	    strstr(line, "closed by remote") || strstr(line, "reset by peer"))
