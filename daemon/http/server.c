@@ -367,8 +367,14 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 	unsigned n = 0;
 	uint64_t skipped;
 
+	(void)usec;
+	/* @usec is when the sweep was due, which can be before a
+	 * connection accepted in this same iteration: compare with now. */
+	uint64_t now = loop_now(l);
+
 	for (struct http_sock *hs = l->socks; hs; hs = hs->next) {
-		if (hs->in_request || hs->shut || usec - hs->since < limit)
+		if (hs->in_request || hs->shut || now < hs->since ||
+		    now - hs->since < limit)
 			continue;
 		sock_shut(hs);
 		n++;
@@ -384,7 +390,7 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 				 (unsigned long long)skipped);
 		listener_kick(l);
 	}
-	(void)sd_event_source_set_time(s, usec + SWEEP_USEC);
+	(void)sd_event_source_set_time(s, now + SWEEP_USEC);
 	return 0;
 }
 
