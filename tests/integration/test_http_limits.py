@@ -225,6 +225,63 @@ class Limits(unittest.TestCase):
         self.assertEqual(d.get("/healthz").status, 200)
 
 
+def sim_connect(d):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(GIVE_UP)
+    s.connect(d.sim_sock)
+    return s
+
+
+class SimSocket(unittest.TestCase):
+    """The sim guests' socket against connections that never say HELLO
+    and against a process out of fds."""
+
+    def setUp(self):
+        self.d = Daemon().start()
+        self.addCleanup(self.d.cleanup)
+        self.socks = []
+        self.addCleanup(lambda: [s.close() for s in self.socks])
+
+    def test_silent_connections_are_capped_and_timed_out(self):
+        held = [sim_connect(self.d) for _ in range(16)]
+        self.socks.extend(held)
+        # The seventeenth without HELLO is refused...
+        extra = sim_connect(self.d)
+        self.socks.append(extra)
+        self.assertTrue(closed_by_peer(extra))
+        # ...and the silent ones are closed after the HELLO timeout.
+        for s in held:
+            self.assertTrue(closed_by_peer(s))
+        g = SimGuest(self.d, "late", memory="64M")
+        self.addCleanup(g.stop)
+        wait_for(lambda: "late" in self.d.vms(), timeout=GIVE_UP,
+                 what="a guest to register after them")
+
+    def test_out_of_fds_backs_off(self):
+        d = self.d
+        pid = d.proc.pid
+        wait_for(lambda: not tcp_conns(d.port), timeout=GIVE_UP,
+                 what="no connection to the daemon")
+        old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        used = {int(f) for f in os.listdir("/proc/%d/fd" % pid)}
+        lowest_free = min(set(range(len(used) + 1)) - used)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, old[1]))
+        try:
+            self.socks.extend(sim_connect(d) for _ in range(2))
+            wait_for(lambda: "cannot accept a guest" in d.read_log(),
+                     timeout=GIVE_UP, what="accept() to fail")
+            time.sleep(3)
+            with open(d.log_path, errors="replace") as f:
+                lines = [ln for ln in f if "cannot accept a guest" in ln]
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        self.assertLessEqual(len(lines), 1, lines[:5])
+        g = SimGuest(d, "after", memory="64M")
+        self.addCleanup(g.stop)
+        wait_for(lambda: "after" in d.vms(), timeout=GIVE_UP,
+                 what="a guest to register with fds back")
+
+
 class Targets(unittest.TestCase):
     """A request target is judged as it was sent, not as decoded."""
 
