@@ -282,6 +282,38 @@ class SimSocket(unittest.TestCase):
                  what="a guest to register with fds back")
 
 
+class GrpcListener(unittest.TestCase):
+    def test_out_of_fds_backs_off(self):
+        # The gRPC listener's accept() is the daemon's own, on the loop:
+        # the same busy loop, the same back-off.
+        d = Daemon().start()
+        self.addCleanup(d.cleanup)
+        pid = d.proc.pid
+        wait_for(lambda: not tcp_conns(d.port), timeout=GIVE_UP,
+                 what="no connection to the daemon")
+        old = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+        used = {int(f) for f in os.listdir("/proc/%d/fd" % pid)}
+        lowest_free = min(set(range(len(used) + 1)) - used)
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (lowest_free, old[1]))
+        try:
+            s = socket.create_connection(("127.0.0.1", d.grpc_port),
+                                         timeout=GIVE_UP)
+            self.addCleanup(s.close)
+            wait_for(lambda: "grpc: accept: Too many" in d.read_log(),
+                     timeout=GIVE_UP, what="accept() to fail")
+            time.sleep(3)
+            with open(d.log_path, errors="replace") as f:
+                lines = [ln for ln in f if "grpc: accept:" in ln]
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, old)
+        self.assertLessEqual(len(lines), 1, lines[:5])
+        # With fds back, the connection that waited is taken (gRPC core
+        # answers the HTTP/2 preface with its SETTINGS).
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                  b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        self.assertTrue(s.recv(9))
+
+
 class Targets(unittest.TestCase):
     """A request target is judged as it was sent, not as decoded."""
 
