@@ -197,6 +197,7 @@ static int unknown_key(struct parser *ps, const char *prefix, const char *key)
 
 static int parse_api(struct parser *ps, json_t *o, struct config *c)
 {
+	bool per_client_set = false;
 	const char *key;
 	json_t *v;
 	int r;
@@ -214,10 +215,33 @@ static int parse_api(struct parser *ps, json_t *o, struct config *c)
 		else if (strcmp(key, "max_body_bytes") == 0)
 			r = get_uint(ps, v, 256, 64ull << 20,
 				     &c->api.max_body_bytes);
-		else
+		else if (strcmp(key, "idle_timeout_s") == 0)
+			r = get_uint(ps, v, 1, 3600, &c->api.idle_timeout_s);
+		else if (strcmp(key, "header_timeout_s") == 0)
+			r = get_uint(ps, v, 1, 3600, &c->api.header_timeout_s);
+		else if (strcmp(key, "connections_max") == 0)
+			r = get_uint(ps, v, 2, 65536, &c->api.connections_max);
+		else if (strcmp(key, "connections_per_client") == 0) {
+			r = get_uint(ps, v, 1, 65536,
+				     &c->api.connections_per_client);
+			per_client_set = true;
+		} else
 			r = unknown_key(ps, "api", key);
 		if (r < 0)
 			return r;
+	}
+	/* The default follows a smaller connections_max; a value given
+	 * explicitly must fit. */
+	if (!per_client_set &&
+	    c->api.connections_per_client > c->api.connections_max)
+		c->api.connections_per_client = c->api.connections_max;
+	if (c->api.connections_per_client > c->api.connections_max) {
+		path_push(ps, "api", "connections_per_client");
+		return perr(ps,
+			    "%llu is above api.connections_max (%llu): one "
+			    "client could take every connection",
+			    (unsigned long long)c->api.connections_per_client,
+			    (unsigned long long)c->api.connections_max);
 	}
 	if (c->api.tcp && !strchr(c->api.tcp, ':')) {
 		path_push(ps, "api", "tcp");
@@ -556,6 +580,10 @@ struct config *config_new_default(void)
 	c->api.unix_path = strdup("/run/hyperalloc/hyperallocd.sock");
 	c->api.token_file = strdup("/var/lib/hyperalloc/api-token");
 	c->api.max_body_bytes = 64 * 1024;
+	c->api.idle_timeout_s = 60;
+	c->api.header_timeout_s = 30;
+	c->api.connections_max = 256;
+	c->api.connections_per_client = 32;
 	c->grpc.tcp = strdup("127.0.0.1:8081");
 	c->grpc.unix_path = strdup("/run/hyperalloc/grpc.sock");
 	c->sim.socket = strdup("/run/hyperalloc/sim.sock");

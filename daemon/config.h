@@ -42,6 +42,11 @@ struct config {
 		char *token_file; /* bearer token for TCP mutations */
 		char *unix_group; /* group allowed to mutate over unix */
 		uint64_t max_body_bytes;
+		/* connection limits, per listener; 0 = built-in default */
+		uint64_t idle_timeout_s; /* idle keep-alive connection */
+		uint64_t header_timeout_s; /* connect to complete head */
+		uint64_t connections_max;
+		uint64_t connections_per_client; /* per IP, per unix uid */
 	} api;
 
 	struct {

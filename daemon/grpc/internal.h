@@ -123,6 +123,10 @@ struct grpcd {
 		int fd;
 		bool is_unix;
 		sd_event_source *src;
+		/* accept() lacked fds: off until this timer */
+		sd_event_source *backoff;
+		unsigned backoff_ms;
+		uint64_t note_usec, note_skipped; /* its log line */
 	} listeners[2];
 	size_t n_listeners;
 	char *unix_path; /* the socket file we created */

@@ -236,6 +236,54 @@ static void adopt(struct grpcd *g, const struct grpcd_listener *l, int fd)
 	grpc_server_credentials_release(creds);
 }
 
+static int on_backoff_end(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct grpcd_listener *l = userdata;
+
+	(void)s;
+	(void)usec;
+	(void)sd_event_source_set_enabled(l->src, SD_EVENT_ON);
+	return 0;
+}
+
+/*
+ * accept() failed for want of fds or memory: the listening socket stays
+ * readable and the loop would spin on it, logging each time. Stop
+ * listening for 50 ms, doubling to 2 s while it keeps failing; log once
+ * per 10 s.
+ */
+static void accept_backoff(struct grpcd_listener *l, int err)
+{
+	sd_event *loop = l->g->d->loop;
+	uint64_t now = 0;
+	int r;
+
+	(void)sd_event_now(loop, CLOCK_MONOTONIC, &now);
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : 50;
+	if (l->backoff_ms > 2000)
+		l->backoff_ms = 2000;
+	if (!l->note_usec || now - l->note_usec >= 10ull * 1000 * 1000) {
+		log_warn("grpc: accept: %s (backing off; %llu such failures "
+			 "not logged)",
+			 strerror(err), (unsigned long long)l->note_skipped);
+		l->note_usec = now ? now : 1;
+		l->note_skipped = 0;
+	} else {
+		l->note_skipped++;
+	}
+	r = sd_event_source_set_enabled(l->src, SD_EVENT_OFF);
+	if (!l->backoff && r >= 0)
+		r = sd_event_add_time(loop, &l->backoff, CLOCK_MONOTONIC, 0,
+				      1000, on_backoff_end, l);
+	if (r >= 0)
+		r = sd_event_source_set_time(l->backoff,
+					     now + l->backoff_ms * 1000ull);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(l->backoff, SD_EVENT_ONESHOT);
+	if (r < 0) /* no timer: better a busy loop than a dead socket */
+		(void)sd_event_source_set_enabled(l->src, SD_EVENT_ON);
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 		     void *userdata)
 {
@@ -248,12 +296,16 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c >= 0) {
+			l->backoff_ms = 0;
 			adopt(g, l, c);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
 			continue;
-		if (errno != EAGAIN)
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			accept_backoff(l, errno);
+		else if (errno != EAGAIN)
 			log_warn("grpc: accept: %s", strerror(errno));
 		break;
 	}
@@ -316,6 +368,8 @@ static void listeners_stop(struct grpcd *g)
 	for (size_t i = 0; i < g->n_listeners; i++) {
 		sd_event_source_disable_unref(g->listeners[i].src);
 		g->listeners[i].src = NULL;
+		sd_event_source_disable_unref(g->listeners[i].backoff);
+		g->listeners[i].backoff = NULL;
 		close(g->listeners[i].fd);
 	}
 	g->n_listeners = 0;

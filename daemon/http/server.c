@@ -12,6 +12,26 @@
  * with data left in a buffer); MHD_get_timeout() says when, and a oneshot
  * timer is re-armed from it after every MHD_run(). A resumed SSE stream
  * "kicks" its listener: the timer is set to fire at once.
+ *
+ * The listener must never wedge. At its connection limit (or when
+ * accept() fails for want of fds) MHD takes the listening socket out of
+ * its epoll set, and puts it back only at the start of a later MHD_run(),
+ * after connections were closed. When the run that closed them was the
+ * last one MHD asked for (no connections left, MHD_get_timeout() says
+ * "no timeout"), nothing would call MHD_run() again: the listening socket
+ * is not in the epoll set, so its pending clients never wake the loop. A
+ * run that closed connections is therefore always followed by another.
+ *
+ * Limits against one client taking the API from everyone (issue 14):
+ * api.connections_max per listener; api.connections_per_client per IP
+ * address (MHD's own limit) on TCP and per peer uid (SO_PEERCRED) on the
+ * unix socket; api.idle_timeout_s for idle connections (MHD's timeout,
+ * reset by every byte); api.header_timeout_s bounds the time from the
+ * connect, or from the end of the previous request, to a complete request
+ * head, however slowly it trickles in: a periodic sweep shuts such sockets
+ * down (shutdown(2), MHD sees the end and closes them itself). A failing
+ * accept() (EMFILE, ENFILE) backs off instead of spinning, and says so in
+ * the log at most every few seconds.
  */
 #include "auth.h"
 #include "http/server.h"
@@ -47,6 +67,29 @@
 #define STOP_RUNS	 50 /* MHD runs of <= 10 ms to flush streams at stop */
 #define HTTP_DRAIN_MAX	 (64ull << 20) /* oversized bodies read to answer 413 */
 #define TIMER_MAX_MS	 (3600ull * 1000) /* MHD timeouts beyond are clamped */
+#define SWEEP_USEC	 (1000ull * 1000) /* header-timeout sweep period */
+#define BACKOFF_MIN_MS	 50 /* accept back-off after EMFILE/ENFILE... */
+#define BACKOFF_MAX_MS	 2000 /* ...doubling up to this */
+#define NOTE_USEC	 (10ull * 1000 * 1000) /* one log line per kind per 10 s */
+
+/* A log line that could come once per connection or per accept: said
+ * once, then at most every NOTE_USEC with the count in between. */
+struct rate_note {
+	uint64_t last; /* CLOCK_MONOTONIC usec of the last line, 0 = never */
+	uint64_t suppressed;
+};
+
+/* One accepted socket of a listener (MHD's socket context). */
+struct http_sock {
+	struct http_sock *prev, *next;
+	struct MHD_Connection *conn;
+	int fd;
+	uint64_t since; /* usec: connected, or the last request ended */
+	bool in_request; /* head complete, request not yet finished */
+	bool shut; /* shut down by us: refused or too slow */
+	bool has_uid;
+	uid_t uid; /* unix peer */
+};
 
 struct http_listener {
 	struct http_server *srv;
@@ -56,6 +99,14 @@ struct http_listener {
 	struct MHD_Daemon *mhd;
 	sd_event_source *io, *timer;
 	bool in_run, kick;
+	sd_event_source *sweep; /* header timeout, periodic */
+	struct http_sock *socks; /* every open connection */
+	unsigned n_socks;
+	unsigned closed; /* connections closed during this MHD_run */
+	bool accept_failed; /* MHD said accept() lacks resources */
+	unsigned backoff_ms; /* current back-off, 0 = none */
+	bool backing_off; /* io source off until the timer */
+	struct rate_note note_accept, note_client, note_header;
 	char desc[160]; /* "tcp 127.0.0.1:8080", for logs */
 };
 
@@ -74,7 +125,47 @@ struct http_conn {
 	bool too_large; /* body over the limit: discard, answer 413 */
 	uint64_t dropped; /* bytes of it discarded so far */
 	bool responded; /* answered before the body (413 by length) */
+	bool started; /* the head was seen by on_request */
+	const char *bad_path; /* why the raw path is refused, or NULL */
 };
+
+static uint64_t loop_now(struct http_listener *l)
+{
+	uint64_t now = 0;
+
+	if (sd_event_now(l->srv->d->loop, CLOCK_MONOTONIC, &now) < 0)
+		now = 0;
+	return now;
+}
+
+/* Whether to log now; on yes, *suppressed is how many were skipped. */
+static bool rate_note_due(struct http_listener *l, struct rate_note *n,
+			  uint64_t *suppressed)
+{
+	uint64_t now = loop_now(l);
+
+	if (n->last && now - n->last < NOTE_USEC) {
+		n->suppressed++;
+		return false;
+	}
+	*suppressed = n->suppressed;
+	n->suppressed = 0;
+	n->last = now ? now : 1;
+	return true;
+}
+
+static uint64_t cfg_or(uint64_t v, uint64_t dflt)
+{
+	return v ? v : dflt;
+}
+
+static uint64_t header_timeout_s(const struct http_listener *l)
+{
+	const struct config *cfg = l->srv->d->cfg;
+
+	return cfg_or(cfg ? cfg->api.header_timeout_s : 0,
+		      HTTP_HEADER_TIMEOUT_S);
+}
 
 /* ---- running MHD in the loop ---- */
 
@@ -85,12 +176,14 @@ static void listener_arm(struct http_listener *l)
 	uint64_t now;
 	int r;
 
-	if (!l->kick && MHD_get_timeout(l->mhd, &ms) != MHD_YES) {
+	if (l->backing_off) {
+		ms = l->backoff_ms;
+	} else if (!l->kick && MHD_get_timeout(l->mhd, &ms) != MHD_YES) {
 		(void)sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
 		return;
-	}
-	if (l->kick)
+	} else if (l->kick) {
 		ms = 0;
+	}
 	if (ms > TIMER_MAX_MS)
 		ms = TIMER_MAX_MS;
 	r = sd_event_now(loop, CLOCK_MONOTONIC, &now);
@@ -106,11 +199,32 @@ static void listener_arm(struct http_listener *l)
 
 static void listener_run(struct http_listener *l)
 {
+	if (l->backing_off) {
+		l->backing_off = false;
+		(void)sd_event_source_set_enabled(l->io, SD_EVENT_ON);
+	}
 	l->kick = false;
 	l->in_run = true;
+	l->closed = 0;
+	l->accept_failed = false;
 	if (MHD_run(l->mhd) != MHD_YES)
 		log_warn("http: %s: MHD_run failed", l->desc);
 	l->in_run = false;
+	/* Closed connections: MHD puts its listening socket back into its
+	 * epoll set only in the next run (see the top of the file). */
+	if (l->closed)
+		l->kick = true;
+	if (l->accept_failed) {
+		/* Out of fds: the listening socket stays readable. Do not
+		 * spin on it; try again later, less often each time. */
+		l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 :
+						BACKOFF_MIN_MS;
+		if (l->backoff_ms > BACKOFF_MAX_MS)
+			l->backoff_ms = BACKOFF_MAX_MS;
+		l->backing_off = true;
+		l->kick = false;
+		(void)sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
+	}
 	listener_arm(l);
 }
 
@@ -141,6 +255,143 @@ static void listener_kick(void *userdata)
 	l->kick = true;
 	if (!l->in_run && !l->srv->stopping)
 		listener_arm(l);
+}
+
+/* ---- connections ---- */
+
+static struct http_sock *conn_sock(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Refuse a connection MHD accepted: the end of the stream is all the
+ * client gets, MHD sees it and closes the connection. */
+static void sock_shut(struct http_sock *hs)
+{
+	if (hs->shut)
+		return;
+	hs->shut = true;
+	(void)shutdown(hs->fd, SHUT_RDWR);
+}
+
+static unsigned per_client(const struct http_listener *l)
+{
+	const struct config *cfg = l->srv->d->cfg;
+
+	return (unsigned)cfg_or(cfg ? cfg->api.connections_per_client : 0,
+				HTTP_PER_CLIENT_MAX);
+}
+
+/* A unix peer over its uid's share of connections is refused. (On TCP
+ * MHD's per-IP limit does this before the connection exists.) */
+static void unix_limit(struct http_listener *l, struct http_sock *hs)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	unsigned same = 0;
+	uint64_t skipped;
+
+	if (getsockopt(hs->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return;
+	hs->has_uid = true;
+	hs->uid = cred.uid;
+	for (struct http_sock *o = l->socks; o; o = o->next)
+		if (o != hs && o->has_uid && !o->shut && o->uid == cred.uid)
+			same++;
+	if (same < per_client(l))
+		return;
+	sock_shut(hs);
+	if (rate_note_due(l, &l->note_client, &skipped))
+		log_warn("http: %s: uid %u has %u connections "
+			 "(api.connections_per_client), refusing more "
+			 "(%llu refusals not logged)",
+			 l->desc, (unsigned)cred.uid, same,
+			 (unsigned long long)skipped);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_listener *l = cls;
+	struct http_sock *hs = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		l->closed++;
+		if (!hs)
+			return;
+		if (hs->prev)
+			hs->prev->next = hs->next;
+		else
+			l->socks = hs->next;
+		if (hs->next)
+			hs->next->prev = hs->prev;
+		l->n_socks--;
+		free(hs);
+		*socket_context = NULL;
+		return;
+	}
+	/* An accept worked: whatever ran out is back. */
+	l->backoff_ms = 0;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	hs = calloc(1, sizeof(*hs));
+	if (!hs || !ci) {
+		/* Untracked, it would escape the header timeout. */
+		if (ci)
+			(void)shutdown(ci->connect_fd, SHUT_RDWR);
+		free(hs);
+		return;
+	}
+	hs->conn = conn;
+	hs->fd = ci->connect_fd;
+	hs->since = loop_now(l);
+	hs->next = l->socks;
+	if (l->socks)
+		l->socks->prev = hs;
+	l->socks = hs;
+	l->n_socks++;
+	*socket_context = hs;
+	if (l->is_unix)
+		unix_limit(l, hs);
+}
+
+/* Every second: shut down connections whose request head is overdue. */
+static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct http_listener *l = userdata;
+	uint64_t limit = header_timeout_s(l) * 1000000ull;
+	unsigned n = 0;
+	uint64_t skipped;
+
+	(void)usec;
+	/* @usec is when the sweep was due, which can be before a
+	 * connection accepted in this same iteration: compare with now. */
+	uint64_t now = loop_now(l);
+
+	for (struct http_sock *hs = l->socks; hs; hs = hs->next) {
+		if (hs->in_request || hs->shut || now < hs->since ||
+		    now - hs->since < limit)
+			continue;
+		sock_shut(hs);
+		n++;
+	}
+	if (n) {
+		if (rate_note_due(l, &l->note_header, &skipped))
+			log_info("http: %s: closed %u connections without "
+				 "a request head within %llu s "
+				 "(api.header_timeout_s; %llu such sweeps "
+				 "not logged)",
+				 l->desc, n,
+				 (unsigned long long)header_timeout_s(l),
+				 (unsigned long long)skipped);
+		listener_kick(l);
+	}
+	(void)sd_event_source_set_time(s, now + SWEEP_USEC);
+	return 0;
 }
 
 /* ---- credentials ---- */
@@ -328,6 +579,43 @@ static enum MHD_Result queue(struct http_listener *l,
 	return ret;
 }
 
+/*
+ * What MHD decodes must not change what is addressed: an encoded NUL
+ * would cut the path short ("/vms/ID%00junk" addresses ID), an encoded
+ * slash would add a segment ("/vms/ID%2Fmemory" addresses the memory).
+ * Both are refused, judged on the raw request target MHD gives here
+ * before it decodes anything. NULL if the target is fine.
+ */
+static const char *raw_target_refusal(const char *uri)
+{
+	size_t path_len = strcspn(uri, "?#");
+
+	for (const char *p = uri; (p = strchr(p, '%')); p++) {
+		bool in_path = (size_t)(p - uri) < path_len;
+
+		if (p[1] == '0' && p[2] == '0')
+			return "the request target contains an encoded NUL "
+			       "(%00)";
+		if (in_path && p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))
+			return "the path contains an encoded slash (%2F): a "
+			       "VM id or path segment cannot contain \"/\"";
+	}
+	return NULL;
+}
+
+/* MHD's URI log callback: the first sight of a request, its raw target.
+ * The state it returns is the request's *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_conn *hc = calloc(1, sizeof(*hc));
+
+	(void)cls;
+	(void)conn;
+	if (hc && uri)
+		hc->bad_path = raw_target_refusal(uri);
+	return hc;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -341,14 +629,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 	(void)version;
 	memset(&resp, 0, sizeof(resp));
-	if (!hc) {
+	if (!hc || !hc->started) {
 		const char *cl = MHD_lookup_connection_value(
 			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		struct http_sock *hs = conn_sock(conn);
 
-		hc = calloc(1, sizeof(*hc));
+		if (!hc)
+			hc = calloc(1, sizeof(*hc));
 		if (!hc)
 			return MHD_NO;
 		*con_cls = hc;
+		hc->started = true;
+		if (hs)
+			hs->in_request = true; /* the head is complete */
+		if (hc->bad_path) {
+			hc->responded = true;
+			if (http_reply_problem(&resp, 400, "Bad Request",
+					       hc->bad_path, NULL, NULL) < 0)
+				return MHD_NO;
+			return queue(l, conn, method, url, &resp);
+		}
 		if (cl && strtoull(cl, NULL, 10) > limit) {
 			const char *expect = MHD_lookup_connection_value(
 				conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
@@ -406,11 +706,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct http_listener *l = cls;
 	struct http_conn *hc = *con_cls;
+	struct http_sock *hs = conn_sock(conn);
 
-	(void)cls;
-	(void)conn;
 	(void)toe;
+	/* The next request's head must come within the header timeout. */
+	if (hs) {
+		hs->in_request = false;
+		hs->since = loop_now(l);
+	}
 	if (hc) {
 		free(hc->body);
 		free(hc);
@@ -431,6 +736,31 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
+	/* accept() failing for want of fds: back off (listener_run) and
+	 * say it rarely, not once per attempt. */
+	if (strstr(line, "resource limit") || strstr(line, "open files") ||
+	    (strstr(line, "accept") && strstr(line, "buffer space"))) {
+		uint64_t skipped;
+
+		l->accept_failed = true;
+		if (rate_note_due(l, &l->note_accept, &skipped))
+			log_warn("http: %s: %s (backing off; %llu such "
+				 "lines not logged)",
+				 l->desc, line, (unsigned long long)skipped);
+		return;
+	}
+	/* A client over its share (MHD's per-IP limit): once per
+	 * connection, so rarely. */
+	if (strstr(line, "reached connection limit")) {
+		uint64_t skipped;
+
+		if (rate_note_due(l, &l->note_client, &skipped))
+			log_warn("http: %s: a client is at its "
+				 "api.connections_per_client, refusing more "
+				 "(%llu refusals not logged)",
+				 l->desc, (unsigned long long)skipped);
+		return;
+	}
 	/* A client that went away is routine, not a warning. */
 	if (strstr(line, "no longer available") ||
 	    strstr(line, "closed by remote") || strstr(line, "reset by peer"))
@@ -447,6 +777,7 @@ static void listener_free(struct http_listener *l)
 		return;
 	sd_event_source_disable_unref(l->io);
 	sd_event_source_disable_unref(l->timer);
+	sd_event_source_disable_unref(l->sweep);
 	if (l->mhd)
 		MHD_stop_daemon(l->mhd); /* closes the listening fd */
 	if (l->unix_path) {
@@ -463,6 +794,8 @@ static int listener_add(struct http_server *s, int fd, bool is_unix,
 {
 	struct http_listener *l;
 	const union MHD_DaemonInfo *info;
+	const struct config *cfg;
+	uint64_t idle, conns, now;
 	int r;
 
 	if (s->n == HTTP_LISTENERS_MAX) {
@@ -514,15 +847,23 @@ static int listener_add(struct http_server *s, int fd, bool is_unix,
 		}
 	}
 
+	cfg = s->d->cfg;
+	idle = cfg_or(cfg ? cfg->api.idle_timeout_s : 0, HTTP_IDLE_TIMEOUT_S);
+	conns = cfg_or(cfg ? cfg->api.connections_max : 0,
+		       HTTP_CONNECTIONS_MAX);
 	l->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
 		NULL, NULL, on_request, l,
 		/* first, so that MHD reports everything through it */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
 		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, l, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)HTTP_CONNECTIONS_MAX, MHD_OPTION_END);
+		on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)idle,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns,
+		/* unix peers share one address: limited per uid instead */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		is_unix ? 0u : per_client(l), MHD_OPTION_END);
 	if (!l->mhd) {
 		log_err("http: %s: cannot start libmicrohttpd", l->desc);
 		close(fd);
@@ -544,6 +885,16 @@ static int listener_add(struct http_server *s, int fd, bool is_unix,
 	if (r < 0)
 		goto cleanup;
 	(void)sd_event_source_set_description(l->timer, "http-timer");
+	r = sd_event_now(s->d->loop, CLOCK_MONOTONIC, &now);
+	if (r >= 0)
+		r = sd_event_add_time(s->d->loop, &l->sweep, CLOCK_MONOTONIC,
+				      now + SWEEP_USEC, 100 * 1000, on_sweep,
+				      l);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(l->sweep, SD_EVENT_ON);
+	if (r < 0)
+		goto cleanup;
+	(void)sd_event_source_set_description(l->sweep, "http-sweep");
 	listener_arm(l);
 	s->l[s->n++] = l;
 	log_info("http: listening on %s%s", l->desc,

@@ -28,6 +28,7 @@ struct sim_conn {
 	sd_event_source *io;
 	sd_event_source *work; /* reclaim/return slices */
 	struct vm *vm; /* set after HELLO */
+	sd_event_source *hello_timer; /* closes it if no HELLO comes */
 
 	int memfd;
 	char *ram;
@@ -80,6 +81,10 @@ struct sim_backend {
 	bool listen_fd_owned; /* we created (and unlink) the socket */
 	char *socket_path; /* copy: the config may be reloaded */
 	sd_event_source *listen_src;
+	sd_event_source *backoff_timer; /* accept() lacked fds */
+	unsigned backoff_ms;
+	uint64_t accept_note_usec; /* last log line of a failing accept() */
+	uint64_t accept_note_skipped;
 	struct sim_child *children;
 	struct sim_conn *conns;
 };

@@ -30,6 +30,11 @@
 #include "user/memfd_env.h"
 #include "user/ramfd.h"
 
+/* Connections that have not said HELLO: at most this many, each for at
+ * most this long (a guest sends HELLO right after it connects). */
+#define SIM_PENDING_MAX	    16
+#define SIM_HELLO_TIMEOUT_S 30
+
 static void conn_close(struct sim_conn *c, const char *why);
 
 /* ---- sending ---- */
@@ -483,6 +488,7 @@ static void conn_close(struct sim_conn *c, const char *why)
 	}
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->work);
+	sd_event_source_disable_unref(c->hello_timer);
 	close(c->fd);
 	if (c->ram)
 		munmap(c->ram, c->ram_bytes);
@@ -494,18 +500,99 @@ static void conn_close(struct sim_conn *c, const char *why)
 	free(c);
 }
 
+/* A connection that has not said HELLO within SIM_HELLO_TIMEOUT_S. */
+static int on_hello_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct sim_conn *c = userdata;
+
+	(void)s;
+	(void)usec;
+	if (!c->vm)
+		conn_close(c, "no HELLO in time");
+	return 0;
+}
+
+static int on_backoff_end(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct sim_backend *sb = userdata;
+
+	(void)s;
+	(void)usec;
+	(void)sd_event_source_set_enabled(sb->listen_src, SD_EVENT_ON);
+	return 0;
+}
+
+/*
+ * accept() failed for want of fds or memory: the listening socket stays
+ * readable, and trying again at once would spin. Stop listening for a
+ * while (50 ms doubling to 2 s while it keeps failing); log once per
+ * 10 s.
+ */
+static void accept_backoff(struct sim_backend *sb, int err)
+{
+	uint64_t now = 0;
+	int r;
+
+	(void)sd_event_now(sb->d->loop, CLOCK_MONOTONIC, &now);
+	sb->backoff_ms = sb->backoff_ms ? sb->backoff_ms * 2 : 50;
+	if (sb->backoff_ms > 2000)
+		sb->backoff_ms = 2000;
+	if (!sb->accept_note_usec ||
+	    now - sb->accept_note_usec >= 10ull * 1000 * 1000) {
+		log_warn("sim: cannot accept a guest: %s (backing off; %llu "
+			 "such failures not logged)",
+			 strerror(err),
+			 (unsigned long long)sb->accept_note_skipped);
+		sb->accept_note_usec = now ? now : 1;
+		sb->accept_note_skipped = 0;
+	} else {
+		sb->accept_note_skipped++;
+	}
+	r = sd_event_source_set_enabled(sb->listen_src, SD_EVENT_OFF);
+	if (!sb->backoff_timer && r >= 0)
+		r = sd_event_add_time(sb->d->loop, &sb->backoff_timer,
+				      CLOCK_MONOTONIC, 0, 1000, on_backoff_end,
+				      sb);
+	if (r >= 0)
+		r = sd_event_source_set_time(sb->backoff_timer,
+					     now + sb->backoff_ms * 1000ull);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(sb->backoff_timer,
+						SD_EVENT_ONESHOT);
+	if (r < 0) /* no timer: better a busy loop than a dead socket */
+		(void)sd_event_source_set_enabled(sb->listen_src, SD_EVENT_ON);
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 		     void *userdata)
 {
 	struct sim_backend *sb = userdata;
 	struct sim_conn *c;
+	unsigned pending = 0;
+	uint64_t now = 0;
 	int cfd, r;
 
 	(void)s;
 	(void)revents;
 	cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (cfd < 0)
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM)
+			accept_backoff(sb, errno);
 		return 0;
+	}
+	sb->backoff_ms = 0;
+	/* Connections that have not said HELLO yet hold nothing but an fd;
+	 * a client that opens them without end is capped. */
+	for (struct sim_conn *o = sb->conns; o; o = o->next)
+		if (!o->vm)
+			pending++;
+	if (pending >= SIM_PENDING_MAX) {
+		log_debug("sim: %u connections without HELLO, refusing one",
+			  pending);
+		close(cfd);
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(cfd);
@@ -518,9 +605,18 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 	r = sd_event_add_io(sb->d->loop, &c->io, cfd, EPOLLIN, on_conn, c);
 	if (r >= 0)
 		r = sd_event_add_defer(sb->d->loop, &c->work, sim_work, c);
+	if (r >= 0)
+		r = sd_event_now(sb->d->loop, CLOCK_MONOTONIC, &now);
+	if (r >= 0)
+		r = sd_event_add_time(sb->d->loop, &c->hello_timer,
+				      CLOCK_MONOTONIC,
+				      now + SIM_HELLO_TIMEOUT_S * 1000000ull,
+				      100000, on_hello_timeout, c);
 	if (r < 0) {
 		log_err("sim: cannot watch a connection: %s", strerror(-r));
 		sd_event_source_disable_unref(c->io);
+		sd_event_source_disable_unref(c->work);
+		sd_event_source_disable_unref(c->hello_timer);
 		close(cfd);
 		free(c);
 		return 0;
@@ -597,6 +693,7 @@ static void sim_stop(struct daemon *d)
 	while (sb->conns)
 		conn_close(sb->conns, "daemon shutting down");
 	sd_event_source_disable_unref(sb->listen_src);
+	sd_event_source_disable_unref(sb->backoff_timer);
 	if (sb->listen_fd >= 0)
 		close(sb->listen_fd);
 	if (sb->listen_fd_owned)

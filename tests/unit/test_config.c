@@ -29,6 +29,10 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c->policy.plugin_dir, "/usr/lib/hyperalloc/policies");
 	ck_assert_uint_eq(c->policy.tick_ms, 1000);
 	ck_assert_uint_eq(c->api.max_body_bytes, 65536);
+	ck_assert_uint_eq(c->api.idle_timeout_s, 60);
+	ck_assert_uint_eq(c->api.header_timeout_s, 30);
+	ck_assert_uint_eq(c->api.connections_max, 256);
+	ck_assert_uint_eq(c->api.connections_per_client, 32);
 	ck_assert_uint_eq(c->defaults.min_bytes, 256ull << 20);
 	ck_assert_uint_eq(c->sim.n_guests, 0);
 	ck_assert_uint_eq(c->sim.restart_window_ms, 60000);
@@ -114,6 +118,14 @@ static const struct {
 	  "sim.restart_window_ms", 1, "outside" },
 	{ "{\"api\": {\"max_body_bytes\": -5}}", "api.max_body_bytes", 1,
 	  "outside" },
+	{ "{\"api\": {\"idle_timeout_s\": 0}}", "api.idle_timeout_s", 1,
+	  "outside 1..3600" },
+	{ "{\"api\": {\"header_timeout_s\": \"5\"}}", "api.header_timeout_s", 1,
+	  "integer" },
+	{ "{\"api\": {\"connections_max\": 1}}", "api.connections_max", 1,
+	  "outside" },
+	{ "{\"api\": {\"connections_max\": 8, \"connections_per_client\": 9}}",
+	  "api.connections_per_client", 1, "above api.connections_max" },
 	{ "{\n\"api\": [1]}", "api", 2, "object" },
 	{ "[]", "(top level)", 0, "object" },
 	{ "{\"a\": 1,\n\"a\": 2}", "(syntax)", 2, "duplicate" },
