@@ -134,6 +134,8 @@ SEEDS = {
         b"\1" + b'{"overcommit_ratio": 1.5, "host_reserve_bytes": 536870912,'
         b' "tick_ms": 1000}',
         b"\1" + b'{"overcommit_ratio": 2}',
+        b"\0" + b'{"target_bytes": 99999999999999999999}',
+        b"\1" + b'{"overcommit_ratio": 1e999}',
     ],
     "sim_proto": [
         sim_hello(),
