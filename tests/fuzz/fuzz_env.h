@@ -24,8 +24,19 @@ struct fuzz_env {
 	int depth;
 	bool fail_discard, fail_populate;
 	uint64_t clock;
+	/* optional: called inside every callback, with the lock held (a
+	 * guest CPU writing while the host is in the middle of an
+	 * operation) */
+	void (*hook)(void *arg);
+	void *hook_arg;
 	bool backed[FUZZ_ENV_MAX];
 };
+
+static inline void fuzz_env_hook(struct fuzz_env *e)
+{
+	if (e->hook)
+		e->hook(e->hook_arg);
+}
 
 static inline void fuzz_env_reset(struct fuzz_env *e, uint64_t children)
 {
@@ -48,6 +59,7 @@ static int fuzz_discard(void *ctx, ha_huge_t first, uint64_t count)
 	struct fuzz_env *e = ctx;
 
 	fuzz_env_range(e, first, count);
+	fuzz_env_hook(e);
 	e->clock += 1000;
 	if (e->fail_discard)
 		return -5;
@@ -64,6 +76,7 @@ static int fuzz_populate(void *ctx, ha_huge_t first, uint64_t count)
 	struct fuzz_env *e = ctx;
 
 	fuzz_env_range(e, first, count);
+	fuzz_env_hook(e);
 	e->clock += 500;
 	if (e->fail_populate)
 		return -12;
@@ -79,6 +92,7 @@ static void fuzz_lock(void *ctx)
 	if (e->depth != 0)
 		__builtin_trap();
 	e->depth++;
+	fuzz_env_hook(e);
 }
 
 static void fuzz_unlock(void *ctx)
@@ -92,7 +106,10 @@ static void fuzz_unlock(void *ctx)
 
 static uint64_t fuzz_now(void *ctx)
 {
-	return ((struct fuzz_env *)ctx)->clock;
+	struct fuzz_env *e = ctx;
+
+	fuzz_env_hook(e);
+	return e->clock;
 }
 
 static inline struct ha_host_env fuzz_host_env(struct fuzz_env *e)

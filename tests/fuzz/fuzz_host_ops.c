@@ -16,6 +16,11 @@
  * Only attaches that succeed go on. The fake environment (fuzz_env.h)
  * traps on a discard or populate outside the region or the lock, and on
  * a frame discarded twice; the host's own counters must match its states.
+ *
+ * Built with FUZZ_RACE (fuzz_host_race.c), the guest also writes in the
+ * middle of the host's operations: every callback the host makes (lock,
+ * clock, discard, populate) takes one input byte and, when it is odd, a
+ * word write as above, between the host's reads and its compare-and-swaps.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +30,10 @@
 #include "ha_guest.h"
 #include "ha_host.h"
 #include "ha_scan.h"
+
+#ifndef FUZZ_RACE
+#define FUZZ_RACE 0
+#endif
 
 #define BASE_FRAME 1024ull /* managed range from 4 MiB, metadata at 0 */
 
@@ -39,6 +48,20 @@ static void poke(uint8_t *meta, uint64_t len, struct fuzz_in *in)
 	off = sizeof(struct ha_header) + (off * 2) % body;
 	off &= ~1ull;
 	__atomic_store_n((uint16_t *)(void *)(meta + off), v, __ATOMIC_RELAXED);
+}
+
+struct race {
+	uint8_t *meta;
+	uint64_t len;
+	struct fuzz_in *in;
+};
+
+static void race_hook(void *arg)
+{
+	struct race *r = arg;
+
+	if (fuzz_take(r->in, 1) & 1)
+		poke(r->meta, r->len, r->in);
 }
 
 static void check_counters(const struct ha_host *h)
@@ -80,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t *meta = NULL;
 	uint8_t *state;
 	unsigned npokes;
+	struct race race = { .in = &in };
 	bool sticky_populate_fail = false;
 
 	if (posix_memalign((void **)&meta, HA_ALIGN, len))
@@ -108,6 +132,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		env.backed[c] = ha_host_state(&h, ha_huge(c)) ==
 				HA_HS_INSTALLED;
 	check_counters(&h);
+	if (FUZZ_RACE) {
+		race.meta = meta;
+		race.len = len;
+		env.hook = race_hook;
+		env.hook_arg = &race;
+	}
 
 	while (in.n) {
 		unsigned op = (unsigned)fuzz_take(&in, 1);

@@ -163,6 +163,10 @@ SEEDS = {
     ],
 }
 
+# The same operations, with guest writes inside them (one byte per host
+# callback: odd bytes write a word).
+SEEDS["host_race"] = SEEDS["host_ops"]
+
 for target, seeds in SEEDS.items():
     d = os.path.join(CORPUS, target)
     os.makedirs(d, exist_ok=True)
