@@ -9,6 +9,7 @@
 #   make check SAN=address,undefined | SAN=thread
 #   make run             install dependencies, build, start the demo
 #   make bench B=name    run bench/<name>
+#   make fuzz [FUZZ_RUNS=N]  build and run the libFuzzer harnesses (mk/fuzz.mk)
 #   make format | format-check   clang-format the tree / check it is
 #   make deps | clean
 

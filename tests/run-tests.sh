@@ -10,6 +10,8 @@ set -u
 BUILD=${BUILD:-build}
 T=${T:-}
 SAN=${SAN:-}
+# Tests that run once whatever the build (test_fuzz_smoke.sh) read it.
+export SAN
 failed=""
 ran=0
 

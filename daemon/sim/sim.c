@@ -25,6 +25,7 @@
 #include "log.h"
 #include "sim/sim.h"
 #include "sim/internal.h"
+#include "sim/msg.h"
 #include "sim_proto.h"
 #include "user/ident.h"
 #include "user/memfd_env.h"
@@ -160,25 +161,11 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 		return -EINVAL;
 	}
 	c->memfd = memfd;
-	if (!str_terminated(h->name, sizeof(h->name)) ||
-	    !vm_id_valid(h->name)) {
-		send_error(c, -EINVAL,
-			   "name: use 1-63 characters of A-Z a-z 0-9 . _ -");
-		return -EINVAL;
-	}
 	char uuid[IDENT_UUID_LEN + 1];
+	char why_buf[SIM_TEXT_MAX];
 
-	if (!str_terminated(h->uuid, sizeof(h->uuid)) ||
-	    ident_uuid_parse(h->uuid, uuid) < 0) {
-		send_error(c, -EINVAL, "uuid: not a canonical UUID");
-		return -EINVAL;
-	}
-	if (h->ram_bytes < (32ull << 20) || h->ram_bytes > (1ull << 42) ||
-	    h->ram_bytes % HA_HUGE_SIZE) {
-		send_error(c, -EINVAL,
-			   "ram_bytes %llu: must be a multiple of 2 MiB "
-			   "between 32 MiB and 4 TiB",
-			   (unsigned long long)h->ram_bytes);
+	if (sim_hello_check(h, uuid, why_buf, sizeof(why_buf)) < 0) {
+		send_error(c, -EINVAL, "%s", why_buf);
 		return -EINVAL;
 	}
 	/* The guest keeps its memfd: sealed against shrinking, it cannot
@@ -187,14 +174,6 @@ static int handle_hello(struct sim_conn *c, const struct sim_hello *h,
 	if (r < 0) {
 		send_error(c, r, "memfd refused: %s", why);
 		return r;
-	}
-	if (h->meta_offset % HA_FRAME_SIZE || h->meta_len == 0 ||
-	    h->meta_offset >= h->ram_bytes ||
-	    h->meta_len > h->ram_bytes - h->meta_offset) {
-		send_error(c, -EINVAL,
-			   "meta_offset/meta_len: must be page aligned and "
-			   "inside RAM");
-		return -EINVAL;
 	}
 	if (vm_registry_find(&d->vms, h->name) ||
 	    vm_registry_find(&d->vms, h->uuid)) {
@@ -298,11 +277,8 @@ static void handle_report(struct sim_conn *c, const struct sim_report *m,
 			  size_t len)
 {
 	struct sim_reported rep = { .seq = m->seq };
-	size_t head = offsetof(struct sim_report, huge);
-
 	hdr_init(&rep.hdr, SIM_REPORTED);
-	if (m->count > SIM_REPORT_MAX ||
-	    len != head + m->count * sizeof(uint64_t)) {
+	if (sim_report_check(m, len) < 0) {
 		rep.status = -EINVAL;
 	} else {
 		for (uint32_t i = 0; i < m->count; i++) {
@@ -346,25 +322,6 @@ static void handle_status(struct sim_conn *c, const struct sim_status *m)
 		.target_bytes = m->target_bytes,
 		.reported = m->reported,
 	};
-}
-
-/* Expected packet size per type (REPORT is variable, checked later). */
-static size_t msg_min_size(uint16_t type)
-{
-	switch (type) {
-	case SIM_HELLO:
-		return sizeof(struct sim_hello);
-	case SIM_INSTALL:
-		return sizeof(struct sim_install);
-	case SIM_REPORT:
-		return offsetof(struct sim_report, huge);
-	case SIM_STATUS:
-		return sizeof(struct sim_status);
-	case SIM_BYE:
-		return sizeof(struct sim_hdr);
-	default:
-		return 0;
-	}
 }
 
 static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -417,11 +374,7 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	size_t len = (size_t)n;
 
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    len < sizeof(struct sim_hdr) || buf.hdr.magic != SIM_PROTO_MAGIC ||
-	    buf.hdr.version != SIM_PROTO_VERSION ||
-	    msg_min_size(buf.hdr.type) == 0 ||
-	    len < msg_min_size(buf.hdr.type) ||
-	    (buf.hdr.type != SIM_REPORT && len != msg_min_size(buf.hdr.type))) {
+	    sim_msg_check(&buf, len) == 0) {
 		send_error(c, -EPROTO, "malformed message (type %u, %zu bytes)",
 			   len >= sizeof(struct sim_hdr) ? buf.hdr.type : 0u,
 			   len);
