@@ -185,6 +185,8 @@ static bool pair_get(const struct ha_lower *low, uint64_t first,
 		want = PAIR_MAKE(HA_CHILD_HUGE | (lo & HA_CHILD_RECLAIMED),
 				 HA_CHILD_HUGE | (hi & HA_CHILD_RECLAIMED));
 	} while (!ha_cas(p, &old, want));
+	/* The second word's last 16-bit owner handed its frames over. */
+	ha_sync_acquire(&low->children[first + 1]);
 	*ret_reclaimed = ha_child_reclaimed(PAIR_LO(old)) ||
 			 ha_child_reclaimed(PAIR_HI(old));
 	return true;
@@ -196,6 +198,8 @@ static int pair_put(const struct ha_lower *low, uint64_t first)
 	uint32_t old = ha_load(p);
 	uint32_t want;
 
+	/* For the next 16-bit owner of the second word's frames. */
+	ha_sync_release(&low->children[first + 1]);
 	do {
 		ha_child_word lo = PAIR_LO(old), hi = PAIR_HI(old);
 

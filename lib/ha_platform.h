@@ -11,10 +11,11 @@
  *   otherwise                         -> platform/user.h   (daemon, tools)
  *
  * The core never calls a function it does not define itself: no libc, no
- * kernel helpers. Time, locking, discard and populate are callbacks that the
- * embedder passes in (struct ha_host_env). A shim may map the atomics of
- * ha_atomic.h and the interrupt masking below to its world's primitives
- * (macros or inline functions only).
+ * kernel helpers (the user shim's race detector hooks aside). Time,
+ * locking, discard and populate are callbacks that the embedder passes in
+ * (struct ha_host_env). A shim may map the atomics of ha_atomic.h, the
+ * interrupt masking and the race detector hooks below to its world's
+ * primitives (macros or inline functions only).
  */
 #ifndef HA_PLATFORM_H
 #define HA_PLATFORM_H
@@ -48,6 +49,15 @@
 typedef int ha_irqflags_t;
 #define ha_irq_save(flags)    ((void)((flags) = 0))
 #define ha_irq_restore(flags) ((void)(flags))
+#endif
+
+/* Synchronisation through @p that a race detector cannot see (user.h);
+ * nothing to do without one. */
+#ifndef ha_sync_acquire
+#define ha_sync_acquire(p) ((void)(p))
+#endif
+#ifndef ha_sync_release
+#define ha_sync_release(p) ((void)(p))
 #endif
 
 #define ha_likely(x)   __builtin_expect(!!(x), 1)

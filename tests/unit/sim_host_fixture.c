@@ -23,12 +23,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ARGS_MAX 40
+#define ARGS_MAX      40
+#define DUMP_MAX      (64 * 1024) /* of each output file, in a report */
+#define POLL_SLICE_MS 100 /* waits for the guest look at it this often */
 
 struct sim_host sh;
 
-/* The directory goes even when a failed assertion ends the test
- * process (Check calls exit() in fork mode): registered with atexit(). */
+/* Also registered with atexit() for a run without fork mode; a failed
+ * assertion in fork mode ends the process with _exit() and
+ * sh_assert_failed() removes the files itself. */
 static void remove_files(void)
 {
 	if (!sh.dir[0])
@@ -94,8 +97,22 @@ int64_t sh_resident(void)
 
 void sh_reply(const void *msg, size_t len)
 {
-	if (send(sh.conn, msg, len, MSG_NOSIGNAL) < 0)
+	ssize_t n = send(sh.conn, msg, len, MSG_NOSIGNAL);
+
+	if (n == (ssize_t)len)
+		return;
+	/* A guest that stops waits a grace period for replies, then
+	 * closes: not a protocol violation, but worth a line in a report. */
+	if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+		pthread_mutex_lock(&sh.lock);
+		sh.replies_lost++;
+		pthread_mutex_unlock(&sh.lock);
+		return;
+	}
+	if (n < 0)
 		host_error("send: %s", strerror(errno));
+	else
+		host_error("send: %zd of %zu bytes", n, len);
 }
 
 static void serve_install(const struct sim_install *m)
@@ -192,6 +209,10 @@ static void serve(const void *buf, size_t len)
 			break;
 		pthread_mutex_lock(&sh.lock);
 		memcpy(&sh.status, buf, sizeof(sh.status));
+		sh.history[sh.statuses % SH_HISTORY] = (struct sh_seen){
+			.ms = sh_now_ms() - sh.started_ms,
+			.status = sh.status,
+		};
 		sh.statuses++;
 		pthread_cond_broadcast(&sh.cond);
 		pthread_mutex_unlock(&sh.lock);
@@ -215,7 +236,9 @@ static void *server_main(void *arg)
 	uint64_t buf[8192 / sizeof(uint64_t)];
 
 	(void)arg;
-	for (;;) {
+	/* Stopped between two messages (sh_disconnect()): a reply is never
+	 * sent into a connection the host is cutting. */
+	while (!atomic_load(&sh.stop_server)) {
 		struct pollfd p = { .fd = sh.conn, .events = POLLIN };
 		int n = poll(&p, 1, 20);
 
@@ -234,14 +257,16 @@ static void *server_main(void *arg)
 
 		ssize_t len = recv(sh.conn, buf, sizeof(buf), 0);
 
-		if (len <= 0)
+		if (len <= 0) {
+			/* The guest closed the connection. */
+			pthread_mutex_lock(&sh.lock);
+			sh.eof = true;
+			pthread_cond_broadcast(&sh.cond);
+			pthread_mutex_unlock(&sh.lock);
 			break;
+		}
 		serve(buf, (size_t)len);
 	}
-	pthread_mutex_lock(&sh.lock);
-	sh.eof = true;
-	pthread_cond_broadcast(&sh.cond);
-	pthread_mutex_unlock(&sh.lock);
 	return NULL;
 }
 
@@ -262,11 +287,17 @@ void sh_spawn(const char *trace_text, const char *const *extra)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	const char *argv[ARGS_MAX];
+	pthread_mutexattr_t ma;
 	int n = 0;
 
 	memset(&sh, 0, sizeof(sh));
 	sh.conn = sh.listen_fd = sh.memfd = -1;
-	pthread_mutex_init(&sh.lock, NULL);
+	/* Error-checking: sh_assert_failed() learns whether the failed
+	 * assertion ran with the lock held (EDEADLK). */
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+	pthread_mutex_init(&sh.lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	pthread_cond_init(&sh.cond, NULL);
 	sh.started_ms = sh_now_ms();
 	snprintf(sh.dir, sizeof(sh.dir), "/tmp/test_simguest.XXXXXX");
@@ -299,6 +330,8 @@ void sh_spawn(const char *trace_text, const char *const *extra)
 	argv[n++] = "100";
 	argv[n++] = "--connect-timeout";
 	argv[n++] = "5";
+	argv[n++] = "--trace-clock";
+	argv[n++] = "workload";
 	for (int i = 0; extra && extra[i]; i++) {
 		ck_assert_int_lt(n, ARGS_MAX - 1);
 		argv[n++] = extra[i];
@@ -333,12 +366,16 @@ int sh_accept_hello(struct sim_hello *hello)
 			      .msg_control = control.buf,
 			      .msg_controllen = sizeof(control.buf) };
 	struct pollfd p = { .fd = sh.listen_fd, .events = POLLIN };
+	uint64_t end = sh_now_ms() + (uint64_t)WAIT_S * 1000;
 	struct cmsghdr *c;
 	ssize_t n;
 	int fd;
 
-	ck_assert_msg(poll(&p, 1, WAIT_S * 1000) == 1,
-		      "the guest did not connect within %d s", WAIT_S);
+	while ((n = poll(&p, 1, POLL_SLICE_MS)) == 0 && sh_now_ms() < end &&
+	       !sh_guest_exited())
+		;
+	ck_assert_msg(n == 1, "the guest did not connect (%s)",
+		      sh.exited ? "it exited" : "timeout");
 	sh.conn = accept4(sh.listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	ck_assert_int_ge(sh.conn, 0);
 	p.fd = sh.conn;
@@ -423,11 +460,24 @@ void sh_accept(void)
 	sh.server_running = true;
 }
 
+void sh_unmap(void)
+{
+	if (sh.ram && sh.ram != MAP_FAILED)
+		munmap(sh.ram, sh.ram_bytes);
+	sh.ram = NULL;
+	if (sh.memfd >= 0) {
+		memfd_env_destroy(&sh.menv);
+		close(sh.memfd);
+	}
+	sh.memfd = -1;
+}
+
 /* The daemon goes away: the connection is cut, the server stops. */
 void sh_disconnect(void)
 {
-	shutdown(sh.conn, SHUT_RDWR);
+	atomic_store(&sh.stop_server, true);
 	pthread_join(sh.server, NULL);
+	atomic_store(&sh.stop_server, false);
 	sh.server_running = false;
 	close(sh.conn);
 	sh.conn = -1;
@@ -450,7 +500,8 @@ bool sh_wait_for_ms(sh_pred_fn pred, uint64_t timeout_ms)
 	bool ok;
 
 	pthread_mutex_lock(&sh.lock);
-	while (!(ok = pred()) && sh_now_ms() < end) {
+	/* After the guest closed the connection nothing changes any more. */
+	while (!(ok = pred()) && !sh.eof && sh_now_ms() < end) {
 		struct timespec ts;
 
 		pthread_mutex_unlock(&sh.lock);
@@ -476,31 +527,39 @@ bool sh_wait_for(sh_pred_fn pred)
 	return sh_wait_for_ms(pred, (uint64_t)WAIT_S * 1000);
 }
 
-/* Send @sig, let the guest finish (BYE, close), and return its exit
- * status (-1 if it did not exit normally). */
-int sh_stop_guest(int sig)
+bool sh_guest_exited(void)
+{
+	if (!sh.exited && sh.pid > 0 &&
+	    waitpid(sh.pid, &sh.wstatus, WNOHANG) == sh.pid)
+		sh.exited = true;
+	return sh.exited;
+}
+
+/* Wait for the guest's exit and the end of the server thread; the exit
+ * status, -1 if it did not exit normally. */
+int sh_wait_guest(void)
 {
 	uint64_t end = sh_now_ms() + (uint64_t)WAIT_S * 1000;
-	int status = 0;
-	pid_t w;
 
-	ck_assert_int_eq(kill(sh.pid, sig), 0);
-	while ((w = waitpid(sh.pid, &status, WNOHANG)) == 0 &&
-	       sh_now_ms() < end)
+	while (!sh_guest_exited() && sh_now_ms() < end)
 		usleep(20000);
-	if (w == 0) {
-		kill(sh.pid, SIGKILL);
-		waitpid(sh.pid, &status, 0);
-		ck_abort_msg("ha-simguest did not exit within %d s of signal "
-			     "%d",
-			     WAIT_S, sig);
-	}
-	sh.pid = 0;
+	ck_assert_msg(sh.exited, "ha-simguest did not exit within %d s",
+		      WAIT_S);
 	if (sh.server_running) {
 		pthread_join(sh.server, NULL);
 		sh.server_running = false;
 	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return WIFEXITED(sh.wstatus) ? WEXITSTATUS(sh.wstatus) : -1;
+}
+
+/* Send @sig, let the guest finish (BYE, close), and return its exit
+ * status (-1 if it did not exit normally). */
+int sh_stop_guest(int sig)
+{
+	ck_assert_msg(!sh_guest_exited(), "ha-simguest exited before signal %d",
+		      sig);
+	ck_assert_int_eq(kill(sh.pid, sig), 0);
+	return sh_wait_guest();
 }
 
 void sh_read_file(const char *path, char *buf, size_t len)
@@ -516,37 +575,180 @@ void sh_read_file(const char *path, char *buf, size_t len)
 	fclose(f);
 }
 
+/* Copy the first DUMP_MAX bytes of @path to stderr under @title. */
+static void dump_file(const char *title, const char *path, bool always)
+{
+	FILE *f = fopen(path, "r");
+	char buf[4096];
+	size_t n, total = 0;
+
+	if (!f) {
+		if (always)
+			fprintf(stderr, "--- %s: none\n", title);
+		return;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (!total)
+			fprintf(stderr, "--- %s:\n", title);
+		if (total < DUMP_MAX)
+			fwrite(buf, 1,
+			       n < DUMP_MAX - total ? n : DUMP_MAX - total,
+			       stderr);
+		total += n;
+	}
+	fclose(f);
+	if (total > DUMP_MAX)
+		fprintf(stderr, "\n--- (%zu more bytes)\n", total - DUMP_MAX);
+	else if (!total && always)
+		fprintf(stderr, "--- %s: empty\n", title);
+}
+
 /* Show what the guest said, for whoever reads the test log. */
 void sh_dump_output(void)
 {
-	char buf[4096];
+	dump_file("ha-simguest stderr", sh.err, false);
+	dump_file("ha-simguest stdout", sh.out, true);
+}
 
-	sh_read_file(sh.err, buf, sizeof(buf));
-	if (buf[0])
-		fprintf(stderr, "--- ha-simguest stderr:\n%s", buf);
-	sh_read_file(sh.out, buf, sizeof(buf));
-	fprintf(stderr, "--- ha-simguest stdout:\n%s", buf);
+/* Kill the guest if it still runs and stop the server thread. */
+static void stop_all(void)
+{
+	if (sh.pid > 0 && !sh_guest_exited()) {
+		kill(sh.pid, SIGKILL);
+		if (waitpid(sh.pid, &sh.wstatus, 0) == sh.pid)
+			sh.exited = true;
+	}
+	if (sh.server_running)
+		sh_disconnect();
+}
+
+/* Unmap, close, remove the files (the guest and the server stopped). */
+static void release(void)
+{
+	sh_unmap();
+	free(sh.hstate);
+	sh.hstate = NULL;
+	if (sh.conn >= 0)
+		close(sh.conn);
+	sh.conn = -1;
+	if (sh.listen_fd >= 0)
+		close(sh.listen_fd);
+	sh.listen_fd = -1;
+	remove_files();
 }
 
 void sh_cleanup(void)
 {
 	fprintf(stderr, "test_simguest: guest %s: %.1f s\n", sh.hello.name,
 		(double)(sh_now_ms() - sh.started_ms) / 1000);
-	if (sh.pid > 0) {
-		kill(sh.pid, SIGKILL);
-		waitpid(sh.pid, NULL, 0);
+	stop_all();
+	release();
+}
+
+/* ---- failures ---- */
+
+static void describe_guest(void)
+{
+	const char *name = sh.hello.name[0] ? sh.hello.name : "(no HELLO)";
+
+	if (!sh.pid)
+		fprintf(stderr, "test_simguest: no guest process\n");
+	else if (!sh.exited)
+		fprintf(stderr,
+			"test_simguest: guest %s (pid %d) still running: "
+			"killed now\n",
+			name, (int)sh.pid);
+	else if (WIFEXITED(sh.wstatus))
+		fprintf(stderr,
+			"test_simguest: guest %s (pid %d) exited with status "
+			"%d\n",
+			name, (int)sh.pid, WEXITSTATUS(sh.wstatus));
+	else
+		fprintf(stderr,
+			"test_simguest: guest %s (pid %d) killed by signal "
+			"%d\n",
+			name, (int)sh.pid,
+			WIFSIGNALED(sh.wstatus) ? WTERMSIG(sh.wstatus) : -1);
+}
+
+/* What the host saw; sh.lock held. */
+static void describe_host(void)
+{
+	uint64_t managed = sh.h.layout.frames * HA_FRAME_SIZE;
+	uint64_t first = sh.statuses > SH_HISTORY ? sh.statuses - SH_HISTORY :
+						    0;
+
+	fprintf(stderr,
+		"test_simguest: host: %" PRIu64 " STATUS, connection %s, "
+		"BYE %s, %" PRIu64 " INSTALLs (%" PRIu64 " refused), %" PRIu64
+		" REPORTs (%" PRIu64 " frames, %" PRIu64 " MiB freed), %" PRIu64
+		" soft-reclaimed by the server, %" PRIu64
+		" replies to a closed connection, %" PRIu64 " errors%s%s\n",
+		sh.statuses, sh.eof ? "closed by the guest" : "open",
+		sh.bye ? "seen" : "not seen", sh.installs, sh.installs_refused,
+		sh.reports, sh.reported_frames, sh.report_freed >> 20,
+		sh.soft_auto, sh.replies_lost, sh.errors,
+		sh.errors ? ", first: " : "", sh.errors ? sh.first_error : "");
+	for (uint64_t i = first; i < sh.statuses; i++) {
+		const struct sh_seen *e = &sh.history[i % SH_HISTORY];
+		const struct sim_status *st = &e->status;
+
+		fprintf(stderr,
+			"test_simguest:   STATUS %" PRIu64 " at %" PRIu64
+			" ms: trace %" PRIu64 "/%" PRIu64 " ms%s, held %.2f "
+			"MiB (%.1f %%), target %.2f MiB, ops %" PRIu64
+			", alloc failures %" PRIu64 ", installs %" PRIu64
+			", reported %" PRIu64 ", canary checks %" PRIu64
+			", mismatches %" PRIu64 "\n",
+			i + 1, e->ms, st->trace_pos_ms, st->trace_len_ms,
+			st->trace_done ? " (done)" : "",
+			(double)st->allocated_bytes / MIB,
+			managed ? 100.0 * (double)st->allocated_bytes /
+					  (double)managed :
+				  0.0,
+			(double)st->target_bytes / MIB, st->ops,
+			st->alloc_failures, st->installs, st->reported,
+			st->canary_checks, st->canary_mismatches);
 	}
-	if (sh.server_running)
-		sh_disconnect();
-	if (sh.ram && sh.ram != MAP_FAILED)
-		munmap(sh.ram, sh.ram_bytes);
-	if (sh.memfd >= 0) {
-		memfd_env_destroy(&sh.menv);
-		close(sh.memfd);
+}
+
+void sh_assert_failed(const char *file, int line, const char *expr,
+		      const char *msg, ...)
+{
+	static bool failing;
+	char text[1024];
+	va_list ap;
+	int r;
+
+	if (msg) {
+		va_start(ap, msg);
+		vsnprintf(text, sizeof(text), msg, ap);
+		va_end(ap);
+	} else {
+		snprintf(text, sizeof(text), "%s", expr);
 	}
-	free(sh.hstate);
-	if (sh.conn >= 0)
-		close(sh.conn);
-	close(sh.listen_fd);
-	remove_files();
+	/* An assertion in the cleanup below fails plainly. */
+	if (!failing && (sh.dir[0] || sh.pid > 0)) {
+		uint64_t end = sh_now_ms() + (uint64_t)WAIT_S * 1000;
+		bool eof;
+
+		failing = true;
+		fprintf(stderr, "test_simguest: FAILED at %s:%d: %s\n", file,
+			line, text);
+		/* The assertion may have run under sh.lock. */
+		r = pthread_mutex_lock(&sh.lock);
+		eof = sh.eof;
+		describe_host();
+		if (r == 0 || r == EDEADLK)
+			pthread_mutex_unlock(&sh.lock);
+		/* A guest that closed the connection is on its way out: its
+		 * exit status says why. One still connected is killed. */
+		while (eof && !sh_guest_exited() && sh_now_ms() < end)
+			usleep(20000);
+		describe_guest();
+		stop_all();
+		sh_dump_output();
+		release();
+	}
+	(_ck_assert_failed)(file, line, expr, "%s", text);
 }

@@ -215,9 +215,19 @@ START_TEST(test_clock)
 				 .scale = clock_cases[_i].scale,
 				 .loop = clock_cases[_i].loop };
 	double pos = trace_clock_pos(&c, clock_cases[_i].now_ns, &done);
+	uint64_t now = clock_cases[_i].now_ns;
+	double played = now > c.start_ns ?
+				(double)(now - c.start_ns) / 1e9 * c.scale :
+				0;
+	bool wrap_done = !done;
 
 	ck_assert_double_eq_tol(pos, clock_cases[_i].pos, 1e-6);
 	ck_assert_int_eq(done, clock_cases[_i].done);
+	/* A clock that counts trace time itself (paced by the workload)
+	 * wraps and ends the same way. */
+	ck_assert_double_eq_tol(trace_clock_wrap(&c, played, &wrap_done), pos,
+				1e-6);
+	ck_assert_int_eq(wrap_done, done);
 	trace_free(&t);
 }
 END_TEST

@@ -43,6 +43,7 @@ struct simguest {
 	struct fpr fpr;
 	bool fpr_started;
 	struct workload wl;
+	struct workload_pace pace; /* with --trace-clock workload */
 	struct vcpu *vcpus;
 	atomic_bool stop;
 };
@@ -194,6 +195,8 @@ static int start(struct simguest *sg)
 	const struct options *o = &sg->opt;
 	int r;
 
+	if (o->paced)
+		workload_pace_init(&sg->pace);
 	sg->wl = (struct workload){
 		.ram = &sg->ram,
 		.link = &sg->link,
@@ -202,6 +205,7 @@ static int start(struct simguest *sg)
 			   .start_ns = vcpu_now_ns(),
 			   .scale = o->time_scale,
 			   .loop = o->loop },
+		.pace = o->paced ? &sg->pace : NULL,
 		.vcpus = o->vcpus,
 		.seed = o->seed,
 		.free = o->free_pattern,
@@ -389,6 +393,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; sg.vcpus && i < sg.opt.vcpus; i++)
 		vcpu_destroy(&sg.vcpus[i]);
 	free(sg.vcpus);
+	if (sg.wl.pace)
+		workload_pace_destroy(sg.wl.pace);
 	if (sg.ram_open)
 		ram_close(&sg.ram);
 	trace_free(&sg.trace);

@@ -44,6 +44,14 @@ static const char usage[] =
 	"      --trace-dir DIR      where trace names live\n"
 	"                           (default " SIMGUEST_TRACE_DIR ")\n"
 	"  -x, --time-scale S       trace seconds per real second (default 1)\n"
+	"      --trace-clock real|workload\n"
+	"                           real (default): the trace plays in real\n"
+	"                           time whether the vCPUs keep up or not;\n"
+	"                           workload: trace time moves on only while\n"
+	"                           every vCPU holds what the trace asks for\n"
+	"                           (or waits for memory), so a slow guest\n"
+	"                           plays every level, later (churn follows\n"
+	"                           trace time)\n"
 	"      --loop               start the trace again at its end; without\n"
 	"                           it the final level is held\n"
 	"      --free-pattern jobs|random\n"
@@ -100,6 +108,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_NO_RECONNECT,
 	OPT_PREFAULT,
+	OPT_TRACE_CLOCK,
 };
 
 static const struct option long_options[] = {
@@ -112,6 +121,7 @@ static const struct option long_options[] = {
 	{ "trace", required_argument, NULL, 't' },
 	{ "trace-dir", required_argument, NULL, OPT_TRACE_DIR },
 	{ "time-scale", required_argument, NULL, 'x' },
+	{ "trace-clock", required_argument, NULL, OPT_TRACE_CLOCK },
 	{ "loop", no_argument, NULL, OPT_LOOP },
 	{ "free-pattern", required_argument, NULL, OPT_FREE_PATTERN },
 	{ "duration", required_argument, NULL, 'd' },
@@ -241,6 +251,14 @@ static int apply(struct options *o, int c, const char *arg)
 		if (parse_double(arg, 1e-6, 1e6, &o->time_scale) < 0)
 			return bad("--time-scale", arg,
 				   "a number in 0.000001..1000000");
+		return 0;
+	case OPT_TRACE_CLOCK:
+		if (strcmp(arg, "real") == 0)
+			o->paced = false;
+		else if (strcmp(arg, "workload") == 0)
+			o->paced = true;
+		else
+			return bad("--trace-clock", arg, "real or workload");
 		return 0;
 	case OPT_LOOP:
 		o->loop = true;

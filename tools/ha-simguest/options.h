@@ -28,6 +28,7 @@ struct options {
 	char trace[PATH_MAX]; /* name or path as given */
 	char trace_dir[PATH_MAX];
 	double time_scale; /* trace seconds per real second */
+	bool paced; /* --trace-clock workload */
 	bool loop;
 	enum workload_free free_pattern;
 	double duration_s; /* 0: until a signal */

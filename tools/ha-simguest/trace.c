@@ -349,11 +349,17 @@ struct trace_sample trace_at(const struct trace *t, double pos_s)
 double trace_clock_pos(const struct trace_clock *c, uint64_t now_ns,
 		       bool *ret_done)
 {
-	double len = trace_length(c->trace);
 	double pos = 0;
 
 	if (now_ns > c->start_ns)
 		pos = (double)(now_ns - c->start_ns) / 1e9 * c->scale;
+	return trace_clock_wrap(c, pos, ret_done);
+}
+
+double trace_clock_wrap(const struct trace_clock *c, double pos, bool *ret_done)
+{
+	double len = trace_length(c->trace);
+
 	*ret_done = false;
 	if (c->loop) {
 		if (len > 0)

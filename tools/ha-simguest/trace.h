@@ -95,4 +95,12 @@ struct trace_clock {
 double trace_clock_pos(const struct trace_clock *c, uint64_t now_ns,
 		       bool *ret_done);
 
+/*
+ * The same for @pos seconds of trace time played so far, however they
+ * were counted (a clock that waits for the workload, vcpu.h): wrapped
+ * when looping, else stopped at the end with *ret_done true there.
+ */
+double trace_clock_wrap(const struct trace_clock *c, double pos,
+			bool *ret_done);
+
 #endif

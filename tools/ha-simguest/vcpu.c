@@ -21,6 +21,7 @@
 #define SAMPLE_EVERY_NS 100000000ull /* periodic canary sample */
 #define SAMPLE_ALLOCS	8
 #define PUT_RETRIES	1000u
+#define PACE_STEP_NS	20000000ull /* paced clock: most real time per step */
 #define LOG_MISMATCHES	20 /* allocations with lost data described */
 #define MAX_BLOCK	((uint64_t)HA_FRAME_SIZE << HA_MAX_ORDER)
 /* Jobs: a compiler process in a 16 GiB VM holds about 80-650 MiB. */
@@ -117,17 +118,88 @@ static unsigned pick_order(uint64_t *s)
 	return 0;
 }
 
-/* ---- targets ---- */
+/* ---- the trace clock and the targets ---- */
 
-uint64_t workload_target(const struct workload *wl, uint64_t now_ns,
-			 double *ret_pos_s, bool *ret_done)
+void workload_pace_init(struct workload_pace *p)
 {
-	double pos = trace_clock_pos(&wl->clock, now_ns, ret_done);
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->moved_ns = vcpu_now_ns();
+	p->gen = 1;
+}
+
+void workload_pace_destroy(struct workload_pace *p)
+{
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* Trace time played at @now_ns, not wrapped, and the paced clock's step
+ * (0 in real time). */
+static double played(const struct workload *wl, uint64_t now_ns,
+		     uint64_t *ret_gen)
+{
+	struct workload_pace *p = wl->pace;
+	double pos;
+
+	if (!p) {
+		*ret_gen = 0;
+		if (now_ns <= wl->clock.start_ns)
+			return 0;
+		return (double)(now_ns - wl->clock.start_ns) / 1e9 *
+		       wl->clock.scale;
+	}
+	pthread_mutex_lock(&p->lock);
+	pos = p->pos_s;
+	*ret_gen = p->gen;
+	pthread_mutex_unlock(&p->lock);
+	return pos;
+}
+
+static uint64_t target_at(const struct workload *wl, double played_s,
+			  double *ret_pos_s, bool *ret_done)
+{
+	double pos = trace_clock_wrap(&wl->clock, played_s, ret_done);
 	struct trace_sample s = trace_at(wl->clock.trace, pos);
 	double managed = (double)(wl->ram->geo.frames << HA_FRAME_SHIFT);
 
 	*ret_pos_s = pos;
 	return (uint64_t)(s.fraction * managed);
+}
+
+uint64_t workload_target(const struct workload *wl, uint64_t now_ns,
+			 double *ret_pos_s, bool *ret_done)
+{
+	uint64_t gen;
+
+	return target_at(wl, played(wl, now_ns, &gen), ret_pos_s, ret_done);
+}
+
+/*
+ * Paced clock: @v holds its target of step @gen. The last vCPU to say so
+ * for a step moves trace time on, by the real time since the last step
+ * but at most PACE_STEP_NS: however long everyone was descheduled, the
+ * target moves by one small step and is reached before the next.
+ */
+static void pace_ack(struct vcpu *v, uint64_t gen)
+{
+	struct workload_pace *p = v->wl->pace;
+
+	if (gen == v->acked_gen)
+		return;
+	v->acked_gen = gen;
+	pthread_mutex_lock(&p->lock);
+	if (p->gen == gen && ++p->acks == v->wl->vcpus) {
+		uint64_t now = vcpu_now_ns();
+		uint64_t dt = now > p->moved_ns ? now - p->moved_ns : 0;
+
+		if (dt > PACE_STEP_NS)
+			dt = PACE_STEP_NS;
+		p->pos_s += (double)dt / 1e9 * v->wl->clock.scale;
+		p->moved_ns = now;
+		p->gen++;
+		p->acks = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 static unsigned alloc_children(unsigned order)
@@ -447,18 +519,24 @@ static void *vcpu_main(void *arg)
 	uint64_t last = vcpu_now_ns(), next_sample = last + SAMPLE_EVERY_NS;
 
 	while (!atomic_load(wl->stop)) {
-		uint64_t now = vcpu_now_ns();
+		uint64_t now = vcpu_now_ns(), gen;
 		bool done;
-		double pos, dt;
+		double pos, dt, played_s = played(wl, now, &gen);
 		uint64_t target =
-			workload_target(wl, now, &pos, &done) / wl->vcpus;
+			target_at(wl, played_s, &pos, &done) / wl->vcpus;
 		struct trace_sample s = trace_at(wl->clock.trace, pos);
 		unsigned work;
 		bool backoff = false;
 
-		/* Churn: the share of held memory to turn over, in real
-		 * time scaled to trace time. */
-		dt = (double)(now - last) / 1e9 * wl->clock.scale;
+		/* Churn: the share of held memory to turn over per trace
+		 * second: real time scaled, or what the paced clock
+		 * played. */
+		if (wl->pace) {
+			dt = played_s - v->churn_pos_s;
+			v->churn_pos_s = played_s;
+		} else {
+			dt = (double)(now - last) / 1e9 * wl->clock.scale;
+		}
 		last = now;
 		v->churn_debt += (double)v->held.bytes * s.churn * dt;
 		if (v->churn_debt > (double)v->held.bytes)
@@ -485,6 +563,9 @@ static void *vcpu_main(void *arg)
 			sample(v);
 			next_sample = now + SAMPLE_EVERY_NS;
 		}
+		if (wl->pace && v->held.bytes >= target &&
+		    v->held.bytes <= target + MAX_BLOCK)
+			pace_ack(v, gen);
 		if (backoff)
 			nap(BACKOFF_NS);
 		else if (!work)

@@ -12,6 +12,18 @@
  * frame it holds, and checks the canaries before freeing and in a
  * periodic sample. A lost canary is data the host destroyed.
  *
+ * The trace plays in real time (scaled), whether the vCPUs keep up or
+ * not: a guest too slow to follow it skips levels. With a paced clock
+ * (struct workload_pace, --trace-clock workload) trace time waits for the
+ * workload instead: it moves on only once every vCPU holds what the trace
+ * asks for at the current position (its target, up to one 4 MiB block
+ * above), by the real time since the last step but at most PACE_STEP_NS
+ * of it, so a slow guest (a sanitizer build, a loaded host) plays every
+ * level of the trace, only later. It also waits while a vCPU cannot get
+ * the memory it needs. Churn then counts in trace seconds too, and they
+ * go on after the end of the trace (the final level is held, with its
+ * churn).
+ *
  * What it frees depends on the free pattern. jobs (the default): it
  * allocates into jobs sized like a compiler process (0.5-4 % of guest
  * RAM, at least 4 MiB) and frees whole jobs, the oldest first, as
@@ -40,12 +52,26 @@ enum workload_free {
 	WORKLOAD_FREE_RANDOM, /* random allocations */
 };
 
-/* What every vCPU shares; read-only while they run. */
+/* The trace clock of a paced workload; see above. */
+struct workload_pace {
+	pthread_mutex_t lock; /* everything below */
+	double pos_s; /* trace time played, not wrapped */
+	uint64_t moved_ns; /* when it last moved (vcpu_now_ns()) */
+	uint64_t gen; /* steps so far, from 1 */
+	unsigned acks; /* vCPUs on target at this step */
+};
+
+/* Start a paced clock at trace time 0, now. */
+void workload_pace_init(struct workload_pace *p);
+void workload_pace_destroy(struct workload_pace *p);
+
+/* What every vCPU shares; read-only while they run (but *pace). */
 struct workload {
 	struct ram *ram;
 	struct link *link;
 	struct fpr *fpr; /* NULL without free page reporting */
-	struct trace_clock clock;
+	struct trace_clock clock; /* its start_ns unused when paced */
+	struct workload_pace *pace; /* NULL: the trace plays in real time */
 	unsigned vcpus;
 	uint64_t seed;
 	enum workload_free free;
@@ -75,6 +101,8 @@ struct vcpu {
 	uint64_t seq; /* allocations made */
 	struct held held; /* what it holds, oldest first */
 	double churn_debt; /* bytes still to turn over */
+	double churn_pos_s; /* paced: trace time churn was counted to */
+	uint64_t acked_gen; /* paced: last step it was on target at */
 	struct vcpu_stats stats;
 } __attribute__((aligned(64)));
 
