@@ -29,7 +29,8 @@ import tempfile
 import time
 import uuid
 
-from qemu_vm import SerialConsole, memfd_data_bytes
+from qemu_vm import (SerialConsole, build_outputs,  # noqa: F401
+                     memfd_data_bytes, wait_for)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1 << 20
@@ -42,16 +43,6 @@ LIBVIRT_DIRS = {  # inside the namespace -> below the private directory
 }
 
 
-def wait_for(pred, timeout, what, interval=0.1):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)"
-                         % (timeout, what, last))
 
 
 def build_guest():
@@ -365,13 +356,9 @@ class Guest:
 # ---- HyperAlloc domains (the patched QEMU, the driver's test mode) ----
 
 def ha_paths():
-    out = {}
-    for cmd in ([os.path.join(HERE, "..", "..", "qemu-patches", "build.sh")],
-                ["sh", os.path.join(HERE, "build-ha-guest.sh")]):
-        text = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
-                              text=True).stdout
-        out.update(line.split("=", 1) for line in text.split() if "=" in line)
-    return out
+    return build_outputs(
+        [os.path.join(HERE, "..", "..", "qemu-patches", "build.sh")],
+        ["sh", os.path.join(HERE, "build-ha-guest.sh")])
 
 
 POOL_START = 0x10000000

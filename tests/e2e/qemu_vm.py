@@ -30,6 +30,31 @@ class QMPError(Exception):
         super().__init__("%s: %s: %s" % (cmd, self.cls, self.desc))
 
 
+
+def wait_for(pred, timeout, what, interval=0.2):
+    """Poll @pred until it returns something true (returned); bounded by
+    @timeout only so that a broken build fails instead of hanging."""
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0f s waiting for %s (last: %r)"
+                         % (timeout, what, last))
+
+
+def build_outputs(*cmds):
+    """Run the build scripts @cmds (each builds or finds its artefacts in
+    the cache) and merge the key=value paths they print."""
+    out = {}
+    for cmd in cmds:
+        text = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
+                              text=True).stdout
+        out.update(w.split("=", 1) for w in text.split() if "=" in w)
+    return out
+
 class SerialConsole:
     """A serial console on a unix socket (QEMU's, or libvirt's for a
     domain): a thread collects its lines into .lines; a shell may run

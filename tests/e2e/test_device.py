@@ -22,8 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
-from qemu_vm import (QemuVM, QMPError, memfd_blocks,  # noqa: E402
-                     memfd_data_bytes, present_bytes, rss_anon_bytes)
+from qemu_vm import (QemuVM, QMPError, build_outputs,  # noqa: E402
+                     memfd_blocks, memfd_data_bytes, present_bytes,
+                     rss_anon_bytes, wait_for)
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -35,33 +36,18 @@ SYSFS = "/sys/bus/virtio/devices/virtio*/hyperalloc"
 OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "e2e")
 
 
-def _run(cmd):
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
-                         text=True).stdout
-    return dict(line.split("=", 1) for line in out.split() if "=" in line)
-
-
 _paths = {}
 
 
 def paths():
     """The patched QEMU and the test guest (built or from the cache)."""
     if not _paths:
-        _paths.update(_run([os.path.join(TOP, "qemu-patches", "build.sh")]))
-        _paths.update(_run(["sh", os.path.join(HERE, "build-ha-guest.sh")]))
+        _paths.update(build_outputs(
+            [os.path.join(TOP, "qemu-patches", "build.sh")],
+            ["sh", os.path.join(HERE, "build-ha-guest.sh")]))
     return _paths
 
 
-def wait_for(pred, timeout, what, interval=0.2):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %d s waiting for %s (last: %r)"
-                         % (timeout, what, last))
 
 
 class Guest:

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
-from qemu_vm import QemuVM  # noqa: E402
+from qemu_vm import QemuVM, build_outputs, wait_for  # noqa: E402
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -44,34 +44,18 @@ BAD_CONSOLE = re.compile(r"Out of memory|oom-kill|invoked oom-killer|"
                          r"refused|canary error|bad_frees=[1-9]")
 
 
-def _run(cmd):
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
-                         text=True).stdout
-    return dict(line.split("=", 1) for line in out.split() if "=" in line)
-
-
 _paths = {}
 
 
 def paths():
     """The patched QEMU and the guest kernel (built or from the cache)."""
     if not _paths:
-        _paths.update(_run([os.path.join(TOP, "qemu-patches", "build.sh")]))
-        _paths.update(_run([os.path.join(TOP, "guestmod", "linux",
-                                         "build-guest.sh")]))
+        _paths.update(build_outputs(
+            [os.path.join(TOP, "qemu-patches", "build.sh")],
+            [os.path.join(TOP, "guestmod", "linux", "build-guest.sh")]))
     return _paths
 
 
-def wait_for(pred, timeout, what, interval=0.5):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = pred()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %d s waiting for %s (last: %r)"
-                         % (timeout, what, last))
 
 
 def kv(line):
