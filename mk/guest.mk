@@ -14,7 +14,8 @@
 # so that `make` catches their mistakes before a guest build does.
 
 GUEST_PATCHES := $(sort $(wildcard guestmod/linux/*.patch))
-GUEST_WORKLOADS := $(BUILD)/guest/ha-stress $(BUILD)/guest/ha-replay
+GUEST_WORKLOADS := $(patsubst guestmod/workloads/%.c,$(BUILD)/guest/%,\
+	$(wildcard guestmod/workloads/*.c))
 
 $(BUILD)/guest/%: guestmod/workloads/%.c guestmod/workloads/workload.h
 	@mkdir -p $(dir $@)

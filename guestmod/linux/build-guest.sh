@@ -255,11 +255,11 @@ if [ ! -s "$initrd" ]; then
 	mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" \
 		"$root/tmp" "$root/traces"
 	cp /bin/busybox "$root/bin/busybox"
-	for w in ha-stress ha-replay; do
+	for src in "$ROOT"/guestmod/workloads/*.c; do
+		w=$(basename "$src" .c)
 		gcc -std=gnu11 -O2 -D_GNU_SOURCE -Wall -Wextra -Wconversion \
 			-Wshadow -Werror -static -pthread \
-			-o "$root/bin/$w" "$ROOT/guestmod/workloads/$w.c" ||
-			die "$w does not build"
+			-o "$root/bin/$w" "$src" || die "$w does not build"
 	done
 	cp "$ROOT"/tools/traces/*.trace "$root/traces/"
 	cp "$HERE/init" "$root/init"

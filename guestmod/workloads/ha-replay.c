@@ -9,9 +9,14 @@
  * values between points are interpolated. A canary in every page is
  * verified before its chunk is freed.
  *
- *   ha-replay -m MIB [-x SCALE] [-r REPORT_S] TRACE
+ *   ha-replay -m MIB [-x SCALE] [-r REPORT_S] [-w MROUNDS] TRACE
  *
- * SCALE is trace seconds per real second (default 1). A progress line
+ * SCALE is trace seconds per real second (default 1). With -w the replay
+ * is paced by work instead of the clock, as a build is: every step of
+ * 1/50 s of SCALEd trace time also does MROUNDS million rounds of
+ * arithmetic per trace second, and the trace advances by steps done, so
+ * memory that is slow to get (installed, faulted in) makes the run
+ * longer, and "seconds" in the verdict is the completion time. A progress line
  * every REPORT_S seconds, then one verdict line:
  *
  *   ha-replay: verdict=pass canary_errors=0 map_failures=0 ... peak_mib=812
@@ -161,13 +166,15 @@ static void free_one(void)
 
 int main(int argc, char **argv)
 {
-	double scale = 1, report_s = 5, start, now, last, next, length, pos;
+	double scale = 1, report_s = 5, mrounds = 0, start, now, last, next,
+	       length, pos = 0;
+	uint64_t sink = 1;
 	unsigned long long mem = 0, churn_debt = 0;
 	bool pass;
 	int c;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((c = getopt(argc, argv, "m:x:r:")) != -1) {
+	while ((c = getopt(argc, argv, "m:x:r:w:")) != -1) {
 		switch (c) {
 		case 'm':
 			mem = strtoull(optarg, NULL, 0) << 20;
@@ -178,6 +185,11 @@ int main(int argc, char **argv)
 		case 'r':
 			report_s = strtod(optarg, NULL);
 			break;
+		case 'w':
+			mrounds = strtod(optarg, NULL);
+			if (mrounds <= 0)
+				goto usage;
+			break;
 		default:
 			goto usage;
 		}
@@ -187,8 +199,9 @@ int main(int argc, char **argv)
 	if (load(argv[optind]))
 		return 2;
 	length = points[npoints - 1].t;
-	printf("ha-replay: start trace=%s points=%zu trace_s=%.0f scale=%g mem_mib=%llu\n",
-	       argv[optind], npoints, length, scale, mem >> 20);
+	printf("ha-replay: start trace=%s points=%zu trace_s=%.0f scale=%g mem_mib=%llu paced=%s\n",
+	       argv[optind], npoints, length, scale, mem >> 20,
+	       mrounds > 0 ? "work" : "clock");
 
 	start = last = wl_now();
 	next = start + report_s;
@@ -198,8 +211,13 @@ int main(int argc, char **argv)
 		double dt;
 
 		now = wl_now();
-		pos = (now - start) * scale;
-		dt = (now - last) * scale;
+		if (mrounds > 0) {
+			dt = 0.02 * scale;
+			pos += dt;
+		} else {
+			pos = (now - start) * scale;
+			dt = (now - last) * scale;
+		}
 		last = now;
 		p = at(pos);
 		target = (unsigned long long)(p.fraction * (double)mem);
@@ -226,19 +244,26 @@ int main(int argc, char **argv)
 			       canary_errors);
 			next += report_s;
 		}
-		usleep(20000);
+		if (mrounds > 0) {
+			unsigned long long n = (unsigned long long)(mrounds * 1e6 * dt);
+
+			for (unsigned long long i = 0; i < n; i++)
+				sink = wl_rand(&sink);
+		} else {
+			usleep(20000);
+		}
 	} while (pos < length);
 	while (nchunks)
 		free_one();
 
 	pass = canary_errors == 0;
-	printf("ha-replay: verdict=%s canary_errors=%llu map_failures=%llu trace_s=%.0f seconds=%.1f peak_mib=%llu allocated_mib=%llu freed_mib=%llu\n",
+	printf("ha-replay: verdict=%s canary_errors=%llu map_failures=%llu trace_s=%.0f seconds=%.1f peak_mib=%llu allocated_mib=%llu freed_mib=%llu sink=%llu\n",
 	       pass ? "pass" : "fail", canary_errors, map_failures, length,
 	       wl_now() - start, peak >> 20, allocated >> 20,
-	       freed_bytes >> 20);
+	       freed_bytes >> 20, (unsigned long long)(sink & 1));
 	return pass ? 0 : 1;
 
 usage:
-	fprintf(stderr, "usage: ha-replay -m MIB [-x SCALE] [-r REPORT_S] TRACE\n");
+	fprintf(stderr, "usage: ha-replay -m MIB [-x SCALE] [-r REPORT_S] [-w MROUNDS] TRACE\n");
 	return 2;
 }

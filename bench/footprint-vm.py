@@ -1,0 +1,302 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""bench/footprint-vm: the memory a real guest costs its host over the
+clang-build trace, per way of giving free memory back, side by side in
+one run (the paper's sections 5.5 and 5.6, on real VMs; bench/footprint
+is the same question on simulated guests).
+
+Each mode boots a fresh guest (bench/_vm.py: --memory-mib of shared memfd
+RAM, MTTCG, two vCPUs) that replays tools/traces/clang-build.trace with
+ha-replay (guestmod/workloads/) holding up to --replay-mib, paced by work
+(-w: the trace advances by work done, as a build does, so memory that is
+slow to get back makes the run longer):
+
+  none        Debian's kernel, no device: nothing is given back
+  fpr         Debian's kernel, virtio-balloon with free page reporting at
+              the paper's settings (order 9; 2 s delay and capacity 32
+              are the kernel's own): THE BASELINE of the ratios
+  virtiomem   Debian's kernel, virtio-mem resized by this script with the
+              paper's rule, once a second, on the guest's free memory
+              (from a statistics-only virtio-balloon): step 1/32 of the
+              device's size; 2 steps more below half a step free, 1 step
+              more below one step, 1 step less above two steps
+  ha-auto     our kernel, the HyperAlloc device's automatic reclaim every
+              --auto-ms (default 5000, the paper's)
+  ha-auto-1s  the same every second
+
+Footprint = the sum of st_blocks of the QEMU's guest-RAM memfds, sampled
+every 250 ms and integrated over the replay (from its start line to its
+verdict on the console): average and peak. Completion = the replay's own
+seconds (guest clock); slowdown = completion over fpr's. Every replay
+must pass (all canaries intact).
+
+Multi-VM (unless --no-multi): three guests of one mode on this host, the
+second and third started a third and two thirds of a single replay's
+time after the first; the host's memory is the sum of their footprints
+from the first replay's start to the last one's end: peak and average
+for none, fpr and ha-auto (the paper: 40.7 / 36.0 / 28.1 GiB peak).
+The guests then share the machine's two cores, so their replays take
+longer than alone.
+
+TCG runs the guest's work and its kernel much slower than hardware, and
+the trace runs --scale times faster than the build it was taken from,
+while free page reporting's 2 s delay and the device's interval are in
+real time: per trace second both reclaim less often than in the paper.
+
+Summary:
+  footprint_vm: ha_vs_fpr=... best_policy=... best_vs_fpr=...
+    best_slowdown=... virtiomem_vs_fpr=... multivm_peak_vs_fpr=...
+"""
+
+import argparse
+import subprocess
+import threading
+import time
+
+import _benchutil as bu
+import _vm
+from _benchutil import BenchError
+
+NAME = "footprint-vm"
+TRACE = "/traces/clang-build.trace"
+
+MODES = {
+    # name: (mechanism, Guest options, auto interval ms or None)
+    "none": ("none", {}, None),
+    "fpr": ("balloon", {"fpr": True}, None),
+    "virtiomem": ("virtiomem", {"stats": True}, None),
+    "ha-auto": ("hyperalloc", {}, "auto"),
+    "ha-auto-1s": ("hyperalloc", {}, 1000),
+}
+HA_MODES = ("ha-auto", "ha-auto-1s")
+MULTI_MODES = ("none", "fpr", "ha-auto")
+
+
+class VirtioMemRule:
+    """The paper's virtio-mem resize rule, applied once a second in a
+    thread to one guest."""
+
+    def __init__(self, g):
+        self.g = g
+        self.max = g.device_mib * bu.MIB
+        self.step = max(2, g.device_mib // 32 // 2 * 2) * bu.MIB
+        self.size = self.max
+        self.resizes = 0
+        self._stop = threading.Event()
+
+    def start(self):
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(1.0):
+            try:
+                free, _ = self.g.guest_free()
+            except (AssertionError, OSError):
+                return  # the guest is gone
+            if free < 0:
+                continue
+            want = self.size
+            if free < self.step // 2:
+                want += 2 * self.step
+            elif free < self.step:
+                want += self.step
+            elif free > 2 * self.step:
+                want -= self.step
+            want = min(max(want, 0), self.max)
+            if want != self.size:
+                self.size = want
+                self.resizes += 1
+                try:
+                    self.g.vm.qmp("qom-set", path="vm0",
+                                  property="requested-size", value=want)
+                except (AssertionError, OSError):
+                    return
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+
+    def stopped(self):
+        return self._stop.is_set()
+
+
+def boot(mode, p, args, tag):
+    mech, opts, auto = MODES[mode]
+    g = _vm.Guest(mech, p, args.memory_mib, "memfd", tag, **opts).start()
+    if auto:
+        ms = args.auto_ms if auto == "auto" else auto
+        g.vm.qmp("hyperalloc-set-auto", enabled=True, interval_ms=ms)
+    return g
+
+
+def replay_cmd(args):
+    return ("ha-replay -m %d -x %g -w %g -r 30 %s"
+            % (args.replay_mib, args.scale, args.mrounds, TRACE))
+
+
+def start_replay(g, args):
+    since = len(g.vm.console)
+    g.vm.type(replay_cmd(args))
+    g.vm.wait_console(r"ha-replay: start ", 120, since)
+    return since, time.time()
+
+
+def end_replay(g, since):
+    _, m = g.vm.wait_console(r"ha-replay: verdict=\S+.*", _vm.WORK_S * 3,
+                             since)
+    t = time.time()
+    v = dict(w.split("=", 1) for w in m.group(0).split() if "=" in w)
+    if v["verdict"] != "pass" or v["map_failures"] != "0":
+        raise BenchError("%s: %s" % (g.vm.name, m.group(0)))
+    return t, v
+
+
+def run_single(mode, p, args):
+    g = boot(mode, p, args, "fpvm-" + mode)
+    rule = None
+    try:
+        s = g.sampler(period=0.25, every=True).start()
+        if mode == "virtiomem":
+            rule = VirtioMemRule(g).start()
+        since, t0 = start_replay(g, args)
+        t1, v = end_replay(g, since)
+        if rule:
+            rule.stop()
+        s.stop()
+        avg, peak = s.window(t0, t1)
+        extra = ""
+        if g.mech == "hyperalloc":
+            q = g.vm.qmp("query-hyperalloc")
+            extra = " installs=%d" % q["installs"]
+        if rule:
+            extra = " resizes=%d" % rule.resizes
+    finally:
+        if rule and not rule.stopped():
+            rule.stop()
+        g.stop()
+    r = dict(avg=avg, peak=peak, seconds=float(v["seconds"]),
+             guest_peak=int(v["peak_mib"]) * bu.MIB)
+    print("%-11s avg %6.0f MiB  peak %6.0f MiB  completion %6.1f s  "
+          "(replay peak %d MiB%s)" % (mode, avg / bu.MIB, peak / bu.MIB,
+                                      r["seconds"], r["guest_peak"] >> 20,
+                                      extra), flush=True)
+    return r
+
+
+def run_multi(mode, p, args, alone_s):
+    """Three guests of @mode, staggered by a third of @alone_s: host
+    (peak, average) bytes over the whole window."""
+    gs, samplers, starts = [], [], []
+    try:
+        for i in range(3):
+            g = boot(mode, p, args, "fpvm-multi-%s-%d" % (mode, i))
+            gs.append(g)
+            samplers.append(g.sampler(period=0.25, every=True).start())
+        t_first = None
+        for i, g in enumerate(gs):
+            if i:
+                wait = t_first + i * alone_s / 3 - time.time()
+                if wait > 0:
+                    time.sleep(wait)
+            since, t0 = start_replay(g, args)
+            t_first = t_first or t0
+            starts.append(since)
+        ends = [end_replay(g, since)[0] for g, since in zip(gs, starts)]
+        for s in samplers:
+            s.stop()
+    finally:
+        for g in gs:
+            g.stop()
+    t1 = max(ends)
+    # The host's sum over time: every sampler's steps, summed on a grid.
+    step = 0.25
+    n = int((t1 - t_first) / step) + 1
+    total = [0] * n
+    for s in samplers:
+        k = 0
+        for j in range(n):
+            t = t_first + j * step
+            while k + 1 < len(s.samples) and s.samples[k + 1][0] <= t:
+                k += 1
+            total[j] += s.samples[k][1] if s.samples[k][0] <= t else 0
+    peak, avg = max(total), sum(total) / len(total)
+    print("multi %-9s host peak %6.0f MiB  avg %6.0f MiB  over %.0f s"
+          % (mode, peak / bu.MIB, avg / bu.MIB, t1 - t_first), flush=True)
+    return peak, avg
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--memory-mib", type=int, default=2048)
+    ap.add_argument("--replay-mib", type=int, default=1280,
+                    help="ha-replay -m: the trace's 100 %% (default 1280)")
+    ap.add_argument("--scale", type=float, default=60,
+                    help="trace seconds per step of 1/50 s (ha-replay -x)")
+    ap.add_argument("--mrounds", type=float, default=0.5,
+                    help="ha-replay -w: work per trace second")
+    ap.add_argument("--auto-ms", type=int, default=5000)
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--no-multi", action="store_true")
+    args = ap.parse_args()
+    modes = args.modes.split(",")
+    for m in modes:
+        if m not in MODES:
+            bu.fail(NAME, "unknown mode %r: one of %s" % (m, ", ".join(MODES)))
+    if "fpr" not in modes:
+        bu.fail(NAME, "--modes must include fpr, the baseline")
+    bu.trap_signals()
+    res, multi = {}, {}
+    try:
+        p = _vm.paths()
+        print("guests: %d MiB memfd, TCG -smp 2; %s" % (args.memory_mib,
+                                                         replay_cmd(args)),
+              flush=True)
+        for m in modes:
+            res[m] = run_single(m, p, args)
+        if not args.no_multi:
+            for m in MULTI_MODES:
+                if m in modes:
+                    multi[m] = run_multi(m, p, args, res[m]["seconds"])
+    except (BenchError, OSError, subprocess.CalledProcessError,
+            AssertionError) as e:
+        bu.fail(NAME, str(e))
+    fpr = res["fpr"]
+    print("| mode | avg MiB | peak MiB | avg/fpr | completion s | slowdown |")
+    print("|---|---|---|---|---|---|")
+    for m in modes:
+        r = res[m]
+        print("| %s | %.0f | %.0f | %.3f | %.1f | %.3f |"
+              % (m, r["avg"] / bu.MIB, r["peak"] / bu.MIB,
+                 r["avg"] / fpr["avg"], r["seconds"],
+                 r["seconds"] / fpr["seconds"]))
+    if multi:
+        print("| multi-VM mode | host peak MiB | host avg MiB | peak/fpr |")
+        print("|---|---|---|---|")
+        for m, (pk, avg) in multi.items():
+            print("| %s | %.0f | %.0f | %s |"
+                  % (m, pk / bu.MIB, avg / bu.MIB,
+                     "%.3f" % (pk / multi["fpr"][0]) if "fpr" in multi
+                     else "-"))
+    ha = [m for m in modes if m in HA_MODES]
+    ok = [m for m in ha if res[m]["seconds"] <= 1.01 * fpr["seconds"]]
+    best = min(ok or ha, key=lambda m: res[m]["avg"]) if ha else None
+
+    def ratio(m, key="avg"):
+        return "%.3f" % (res[m][key] / fpr[key]) if m in res else "-"
+    print("%s: ha_vs_fpr=%s best_policy=%s best_vs_fpr=%s best_slowdown=%s "
+          "virtiomem_vs_fpr=%s none_vs_fpr=%s multivm_peak_vs_fpr=%s "
+          "multivm_avg_vs_fpr=%s"
+          % (NAME.replace("-", "_"), ratio("ha-auto"), best or "-",
+             ratio(best) if best else "-",
+             ratio(best, "seconds") if best else "-", ratio("virtiomem"),
+             ratio("none"),
+             "%.3f" % (multi["ha-auto"][0] / multi["fpr"][0])
+             if {"ha-auto", "fpr"} <= set(multi) else "-",
+             "%.3f" % (multi["ha-auto"][1] / multi["fpr"][1])
+             if {"ha-auto", "fpr"} <= set(multi) else "-"))
+
+
+if __name__ == "__main__":
+    main()
