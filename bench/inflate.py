@@ -12,13 +12,13 @@ stock ones Debian's with the same initramfs; the virtio-mem guest has
 step is guestmod/workloads/ha-membench.
 
 Per mechanism, on fresh guests:
-  shrink touched    the guest first writes 70 % of its memory and frees
+  shrink touched    the guest first writes 85 % of its memory and frees
                     it again (a guest that ran something), then the host
                     asks for --gib less
   shrink untouched  the same request right after boot
   grow              the request for the full size again (after the
                     touched shrink)
-  install           the guest writes the same 70 % again after the grow
+  install           the guest writes the same 85 % again after the grow
                     (ha-membench touch): the HyperAlloc guest installs the
                     frames the host took, the stock guests fault the
                     pages in again; the first touch after boot (memory
@@ -104,7 +104,7 @@ def run_mech(mech, p, args, backing, i):
         g.stop()
     g = _vm.Guest(mech, p, mib, backing, "inflate-t%d" % i).start()
     try:
-        fill = mib * 7 // 10
+        fill = mib * 85 // 100
         r["first_gibps"] = g.touch(fill)
         t, released = shrink(g, small, touched=True)
         r["touched_s"], r["released"] = t, released
