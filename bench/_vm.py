@@ -13,6 +13,7 @@ workloads in the guest are those of guestmod/workloads/.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from _benchutil import BenchError
 sys.path.insert(0, os.path.join(bu.TOP, "tests", "e2e"))
 from qemu_vm import QemuVM, build_outputs, wait_for  # noqa: E402,F401
 
+FATAL = re.compile(r"Kernel panic|Oops|BUG:|general protection fault|"
+                   r"Out of memory: Killed process")
 BASE_MIB = 256  # boot RAM of the virtio-mem guest
 BOOT_S = 300
 WORK_S = 1200
@@ -206,8 +209,20 @@ class Guest:
         name = "%s-%s" % (mech, tag)
         self.vm = QemuVM(p["qemu"], args, name=name,
                          keep_console=os.path.join(OUT, name + ".console"))
+        # Lines after which what is awaited will not come: every wait
+        # ends at once (an oops, or the OOM killer taking the workload).
+        self.vm.serial.fatal = FATAL
 
     def start(self):
+        """Boot and wait until the guest is ready; a guest that does not
+        get there is stopped again."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self):
         self.vm.start()
         self.vm.wait_console("ha-guest: ready", BOOT_S)
         if self.mech != "hyperalloc":
