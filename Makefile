@@ -232,4 +232,5 @@ clean:
 .DELETE_ON_ERROR:
 .PRECIOUS: $(BUILD)/%.o
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# The header dependencies of this build (BUILD may be outside build/).
+-include $(shell find build $(BUILD) -name '*.d' 2>/dev/null | sort -u)

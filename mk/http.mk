@@ -44,10 +44,12 @@ HTTP_TEST_API := daemon/http/routes daemon/http/dashboard daemon/http/sse \
 	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE) $(HTTP_TEST_POLICIES)
 
 test_json_DEPS := $(HTTP_TEST_BASE)
+test_http_head_DEPS := daemon/http/head
 test_routes_DEPS := $(HTTP_TEST_API)
 test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE) \
 	$(HTTP_TEST_POLICIES)
-test_http_DEPS := tests/unit/http_fixture daemon/http/server daemon/listen \
+test_http_DEPS := tests/unit/http_fixture daemon/http/server daemon/http/gate \
+	daemon/http/head daemon/listen \
 	daemon/auth $(HTTP_TEST_API)
 test_http_sse_DEPS := $(test_http_DEPS)
 test_http_start_DEPS := $(test_http_DEPS)

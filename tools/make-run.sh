@@ -66,7 +66,7 @@ Try, in another terminal:
   curl -s http://127.0.0.1:8080/vms | python3 -m json.tool
   curl -s http://127.0.0.1:8080/vms/build-vm/memory
   curl -s -X PUT -H 'Authorization: Bearer $token' \\
-       -d '{"target_bytes": 536870912}' http://127.0.0.1:8080/vms/build-vm/memory
+       --json '{"target_bytes": 536870912}' http://127.0.0.1:8080/vms/build-vm/memory
   curl -sN http://127.0.0.1:8080/events
   $hactl vms
   $hactl set build-vm --target 512M

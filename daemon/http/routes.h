@@ -58,6 +58,7 @@ struct http_response {
 	struct MHD_Response *stream; /* instead of body, from sse */
 	char allow[64]; /* for 405 */
 	const char *csp; /* Content-Security-Policy, static; NULL: none */
+	bool close; /* "Connection: close": no request after this one */
 };
 
 /* Returns 0, or -errno (the server answers 500 and logs it). */

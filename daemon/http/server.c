@@ -1,37 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * HTTP server: listeners, libmicrohttpd glue and request plumbing (see
- * http/server.h). Routing and handlers are in http/routes.c, SSE in sse.c.
+ * HTTP server: libmicrohttpd glue and request plumbing (see
+ * http/server.h). Routing and handlers are in http/routes.c, SSE in
+ * sse.c; the listening sockets, the gate in front of MHD, the limits and
+ * timeouts in gate.c.
  *
  * How MHD runs inside sd-event: each listener has its own MHD daemon
- * started with MHD_USE_EPOLL and no internal thread. MHD's epoll fd
- * becomes readable whenever one of its sockets (or its inter-thread
- * channel, used by MHD_resume_connection) has work, so it is an sd-event
- * io source whose callback calls MHD_run(). MHD also needs to run when a
- * connection times out or when it kept work back (edge-triggered epoll
- * with data left in a buffer); MHD_get_timeout() says when, and a oneshot
- * timer is re-armed from it after every MHD_run(). A resumed SSE stream
- * "kicks" its listener: the timer is set to fire at once.
+ * started with MHD_USE_EPOLL, no internal thread and no listening socket
+ * of its own (gate.c accepts and hands connections over with
+ * MHD_add_connection). MHD's epoll fd becomes readable whenever one of
+ * its sockets (or its inter-thread channel, used by
+ * MHD_resume_connection) has work, so it is an sd-event io source whose
+ * callback calls MHD_run(). MHD also needs to run when a connection
+ * times out or when it kept work back (edge-triggered epoll with data
+ * left in a buffer); MHD_get_timeout() says when, and a oneshot timer is
+ * re-armed from it after every MHD_run(). A resumed SSE stream or a new
+ * connection "kicks" its listener: the timer is set to fire at once.
  *
- * The listener must never wedge. At its connection limit (or when
- * accept() fails for want of fds) MHD takes the listening socket out of
- * its epoll set, and puts it back only at the start of a later MHD_run(),
- * after connections were closed. When the run that closed them was the
- * last one MHD asked for (no connections left, MHD_get_timeout() says
- * "no timeout"), nothing would call MHD_run() again: the listening socket
- * is not in the epoll set, so its pending clients never wake the loop. A
- * run that closed connections is therefore always followed by another.
- *
- * Limits against one client taking the API from everyone (issue 14):
- * api.connections_max per listener; api.connections_per_client per IP
- * address (MHD's own limit) on TCP and per peer uid (SO_PEERCRED) on the
- * unix socket; api.idle_timeout_s for idle connections (MHD's timeout,
- * reset by every byte); api.header_timeout_s bounds the time from the
- * connect, or from the end of the previous request, to a complete request
- * head, however slowly it trickles in: a periodic sweep shuts such sockets
- * down (shutdown(2), MHD sees the end and closes them itself). A failing
- * accept() (EMFILE, ENFILE) backs off instead of spinning, and says so in
- * the log at most every few seconds.
+ * Every request's head is checked before its body is read: framing two
+ * parsers could read differently (conflicting Content-Length values,
+ * Content-Length with Transfer-Encoding, an unknown transfer coding, a
+ * field name that is not a token) is answered at once and the
+ * connection closed; a body that is not JSON (Content-Type) is read
+ * into the void and answered with 415, like one that is too large with
+ * 413. A request whose body ends short with the client's end of the
+ * connection is cut off, not held.
  */
 #include "auth.h"
 #include "http/server.h"
@@ -39,6 +32,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -59,6 +53,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "http/internal.h"
 #include "http/routes.h"
 #include "log.h"
 #include "http/sse.h"
@@ -67,105 +62,21 @@
 #define STOP_RUNS	 50 /* MHD runs of <= 10 ms to flush streams at stop */
 #define HTTP_DRAIN_MAX	 (64ull << 20) /* oversized bodies read to answer 413 */
 #define TIMER_MAX_MS	 (3600ull * 1000) /* MHD timeouts beyond are clamped */
-#define SWEEP_USEC	 (1000ull * 1000) /* header-timeout sweep period */
-#define BACKOFF_MIN_MS	 50 /* accept back-off after EMFILE/ENFILE... */
-#define BACKOFF_MAX_MS	 2000 /* ...doubling up to this */
-#define NOTE_USEC	 (10ull * 1000 * 1000) /* one log line per kind per 10 s */
-
-/* A log line that could come once per connection or per accept: said
- * once, then at most every NOTE_USEC with the count in between. */
-struct rate_note {
-	uint64_t last; /* CLOCK_MONOTONIC usec of the last line, 0 = never */
-	uint64_t suppressed;
-};
-
-/* One accepted socket of a listener (MHD's socket context). */
-struct http_sock {
-	struct http_sock *prev, *next;
-	struct MHD_Connection *conn;
-	int fd;
-	uint64_t since; /* usec: connected, or the last request ended */
-	bool in_request; /* head complete, request not yet finished */
-	bool shut; /* shut down by us: refused or too slow */
-	bool has_uid;
-	uid_t uid; /* unix peer */
-};
-
-struct http_listener {
-	struct http_server *srv;
-	bool is_unix;
-	bool activated; /* fd came from systemd */
-	char *unix_path; /* socket file we created (unlinked at stop) */
-	struct MHD_Daemon *mhd;
-	sd_event_source *io, *timer;
-	bool in_run, kick;
-	sd_event_source *sweep; /* header timeout, periodic */
-	struct http_sock *socks; /* every open connection */
-	unsigned n_socks;
-	unsigned closed; /* connections closed during this MHD_run */
-	bool accept_failed; /* MHD said accept() lacks resources */
-	unsigned backoff_ms; /* current back-off, 0 = none */
-	bool backing_off; /* io source off until the timer */
-	struct rate_note note_accept, note_client, note_header;
-	char desc[160]; /* "tcp 127.0.0.1:8080", for logs */
-};
-
-struct http_server {
-	struct daemon *d;
-	struct http_listener *l[HTTP_LISTENERS_MAX];
-	size_t n;
-	struct sse_hub *sse;
-	bool stopping; /* in http_server_stop: no more timers */
-};
 
 /* State of one request while its body arrives. */
 struct http_conn {
 	char *body;
 	size_t len;
 	bool too_large; /* body over the limit: discard, answer 413 */
+	bool refused; /* refusal: discard the body, answer it at the end */
+	struct http_refusal refusal;
 	uint64_t dropped; /* bytes of it discarded so far */
+	bool has_length; /* Content-Length: length */
+	uint64_t length;
 	bool responded; /* answered before the body (413 by length) */
 	bool started; /* the head was seen by on_request */
 	const char *bad_path; /* why the raw path is refused, or NULL */
 };
-
-static uint64_t loop_now(struct http_listener *l)
-{
-	uint64_t now = 0;
-
-	if (sd_event_now(l->srv->d->loop, CLOCK_MONOTONIC, &now) < 0)
-		now = 0;
-	return now;
-}
-
-/* Whether to log now; on yes, *suppressed is how many were skipped. */
-static bool rate_note_due(struct http_listener *l, struct rate_note *n,
-			  uint64_t *suppressed)
-{
-	uint64_t now = loop_now(l);
-
-	if (n->last && now - n->last < NOTE_USEC) {
-		n->suppressed++;
-		return false;
-	}
-	*suppressed = n->suppressed;
-	n->suppressed = 0;
-	n->last = now ? now : 1;
-	return true;
-}
-
-static uint64_t cfg_or(uint64_t v, uint64_t dflt)
-{
-	return v ? v : dflt;
-}
-
-static uint64_t header_timeout_s(const struct http_listener *l)
-{
-	const struct config *cfg = l->srv->d->cfg;
-
-	return cfg_or(cfg ? cfg->api.header_timeout_s : 0,
-		      HTTP_HEADER_TIMEOUT_S);
-}
 
 /* ---- running MHD in the loop ---- */
 
@@ -176,9 +87,7 @@ static void listener_arm(struct http_listener *l)
 	uint64_t now;
 	int r;
 
-	if (l->backing_off) {
-		ms = l->backoff_ms;
-	} else if (!l->kick && MHD_get_timeout(l->mhd, &ms) != MHD_YES) {
+	if (!l->kick && MHD_get_timeout(l->mhd, &ms) != MHD_YES) {
 		(void)sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
 		return;
 	} else if (l->kick) {
@@ -199,32 +108,11 @@ static void listener_arm(struct http_listener *l)
 
 static void listener_run(struct http_listener *l)
 {
-	if (l->backing_off) {
-		l->backing_off = false;
-		(void)sd_event_source_set_enabled(l->io, SD_EVENT_ON);
-	}
 	l->kick = false;
 	l->in_run = true;
-	l->closed = 0;
-	l->accept_failed = false;
 	if (MHD_run(l->mhd) != MHD_YES)
 		log_warn("http: %s: MHD_run failed", l->desc);
 	l->in_run = false;
-	/* Closed connections: MHD puts its listening socket back into its
-	 * epoll set only in the next run (see the top of the file). */
-	if (l->closed)
-		l->kick = true;
-	if (l->accept_failed) {
-		/* Out of fds: the listening socket stays readable. Do not
-		 * spin on it; try again later, less often each time. */
-		l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 :
-						BACKOFF_MIN_MS;
-		if (l->backoff_ms > BACKOFF_MAX_MS)
-			l->backoff_ms = BACKOFF_MAX_MS;
-		l->backing_off = true;
-		l->kick = false;
-		(void)sd_event_source_set_enabled(l->io, SD_EVENT_OFF);
-	}
 	listener_arm(l);
 }
 
@@ -246,9 +134,9 @@ static int on_mhd_timer(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-/* A suspended connection was resumed: have MHD run soon. During
- * MHD_run() the re-arm at its end sees the flag. */
-static void listener_kick(void *userdata)
+/* A suspended connection was resumed or a new one added: have MHD run
+ * soon. During MHD_run() the re-arm at its end sees the flag. */
+void http_listener_kick(void *userdata)
 {
 	struct http_listener *l = userdata;
 
@@ -267,131 +155,33 @@ static struct http_sock *conn_sock(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
-/* Refuse a connection MHD accepted: the end of the stream is all the
- * client gets, MHD sees it and closes the connection. */
-static void sock_shut(struct http_sock *hs)
-{
-	if (hs->shut)
-		return;
-	hs->shut = true;
-	(void)shutdown(hs->fd, SHUT_RDWR);
-}
-
-static unsigned per_client(const struct http_listener *l)
-{
-	const struct config *cfg = l->srv->d->cfg;
-
-	return (unsigned)cfg_or(cfg ? cfg->api.connections_per_client : 0,
-				HTTP_PER_CLIENT_MAX);
-}
-
-/* A unix peer over its uid's share of connections is refused. (On TCP
- * MHD's per-IP limit does this before the connection exists.) */
-static void unix_limit(struct http_listener *l, struct http_sock *hs)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	unsigned same = 0;
-	uint64_t skipped;
-
-	if (getsockopt(hs->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return;
-	hs->has_uid = true;
-	hs->uid = cred.uid;
-	for (struct http_sock *o = l->socks; o; o = o->next)
-		if (o != hs && o->has_uid && !o->shut && o->uid == cred.uid)
-			same++;
-	if (same < per_client(l))
-		return;
-	sock_shut(hs);
-	if (rate_note_due(l, &l->note_client, &skipped))
-		log_warn("http: %s: uid %u has %u connections "
-			 "(api.connections_per_client), refusing more "
-			 "(%llu refusals not logged)",
-			 l->desc, (unsigned)cred.uid, same,
-			 (unsigned long long)skipped);
-}
-
+/* MHD starts a connection only when the gate hands it one
+ * (l->adding), and ends it when it closes. */
 static void on_connection(void *cls, struct MHD_Connection *conn,
 			  void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	struct http_listener *l = cls;
 	struct http_sock *hs = *socket_context;
-	const union MHD_ConnectionInfo *ci;
 
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		l->closed++;
-		if (!hs)
-			return;
-		if (hs->prev)
-			hs->prev->next = hs->next;
-		else
-			l->socks = hs->next;
-		if (hs->next)
-			hs->next->prev = hs->prev;
-		l->n_socks--;
-		free(hs);
+		if (hs)
+			http_gate_release(hs);
 		*socket_context = NULL;
 		return;
 	}
-	/* An accept worked: whatever ran out is back. */
-	l->backoff_ms = 0;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	hs = calloc(1, sizeof(*hs));
-	if (!hs || !ci) {
-		/* Untracked, it would escape the header timeout. */
+	hs = l->adding;
+	l->adding = NULL;
+	if (!hs) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
 		if (ci)
 			(void)shutdown(ci->connect_fd, SHUT_RDWR);
-		free(hs);
 		return;
 	}
 	hs->conn = conn;
-	hs->fd = ci->connect_fd;
-	hs->since = loop_now(l);
-	hs->next = l->socks;
-	if (l->socks)
-		l->socks->prev = hs;
-	l->socks = hs;
-	l->n_socks++;
 	*socket_context = hs;
-	if (l->is_unix)
-		unix_limit(l, hs);
-}
-
-/* Every second: shut down connections whose request head is overdue. */
-static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	struct http_listener *l = userdata;
-	uint64_t limit = header_timeout_s(l) * 1000000ull;
-	unsigned n = 0;
-	uint64_t skipped;
-
-	(void)usec;
-	/* @usec is when the sweep was due, which can be before a
-	 * connection accepted in this same iteration: compare with now. */
-	uint64_t now = loop_now(l);
-
-	for (struct http_sock *hs = l->socks; hs; hs = hs->next) {
-		if (hs->in_request || hs->shut || now < hs->since ||
-		    now - hs->since < limit)
-			continue;
-		sock_shut(hs);
-		n++;
-	}
-	if (n) {
-		if (rate_note_due(l, &l->note_header, &skipped))
-			log_info("http: %s: closed %u connections without "
-				 "a request head within %llu s "
-				 "(api.header_timeout_s; %llu such sweeps "
-				 "not logged)",
-				 l->desc, n,
-				 (unsigned long long)header_timeout_s(l),
-				 (unsigned long long)skipped);
-		listener_kick(l);
-	}
-	(void)sd_event_source_set_time(s, now + SWEEP_USEC);
-	return 0;
 }
 
 /* ---- credentials ---- */
@@ -480,6 +270,12 @@ static void dispatch(struct http_listener *l, struct http_conn *hc,
 	req.body = hc->body;
 	req.body_len = hc->len;
 
+	if (hc->refused) {
+		r = http_reply_problem(resp, (int)hc->refusal.status,
+				       hc->refusal.title, hc->refusal.detail,
+				       hc->refusal.field, hc->refusal.value);
+		goto cleanup;
+	}
 	if (hc->too_large) {
 		r = reply_too_large(l, resp);
 		goto cleanup;
@@ -509,7 +305,7 @@ static void dispatch(struct http_listener *l, struct http_conn *hc,
 	req.last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							"Last-Event-ID");
 	req.sse = l->srv->sse;
-	req.kick = listener_kick;
+	req.kick = http_listener_kick;
 	req.kick_userdata = l;
 	r = rt->handler(&req, resp);
 cleanup:
@@ -562,6 +358,9 @@ static enum MHD_Result queue(struct http_listener *l,
 					resp->csp);
 	if (stream)
 		MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+	if (resp->close)
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION,
+					"close");
 	if (resp->status == 405 && resp->allow[0])
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
 	if (resp->status == 401 && !l->is_unix)
@@ -616,6 +415,110 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return hc;
 }
 
+static enum MHD_Result framing_field(void *cls, enum MHD_ValueKind kind,
+				     const char *key, size_t key_size,
+				     const char *value, size_t value_size)
+{
+	(void)kind;
+	http_framing_field(cls, key, key_size, value ? value : "",
+			   value ? value_size : 0);
+	return MHD_YES;
+}
+
+/* Answer @ref before the body. MHD reads no more of the request and
+ * closes the connection after the answer. */
+static enum MHD_Result answer_early(struct http_listener *l,
+				    struct http_conn *hc,
+				    struct MHD_Connection *conn,
+				    const char *method, const char *url,
+				    const struct http_refusal *ref)
+{
+	struct http_response resp;
+	struct http_sock *hs = conn_sock(conn);
+
+	memset(&resp, 0, sizeof(resp));
+	hc->responded = true;
+	if (hs)
+		hs->body_pending = false;
+	if (http_reply_problem(&resp, (int)ref->status, ref->title, ref->detail,
+			       ref->field, ref->value) < 0)
+		return MHD_NO;
+	resp.close = true;
+	return queue(l, conn, method, url, &resp);
+}
+
+/* The first call for a request: its head is complete, its body (if any)
+ * not read yet. Everything that needs no body is judged here. */
+static enum MHD_Result on_head(struct http_listener *l, struct http_conn *hc,
+			       struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version)
+{
+	struct http_framing f = { 0 };
+	struct http_refusal ref;
+	const char *expect, *ctype;
+	bool waits, has_body;
+
+	if (hc->bad_path) {
+		memset(&ref, 0, sizeof(ref));
+		ref.status = 400;
+		ref.title = "Bad Request";
+		snprintf(ref.detail, sizeof(ref.detail), "%s", hc->bad_path);
+		return answer_early(l, hc, conn, method, url, &ref);
+	}
+	f.http10 = version && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, framing_field, &f);
+	if (http_framing_refused(&f, &ref))
+		return answer_early(l, hc, conn, method, url, &ref);
+	hc->has_length = f.has_length;
+	hc->length = f.length;
+	has_body = (f.has_length && f.length > 0) || f.codings;
+	expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_EXPECT);
+	waits = expect && strcasecmp(expect, "100-continue") == 0;
+	/*
+	 * A refused body is read into the void and answered at its end:
+	 * MHD closes without lingering, and a client still sending would
+	 * get a reset instead of the answer. Answered now if the client
+	 * waits for "100 Continue" or announces an absurd size.
+	 */
+	ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					    MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (has_body && http_method_mutates(method) &&
+	    http_content_type_refused(ctype, &ref)) {
+		if (waits || (f.has_length && f.length > HTTP_DRAIN_MAX))
+			return answer_early(l, hc, conn, method, url, &ref);
+		hc->refused = true;
+		hc->refusal = ref;
+		return MHD_YES;
+	}
+	if (f.has_length && f.length > max_body(l)) {
+		hc->too_large = true;
+		if (waits || f.length > HTTP_DRAIN_MAX) {
+			struct http_response resp;
+			struct http_sock *hs = conn_sock(conn);
+
+			memset(&resp, 0, sizeof(resp));
+			hc->responded = true;
+			if (hs)
+				hs->body_pending = false;
+			if (reply_too_large(l, &resp) < 0)
+				return MHD_NO;
+			return queue(l, conn, method, url, &resp);
+		}
+	}
+	return MHD_YES;
+}
+
+/* Has the client ended its side of @conn (EOF waiting on the socket)? */
+static bool peer_ended(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	char c;
+
+	return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -625,52 +528,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_conn *hc = *con_cls;
 	struct http_response resp;
 	uint64_t limit = max_body(l);
+	struct http_sock *hs;
 	char *b;
 
-	(void)version;
-	memset(&resp, 0, sizeof(resp));
 	if (!hc || !hc->started) {
-		const char *cl = MHD_lookup_connection_value(
-			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-		struct http_sock *hs = conn_sock(conn);
-
 		if (!hc)
 			hc = calloc(1, sizeof(*hc));
 		if (!hc)
 			return MHD_NO;
 		*con_cls = hc;
 		hc->started = true;
-		if (hs)
+		hs = conn_sock(conn);
+		if (hs) {
 			hs->in_request = true; /* the head is complete */
-		if (hc->bad_path) {
-			hc->responded = true;
-			if (http_reply_problem(&resp, 400, "Bad Request",
-					       hc->bad_path, NULL, NULL) < 0)
-				return MHD_NO;
-			return queue(l, conn, method, url, &resp);
+			hs->body_pending = true;
 		}
-		if (cl && strtoull(cl, NULL, 10) > limit) {
-			const char *expect = MHD_lookup_connection_value(
-				conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
-
-			hc->too_large = true;
-			/*
-			 * Answer now if the client waits for "100 Continue"
-			 * or announces an absurd size. Otherwise read the
-			 * body into the void and answer at its end: MHD
-			 * closes without lingering, and a client still
-			 * sending would get a reset instead of our 413.
-			 */
-			if ((expect &&
-			     strcasecmp(expect, "100-continue") == 0) ||
-			    strtoull(cl, NULL, 10) > HTTP_DRAIN_MAX) {
-				hc->responded = true;
-				if (reply_too_large(l, &resp) < 0)
-					return MHD_NO;
-				return queue(l, conn, method, url, &resp);
-			}
-		}
-		return MHD_YES;
+		return on_head(l, hc, conn, url, method, version);
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
@@ -678,27 +551,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		if (hc->responded)
 			return MHD_YES;
-		if (hc->too_large || hc->len + n > limit) {
-			/* Drop what came and what comes, answer 413 at
-			 * the end; give up on a client that keeps going. */
-			hc->too_large = true;
+		if (hc->refused || hc->too_large || hc->len + n > limit) {
+			/* Drop what came and what comes, answer at the
+			 * end; give up on a client that keeps going. */
+			if (!hc->refused)
+				hc->too_large = true;
 			hc->dropped += n + hc->len;
 			free(hc->body);
 			hc->body = NULL;
 			hc->len = 0;
-			return hc->dropped > HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
+			if (hc->dropped > HTTP_DRAIN_MAX)
+				return MHD_NO;
+		} else {
+			b = realloc(hc->body, hc->len + n + 1);
+			if (!b)
+				return MHD_NO;
+			memcpy(b + hc->len, upload_data, n);
+			hc->len += n;
+			b[hc->len] = '\0';
+			hc->body = b;
 		}
-		b = realloc(hc->body, hc->len + n + 1);
-		if (!b)
+		/* Short of its length with the client's end behind it, the
+		 * body can never be complete; MHD, woken edge-triggered by
+		 * both at once, would wait for its idle timeout. */
+		if (hc->has_length && hc->len + hc->dropped < hc->length &&
+		    peer_ended(conn))
 			return MHD_NO;
-		memcpy(b + hc->len, upload_data, n);
-		hc->len += n;
-		b[hc->len] = '\0';
-		hc->body = b;
 		return MHD_YES;
 	}
 	if (hc->responded)
 		return MHD_YES;
+	hs = conn_sock(conn);
+	if (hs)
+		hs->body_pending = false;
+	memset(&resp, 0, sizeof(resp));
 	dispatch(l, hc, conn, url, method, &resp);
 	return queue(l, conn, method, url, &resp);
 }
@@ -714,7 +600,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* The next request's head must come within the header timeout. */
 	if (hs) {
 		hs->in_request = false;
-		hs->since = loop_now(l);
+		hs->body_pending = false;
+		hs->since = http_loop_now(l);
 	}
 	if (hc) {
 		free(hc->body);
@@ -736,37 +623,27 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
-	/* accept() failing for want of fds: back off (listener_run) and
-	 * say it rarely, not once per attempt. */
-	if (strstr(line, "resource limit") || strstr(line, "open files") ||
-	    (strstr(line, "accept") && strstr(line, "buffer space"))) {
-		uint64_t skipped;
-
-		l->accept_failed = true;
-		if (rate_note_due(l, &l->note_accept, &skipped))
-			log_warn("http: %s: %s (backing off; %llu such "
-				 "lines not logged)",
-				 l->desc, line, (unsigned long long)skipped);
-		return;
-	}
-	/* A client over its share (MHD's per-IP limit): once per
-	 * connection, so rarely. */
-	if (strstr(line, "reached connection limit")) {
-		uint64_t skipped;
-
-		if (rate_note_due(l, &l->note_client, &skipped))
-			log_warn("http: %s: a client is at its "
-				 "api.connections_per_client, refusing more "
-				 "(%llu refusals not logged)",
-				 l->desc, (unsigned long long)skipped);
-		return;
-	}
-	/* A client that went away is routine, not a warning. */
+	/* A client that went away is routine, not a warning. Nor is a
+	 * unix socket without TCP options: MHD cannot tell it from TCP
+	 * when it did not accept it itself, and tries them per answer. */
 	if (strstr(line, "no longer available") ||
-	    strstr(line, "closed by remote") || strstr(line, "reset by peer"))
+	    strstr(line, "closed by remote") || strstr(line, "reset by peer") ||
+	    strstr(line, "incomplete request") ||
+	    (l->is_unix &&
+	     (strstr(line, "TCP_NODELAY") || strstr(line, "TCP_CORK") ||
+	      strstr(line, "push the data"))))
 		log_debug("http: %s: %s", l->desc, line);
-	else
+	else if (strstr(line, "Error processing request")) {
+		/* One of MHD's own answers to a malformed request (after the
+		 * first of a connection): any client can ask for one. */
+		uint64_t skipped;
+
+		if (http_rate_note_due(l, &l->note_mhd, &skipped))
+			log_info("http: %s: %s (%llu such lines not logged)",
+				 l->desc, line, (unsigned long long)skipped);
+	} else {
 		log_warn("http: %s: %s", l->desc, line);
+	}
 }
 
 /* ---- listeners ---- */
@@ -775,11 +652,14 @@ static void listener_free(struct http_listener *l)
 {
 	if (!l)
 		return;
+	http_gate_stop(l);
 	sd_event_source_disable_unref(l->io);
 	sd_event_source_disable_unref(l->timer);
-	sd_event_source_disable_unref(l->sweep);
+	/* Closes MHD's connections, each through on_connection. */
 	if (l->mhd)
-		MHD_stop_daemon(l->mhd); /* closes the listening fd */
+		MHD_stop_daemon(l->mhd);
+	if (l->fd >= 0)
+		close(l->fd);
 	if (l->unix_path) {
 		unlink(l->unix_path);
 		free(l->unix_path);
@@ -787,15 +667,13 @@ static void listener_free(struct http_listener *l)
 	free(l);
 }
 
-/* Start MHD on listening socket @fd (owned by the listener from here on,
- * also on failure) and hook it into the loop. */
+/* Listen on @fd (owned by the listener from here on, also on failure):
+ * the gate on it, an MHD daemon behind, both in the loop. */
 static int listener_add(struct http_server *s, int fd, bool is_unix,
 			bool activated, const char *path)
 {
 	struct http_listener *l;
 	const union MHD_DaemonInfo *info;
-	const struct config *cfg;
-	uint64_t idle, conns, now;
 	int r;
 
 	if (s->n == HTTP_LISTENERS_MAX) {
@@ -808,6 +686,7 @@ static int listener_add(struct http_server *s, int fd, bool is_unix,
 		return -ENOMEM;
 	}
 	l->srv = s;
+	l->fd = fd;
 	l->is_unix = is_unix;
 	l->activated = activated;
 	if (is_unix) {
@@ -847,26 +726,32 @@ static int listener_add(struct http_server *s, int fd, bool is_unix,
 		}
 	}
 
-	cfg = s->d->cfg;
-	idle = cfg_or(cfg ? cfg->api.idle_timeout_s : 0, HTTP_IDLE_TIMEOUT_S);
-	conns = cfg_or(cfg ? cfg->api.connections_max : 0,
-		       HTTP_CONNECTIONS_MAX);
+	/* accept() in a loop until EAGAIN: a socket systemd passed may
+	 * be blocking. */
+	r = fcntl(fd, F_GETFL);
+	if (r < 0 || fcntl(fd, F_SETFL, r | O_NONBLOCK) < 0) {
+		r = -errno;
+		log_err("http: %s: cannot make the socket non-blocking: %s",
+			l->desc, strerror(-r));
+		listener_free(l);
+		return r;
+	}
+	/* The limits per client and per listener are the gate's. */
 	l->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0,
-		NULL, NULL, on_request, l,
+		MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET |
+			MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, l,
 		/* first, so that MHD reports everything through it */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, l,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)idle,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conns,
-		/* unix peers share one address: limited per uid instead */
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		is_unix ? 0u : per_client(l), MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)http_cfg_idle_timeout_s(l),
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)http_cfg_connections_max(l), MHD_OPTION_END);
 	if (!l->mhd) {
 		log_err("http: %s: cannot start libmicrohttpd", l->desc);
-		close(fd);
 		listener_free(l);
 		return -EIO;
 	}
@@ -885,16 +770,9 @@ static int listener_add(struct http_server *s, int fd, bool is_unix,
 	if (r < 0)
 		goto cleanup;
 	(void)sd_event_source_set_description(l->timer, "http-timer");
-	r = sd_event_now(s->d->loop, CLOCK_MONOTONIC, &now);
-	if (r >= 0)
-		r = sd_event_add_time(s->d->loop, &l->sweep, CLOCK_MONOTONIC,
-				      now + SWEEP_USEC, 100 * 1000, on_sweep,
-				      l);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(l->sweep, SD_EVENT_ON);
+	r = http_gate_start(l);
 	if (r < 0)
 		goto cleanup;
-	(void)sd_event_source_set_description(l->sweep, "http-sweep");
 	listener_arm(l);
 	s->l[s->n++] = l;
 	log_info("http: listening on %s%s", l->desc,
@@ -1033,14 +911,16 @@ void http_server_stop(struct http_server *s)
 uint16_t http_server_tcp_port(const struct http_server *s)
 {
 	for (size_t i = 0; s && i < s->n; i++) {
-		const union MHD_DaemonInfo *info;
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
 
-		if (s->l[i]->is_unix)
+		if (s->l[i]->is_unix ||
+		    getsockname(s->l[i]->fd, (struct sockaddr *)&ss, &len) < 0)
 			continue;
-		info = MHD_get_daemon_info(s->l[i]->mhd,
-					   MHD_DAEMON_INFO_BIND_PORT);
-		if (info)
-			return info->port;
+		if (ss.ss_family == AF_INET)
+			return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		if (ss.ss_family == AF_INET6)
+			return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	}
 	return 0;
 }
