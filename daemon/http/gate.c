@@ -214,8 +214,7 @@ static void drain(struct http_sock *hs)
 		sock_free(hs);
 }
 
-static const char *sock_peer(const struct http_sock *hs, char *buf,
-			     size_t len)
+static const char *sock_peer(const struct http_sock *hs, char *buf, size_t len)
 {
 	const struct sockaddr_in *in = (const void *)&hs->addr;
 	const struct sockaddr_in6 *in6 = (const void *)&hs->addr;
@@ -247,8 +246,8 @@ static void gate_refuse(struct http_sock *hs, const struct http_refusal *ref)
 			 ref->detail, (unsigned long long)skipped);
 	else
 		log_debug("http: %s: %s: refused a request head: %u %s",
-			  l->desc, sock_peer(hs, who, sizeof(who)),
-			  ref->status, ref->detail);
+			  l->desc, sock_peer(hs, who, sizeof(who)), ref->status,
+			  ref->detail);
 	if (http_raw_answer(hs->fd, ref) < 0) {
 		sock_free(hs);
 		return;
@@ -275,16 +274,14 @@ static void gate_pass(struct http_sock *hs)
 		hs->fd = -1;
 		sock_free(hs);
 	}
-	if (ok != MHD_YES &&
-	    http_rate_note_due(l, &l->note_accept, &skipped))
+	if (ok != MHD_YES && http_rate_note_due(l, &l->note_accept, &skipped))
 		log_warn("http: %s: libmicrohttpd did not take a connection: "
 			 "%s (%llu such lines not logged)",
 			 l->desc, strerror(errno), (unsigned long long)skipped);
 	http_listener_kick(l);
 }
 
-static int on_gate(sd_event_source *s, int fd, uint32_t revents,
-		   void *userdata)
+static int on_gate(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct http_sock *hs = userdata;
 	struct http_listener *l = hs->l;
@@ -298,7 +295,8 @@ static int on_gate(sd_event_source *s, int fd, uint32_t revents,
 		return 0;
 	}
 	n = recv(fd, l->peek, sizeof(l->peek), MSG_PEEK | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n < 0 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return 0;
 	if (n <= 0) {
 		/* Gone before a request: nothing to answer. */
@@ -386,7 +384,8 @@ static void sock_new(struct http_listener *l, int fd,
 		struct ucred cred;
 		socklen_t clen = sizeof(cred);
 
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ==
+		    0) {
 			hs->has_uid = true;
 			hs->uid = cred.uid;
 		}
@@ -595,8 +594,8 @@ int http_gate_start(struct http_listener *l)
 	if (r < 0)
 		return r;
 	(void)sd_event_source_set_description(l->accept_io, "http-accept");
-	r = sd_event_add_time(loop, &l->accept_timer, CLOCK_MONOTONIC, 0,
-			      1000, on_accept_timer, l);
+	r = sd_event_add_time(loop, &l->accept_timer, CLOCK_MONOTONIC, 0, 1000,
+			      on_accept_timer, l);
 	if (r < 0)
 		return r;
 	(void)sd_event_source_set_enabled(l->accept_timer, SD_EVENT_OFF);

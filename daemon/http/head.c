@@ -76,13 +76,12 @@ static const char *title_of(unsigned status)
 	}
 }
 
-static void refuse(struct http_refusal *ret, unsigned status,
-		   const char *field, const char *value, size_t value_len,
-		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void refuse(struct http_refusal *ret, unsigned status, const char *field,
+		   const char *value, size_t value_len, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
-static void refuse(struct http_refusal *ret, unsigned status,
-		   const char *field, const char *value, size_t value_len,
-		   const char *fmt, ...)
+static void refuse(struct http_refusal *ret, unsigned status, const char *field,
+		   const char *value, size_t value_len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -278,7 +277,8 @@ bool http_content_type_refused(const char *value, struct http_refusal *ret)
 	 * matters: JSON is UTF-8 (RFC 8259). */
 	p = skip_ows(end);
 	while (*p == ';') {
-		const char *name = skip_ows(p + 1), *name_end = skip_token(name);
+		const char *name = skip_ows(p + 1),
+			   *name_end = skip_token(name);
 		const char *v, *v_end;
 
 		if (name_end == name || *name_end != '=')
@@ -334,9 +334,8 @@ static long find_ctl(const char *s, size_t len, bool cr_at_end)
 	return -1;
 }
 
-static enum http_head_verdict ctl_refused(struct http_refusal *ret,
-					  const char *where, const char *s,
-					  long at)
+static enum http_head_verdict
+ctl_refused(struct http_refusal *ret, const char *where, const char *s, long at)
 {
 	refuse(ret, 400, where, s + at, 1,
 	       "a control character (byte 0x%02x) in the %s",
