@@ -14,7 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "http/head.h"
-#include "http/server.h"
+#include "http/limits.h"
 
 struct MHD_Connection;
 struct MHD_Daemon;

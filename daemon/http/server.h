@@ -13,15 +13,10 @@
 
 #include <stdint.h>
 
+#include "http/limits.h"
+
 struct daemon;
 struct http_server;
-
-#define HTTP_LISTENERS_MAX   8
-#define HTTP_CONNECTIONS_MAX 256 /* per listener (api.connections_max) */
-#define HTTP_IDLE_TIMEOUT_S  60 /* idle keep-alive connections */
-/* Defaults of api.header_timeout_s, api.connections_per_client. */
-#define HTTP_HEADER_TIMEOUT_S 30 /* connect or last request to a full head */
-#define HTTP_PER_CLIENT_MAX   32 /* per IP address (TCP), per uid (unix) */
 
 /*
  * Start serving @d's API on d->loop. Sockets passed by systemd socket

@@ -57,10 +57,20 @@ def node_popen(script, *args):
                             text=True)
 
 
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free TCP port on loopback, never one this process handed out
+    before (the kernel may offer a just-closed port again, and a daemon
+    given the same port for HTTP and gRPC cannot start)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
