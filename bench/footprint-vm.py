@@ -118,9 +118,6 @@ class VirtioMemRule:
         self._stop.set()
         self._t.join()
 
-    def stopped(self):
-        return self._stop.is_set()
-
 
 def boot(mode, p, args, tag):
     mech, opts, auto = MODES[mode]
@@ -162,8 +159,6 @@ def run_single(mode, p, args):
             rule = VirtioMemRule(g).start()
         since, t0 = start_replay(g, args)
         t1, v = end_replay(g, since)
-        if rule:
-            rule.stop()
         s.stop()
         avg, peak = s.window(t0, t1)
         extra = ""
@@ -173,7 +168,7 @@ def run_single(mode, p, args):
         if rule:
             extra = " resizes=%d" % rule.resizes
     finally:
-        if rule and not rule.stopped():
+        if rule:
             rule.stop()
         g.stop()
     r = dict(avg=avg, peak=peak, seconds=float(v["seconds"]),
@@ -234,7 +229,7 @@ def main():
                     help="ha-replay -m: the trace's 100 %% (default 1280)")
     ap.add_argument("--scale", type=float, default=60,
                     help="trace seconds per step of 1/50 s (ha-replay -x)")
-    ap.add_argument("--mrounds", type=float, default=0.5,
+    ap.add_argument("--mrounds", type=float, default=0.15,
                     help="ha-replay -w: work per trace second")
     ap.add_argument("--auto-ms", type=int, default=5000)
     ap.add_argument("--modes", default=",".join(MODES))
