@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""bench/api: throughput and tail latency of GET /vms/{id}/memory.
+"""bench/api: throughput and tail latency of GET /vms/{id}/memory, and
+of changes (PATCH) flooding it.
 
 A real hyperallocd (own config, runtime directory and ports, as the
 integration tests start it) with a few simulated guests; wrk (Debian's,
@@ -17,9 +18,18 @@ VM against the same daemon (the config's grpc tcp port) and its
 grpc_rps/grpc_p99_ms join the summary; otherwise they are 0 and the line
 before the summary says why.
 
-Goal (issue 3): >= 20k req/s and p99 < 2 ms on 2 cores. Printed, never
-asserted. Summary:
+Then the PUT flood: wrk sends PATCH /vms/{id}/memory with a new target
+each time (the token, --put-connections connections) for --seconds while
+a second wrk runs the GET load beside it. Every change is durable before
+it is answered (the state file's group commit: one write and fsync for
+the changes of a loop iteration), so the flood measures that, and the
+GETs' p99 meanwhile says what it costs the readers; the quiet GET p99
+above is the reference.
+
+Goals (issue 3): >= 20k req/s and p99 < 2 ms on 2 cores; (issue 14)
+>= 5,000 changes/s. Printed, never asserted. Summary:
   api: http_rps=... http_p99_ms=... grpc_rps=... grpc_p99_ms=...
+    put_rps=... put_p99_ms=... get_p99_during_put_ms=...
 """
 
 import argparse
@@ -59,6 +69,8 @@ def parse_args():
                     help="open connections (default 8)")
     ap.add_argument("--guest-memory", default="256M",
                     help="RAM of each simulated guest (default 256M)")
+    ap.add_argument("--put-connections", type=int, default=64,
+                    help="connections of the PUT flood (default 64)")
     ap.add_argument("--grpc-threads", type=int, default=2,
                     help="threads of bench/grpc_client.py (default 2)")
     a = ap.parse_args()
@@ -118,6 +130,84 @@ def run_wrk(wrk, url, a, seconds, daemon_pid):
     return r
 
 
+# A PATCH per request, each with another target: 16 values from half the
+# guest's memory up, in MiB, so every change moves the target.
+PUT_SCRIPT = """
+wrk.method = "PATCH"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+local n = 0
+request = function()
+  n = n + 1
+  local mib = %(base_mib)d + (n %% 16) * %(step_mib)d
+  return wrk.format(nil, nil, nil,
+                    '{"target_bytes": ' .. (mib * 1048576) .. '}')
+end
+"""
+
+
+def run_put_flood(wrk, url, a, d, guest_mib):
+    """The PATCH flood and, beside it, the GET load on the same URL:
+    (put result, get result) as run_wrk's."""
+    script = os.path.join(d.dir, "put.lua")
+    with open(script, "w") as f:
+        f.write(PUT_SCRIPT % {"token": d.token, "base_mib": guest_mib // 2,
+                              "step_mib": max(1, guest_mib // 32)})
+    put_cmd = [wrk, "-t1", "-c%d" % a.put_connections, "-d%ds" % a.seconds,
+               "--latency", "-s", script, url]
+    get_cmd = [wrk, "-t1", "-c%d" % max(1, a.connections // 2),
+               "-d%ds" % a.seconds, "--latency", url]
+    m0 = state_counters(d)
+    cpu0 = bu.proc_cpu_seconds(d.proc.pid)
+    t0 = time.monotonic()
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+             for c in (put_cmd, get_cmd)]
+    outs = []
+    try:
+        for p in procs:
+            outs.append(p.communicate(timeout=a.seconds + 30)[0])
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    wall = time.monotonic() - t0
+    cpu = bu.proc_cpu_seconds(d.proc.pid) - cpu0
+    for p, out in zip(procs, outs):
+        if p.returncode != 0:
+            raise BenchError("wrk exited %d:\n%s" % (p.returncode, out))
+    put, get = parse_wrk(outs[0]), parse_wrk(outs[1])
+    put["daemon_cpu_pct"] = get["daemon_cpu_pct"] = 100.0 * cpu / wall
+    m1 = state_counters(d)
+    put["writes"] = m1[0] - m0[0]
+    put["acks"] = m1[1] - m0[1]
+    return put, get
+
+
+def state_counters(d):
+    """(state file writes, answers that waited for one) of the metrics."""
+    r = d.get("/metrics")
+    if r.status != 200:
+        raise BenchError("GET /metrics -> %d" % r.status)
+    text = r.body.decode()
+    vals = []
+    for name in ("hyperalloc_state_writes_total",
+                 "hyperalloc_state_acks_total"):
+        m = re.search(r"^%s (\d+)$" % name, text, re.M)
+        if not m:
+            raise BenchError("/metrics has no %s" % name)
+        vals.append(int(m.group(1)))
+    return vals
+
+
+def guest_mib(text):
+    m = re.fullmatch(r"(\d+)([MG])", text)
+    if not m:
+        raise BenchError("--guest-memory %r: want NM or NG" % text)
+    return int(m.group(1)) * (1024 if m.group(2) == "G" else 1)
+
+
 def run_grpc(d, a):
     """(rps, p99_ms, None) from bench/grpc_client.py, or (0, 0, why)."""
     if not os.path.exists(GRPC_CLIENT):
@@ -160,6 +250,11 @@ def bench(a):
     d = harness.Daemon(extra={"log_level": "info"},
                        policy={"name": "static", "tick_ms": 1000,
                                "host_reserve": "256M"})
+    # One client address opens all the flood's connections: above the
+    # per-client cap of a production config (api.connections_per_client).
+    d.config["api"]["connections_per_client"] = \
+        a.put_connections + a.connections + 8
+    d.write_config()
     guests = []
     try:
         d.start()
@@ -213,6 +308,34 @@ def bench(a):
               "throughput ratio %.2f" % (ref_rps, ref_p99,
                                          http_rps / ref_rps))
 
+        puts, gets = [], []
+        for i in range(a.runs):
+            put, get = run_put_flood(wrk, url, a, d,
+                                     guest_mib(a.guest_memory))
+            puts.append(put)
+            gets.append(get)
+            print("put %d: PATCH %.0f req/s, p50 %.3f ms, p99 %.3f ms, "
+                  "%d changes in %d state file writes (%.1f acks per "
+                  "write)%s; GET beside it %.0f req/s, p99 %.3f ms; "
+                  "daemon CPU %.0f%%"
+                  % (i + 1, put["rps"], put["p50_ms"], put["p99_ms"],
+                     put["requests"], put["writes"],
+                     put["acks"] / max(1, put["writes"]),
+                     ", %d non-2xx" % put["non2xx"] if put["non2xx"]
+                     else "", get["rps"], get["p99_ms"],
+                     put["daemon_cpu_pct"]))
+        if any(r["non2xx"] for r in puts + gets):
+            raise BenchError("the daemon refused changes under the flood; "
+                             "the end of its log:\n" + d.read_log()[-2000:])
+        put_rps = bu.median([r["rps"] for r in puts])
+        put_p99 = bu.median([r["p99_ms"] for r in puts])
+        get_p99_put = bu.median([r["p99_ms"] for r in gets])
+        st = d.memory(TARGET_VM)
+        print("median: PATCH %.0f req/s (goal >= 5000), p99 %.3f ms; GET "
+              "p99 %.3f ms during it, %.3f ms quiet; last target %s"
+              % (put_rps, put_p99, get_p99_put, http_p99,
+                 st.get("target_bytes")))
+
         grpc_rps, grpc_p99, why = run_grpc(d, a)
         if why:
             print("grpc: not measured: %s; grpc_rps=0 grpc_p99_ms=0" % why)
@@ -229,9 +352,11 @@ def bench(a):
     bad = ["%s exited %s" % (n, rc) for n, rc in rcs if rc != 0]
     if bad:
         raise BenchError("; ".join(bad) + " (3: canary mismatch)")
-    print("%s: http_rps=%s http_p99_ms=%s grpc_rps=%s grpc_p99_ms=%s"
+    print("%s: http_rps=%s http_p99_ms=%s grpc_rps=%s grpc_p99_ms=%s "
+          "put_rps=%s put_p99_ms=%s get_p99_during_put_ms=%s"
           % (NAME, bu.fmt(http_rps, 0), bu.fmt(http_p99),
-             bu.fmt(grpc_rps, 0), bu.fmt(grpc_p99)))
+             bu.fmt(grpc_rps, 0), bu.fmt(grpc_p99), bu.fmt(put_rps, 0),
+             bu.fmt(put_p99), bu.fmt(get_p99_put)))
 
 
 def main():

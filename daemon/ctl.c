@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "commit.h"
 #include "daemon.h"
 #include "engine.h"
 #include "host.h"
@@ -82,10 +83,14 @@ static void persist(struct daemon *d, const struct vm *vm)
 	}
 	if (!d->state)
 		return;
+	/* Written by the group commit; the transport answers after it. */
 	r = state_save(d->state, vm->id, &s);
 	if (r < 0)
-		daemon_error(d, vm, "cannot write the state file: %s",
-			     strerror(-r));
+		daemon_error(d, vm,
+			     "cannot keep %s's settings for the state "
+			     "file: %s",
+			     vm->id, strerror(-r));
+	commit_changed(d->commit);
 }
 
 int ctl_vm_set_memory(struct daemon *d, const struct ctl_caller *caller,

@@ -17,6 +17,7 @@ struct http_server;
 struct sim_backend;
 struct engine;
 struct state_store;
+struct commit;
 struct grpcd;
 struct libvirt_tracker;
 
@@ -32,6 +33,7 @@ struct daemon {
 	struct sim_backend *sim;
 	struct engine *engine;
 	struct state_store *state;
+	struct commit *commit; /* group commit of state (commit.h) */
 	struct grpcd *grpc;
 	struct libvirt_tracker *libvirt;
 

@@ -19,6 +19,7 @@
 
 #include "auth.h"
 #include "backend.h"
+#include "commit.h"
 #include "daemon.h"
 #include "engine.h"
 #include "grpc/server.h" /* grpcd_start, grpcd_stop */
@@ -290,6 +291,9 @@ static int setup(struct daemon *d)
 	}
 	if (warning[0])
 		log_warn("%s", warning);
+	r = commit_new(d, &d->commit);
+	if (r < 0)
+		return r;
 	r = engine_start(d, &cerr);
 	if (r < 0) {
 		log_err("policy %s: %s", d->cfg->policy.name, cerr.reason);
@@ -318,6 +322,8 @@ static int setup(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	/* What was changed is written, and its requests answered, first. */
+	(void)commit_now(d->commit);
 	for (size_t i = 0; i < SOURCES; i++)
 		sources[i]->stop(d);
 	while (d->vms.head)
@@ -327,6 +333,8 @@ static void teardown(struct daemon *d)
 	grpcd_stop(d->grpc);
 	d->grpc = NULL;
 	engine_stop(d);
+	commit_free(d->commit);
+	d->commit = NULL;
 	state_close(d->state);
 	d->state = NULL;
 }

@@ -17,6 +17,7 @@
 struct state_store {
 	char *path;
 	json_t *vms; /* object: id -> settings */
+	bool dirty; /* vms changed since the file was last written */
 };
 
 static json_t *saved_to_json(const struct vm_saved *v)
@@ -76,18 +77,13 @@ int state_lookup(struct state_store *s, const char *id, struct vm_saved *ret)
 	return 0;
 }
 
-static int write_file(struct state_store *s)
+int state_write_text(const char *path, const char *text)
 {
-	char *tmp = NULL, *dir = NULL, *text = NULL;
-	json_t *root = NULL;
+	char *tmp = NULL, *dir = NULL;
 	int fd = -1, dfd = -1;
 	int r;
 
-	if (!s->path)
-		return 0;
-	root = json_pack("{s:i, s:O}", "version", STATE_VERSION, "vms", s->vms);
-	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-	if (!text || asprintf(&tmp, "%s.tmp", s->path) < 0) {
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
 		tmp = NULL;
 		r = -ENOMEM;
 		goto cleanup;
@@ -114,12 +110,12 @@ static int write_file(struct state_store *s)
 		r = -errno;
 		goto cleanup;
 	}
-	if (rename(tmp, s->path) < 0) {
+	if (rename(tmp, path) < 0) {
 		r = -errno;
 		goto cleanup;
 	}
 	/* Make the rename itself durable. */
-	dir = strdup(s->path);
+	dir = strdup(path);
 	if (dir) {
 		dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0)
@@ -135,9 +131,32 @@ cleanup:
 		unlink(tmp);
 	free(tmp);
 	free(dir);
-	free(text);
-	json_decref(root);
 	return r;
+}
+
+int state_snapshot(struct state_store *s, char **ret_text)
+{
+	json_t *root;
+	char *text;
+
+	root = json_pack("{s:i, s:O}", "version", STATE_VERSION, "vms", s->vms);
+	text = root ? json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	s->dirty = false;
+	*ret_text = text;
+	return 0;
+}
+
+void state_mark_dirty(struct state_store *s)
+{
+	s->dirty = s->path != NULL;
+}
+
+const char *state_path(const struct state_store *s)
+{
+	return s->path;
 }
 
 int state_save(struct state_store *s, const char *id, const struct vm_saved *v)
@@ -146,7 +165,30 @@ int state_save(struct state_store *s, const char *id, const struct vm_saved *v)
 
 	if (!o || json_object_set_new(s->vms, id, o) < 0)
 		return -ENOMEM;
-	return write_file(s);
+	state_mark_dirty(s);
+	return 0;
+}
+
+bool state_dirty(const struct state_store *s)
+{
+	return s && s->dirty;
+}
+
+int state_flush(struct state_store *s)
+{
+	char *text;
+	int r;
+
+	if (!state_dirty(s))
+		return 0;
+	r = state_snapshot(s, &text);
+	if (r < 0)
+		return r;
+	r = state_write_text(s->path, text);
+	free(text);
+	if (r < 0)
+		state_mark_dirty(s);
+	return r;
 }
 
 /*

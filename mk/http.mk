@@ -35,7 +35,7 @@ $(BUILD)/daemon/http/dashboard.o: \
 # and the fixture's VMs have a recording backend (http_fixture.c).
 HTTP_TEST_BASE := daemon/http/json daemon/errors daemon/log daemon/text daemon/vm \
 	daemon/events
-HTTP_TEST_CTL := daemon/ctl daemon/daemon daemon/plugin daemon/state tests/unit/stub_host \
+HTTP_TEST_CTL := daemon/ctl daemon/commit daemon/daemon daemon/plugin daemon/state tests/unit/stub_host \
 	tests/unit/stub_engine
 # The metrics name every reason code of the built-in policies.
 HTTP_TEST_POLICIES := $(patsubst %.c,%,$(POLICY_SRC))
@@ -44,6 +44,8 @@ HTTP_TEST_API := daemon/http/routes daemon/http/dashboard daemon/http/sse \
 	$(HTTP_TEST_CTL) $(HTTP_TEST_BASE) $(HTTP_TEST_POLICIES)
 
 test_json_DEPS := $(HTTP_TEST_BASE)
+# The group commit publishes its errors through daemon.c.
+test_commit_DEPS := $(HTTP_TEST_CTL) $(HTTP_TEST_BASE) $(HTTP_TEST_POLICIES)
 test_http_head_DEPS := daemon/http/head
 test_routes_DEPS := $(HTTP_TEST_API)
 test_metrics_DEPS := daemon/http/metrics $(HTTP_TEST_CTL) $(HTTP_TEST_BASE) \

@@ -19,7 +19,7 @@ LIBVIRT_OBJS := $(patsubst %.c,%,$(wildcard daemon/libvirt/*.c))
 # The suite links the whole tracker plus the daemon core it registers VMs
 # in (registry, events, engine with the built-in policies, state file).
 test_libvirt_DEPS := $(LIBVIRT_OBJS) daemon/daemon daemon/vm daemon/events \
-	daemon/engine daemon/plugin daemon/safety daemon/host daemon/log daemon/state daemon/config daemon/ctl daemon/errors daemon/text \
+	daemon/engine daemon/plugin daemon/safety daemon/host daemon/log daemon/state daemon/commit daemon/config daemon/ctl daemon/errors daemon/text \
 	$(patsubst %.c,%,$(wildcard policies/*.c))
 $(BUILD)/tests/unit/test_libvirt.o: \
 	CFLAGS += -DLV_FIXTURES='"$(CURDIR)/tests/unit/fixtures"'

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commit.h"
 #include "daemon.h"
 #include "auth.h"
 #include "grpc/internal.h"
@@ -398,6 +399,24 @@ static void make_caller(struct grpcd_call *c, struct ctl_caller *ret)
 		who, ret);
 }
 
+/*
+ * A change is answered once it is on disk: gRPC calls come one at a time,
+ * so their changes are written at once rather than by the loop's group
+ * commit. false, with the error in @err, if the write failed.
+ */
+static bool committed(struct grpcd_call *c, struct error *err)
+{
+	struct daemon *d = c->g->d;
+
+	if (!commit_pending(d->commit) || commit_now(d->commit) == 0)
+		return true;
+	error_set(err, ERROR_INTERNAL, NULL, NULL,
+		  "the change is applied but the state file could not be "
+		  "written, so it would not survive a restart; see the "
+		  "daemon's log");
+	return false;
+}
+
 static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
 {
 	struct error err = { 0 };
@@ -407,6 +426,8 @@ static void unary(struct grpcd_call *c, const uint8_t *data, size_t len)
 
 	make_caller(c, &caller);
 	r = c->method->unary(c->g->d, &caller, data, len, &resp, &err);
+	if (r >= 0 && !committed(c, &err))
+		r = -EIO;
 	if (r >= 0) {
 		finish(c, GRPC_STATUS_OK, NULL, &resp, NULL);
 		return;
@@ -431,6 +452,8 @@ static void exchange(struct grpcd_call *c, const uint8_t *data, size_t len)
 	int r;
 
 	r = c->method->each(c->g->d, data, len, &resp, &err);
+	if (r >= 0 && !committed(c, &err))
+		r = -EIO;
 	if (r < 0) {
 		grpcd_buf_clear(&resp);
 		if (err.status == ERROR_OK) {

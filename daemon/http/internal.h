@@ -78,6 +78,7 @@ struct http_server {
 	struct http_listener *l[HTTP_LISTENERS_MAX];
 	size_t n;
 	struct sse_hub *sse;
+	size_t held; /* answers waiting for the group commit */
 	bool stopping; /* in http_server_stop: no more timers */
 };
 

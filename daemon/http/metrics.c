@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "commit.h"
 #include "ctl.h"
 #include "daemon.h"
 #include "policy.h" /* the reason codes */
@@ -347,6 +348,20 @@ static void render_daemon(FILE *f, struct daemon *d)
 	family(f, "hyperalloc_errors_total", "counter",
 	       "Errors logged since the daemon started.");
 	fprintf(f, "hyperalloc_errors_total %" PRIu64 "\n", d->errors_total);
+	struct commit_stats cs;
+
+	commit_get_stats(d->commit, &cs);
+	family(f, "hyperalloc_state_writes_total", "counter",
+	       "Writes of the state file (each one fsync for all the changes "
+	       "made since the previous).");
+	fprintf(f, "hyperalloc_state_writes_total %" PRIu64 "\n", cs.flushes);
+	family(f, "hyperalloc_state_write_failures_total", "counter",
+	       "Writes of the state file that failed.");
+	fprintf(f, "hyperalloc_state_write_failures_total %" PRIu64 "\n",
+		cs.failures);
+	family(f, "hyperalloc_state_acks_total", "counter",
+	       "Answers to changes that waited for the state file's write.");
+	fprintf(f, "hyperalloc_state_acks_total %" PRIu64 "\n", cs.waiters);
 	family(f, "hyperalloc_events_total", "counter",
 	       "Events published since the daemon started, by type.");
 	for (int t = 0; t < EV_TYPE_COUNT; t++)

@@ -52,6 +52,7 @@
 #include <systemd/sd-event.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "daemon.h"
 #include "http/internal.h"
 #include "http/routes.h"
@@ -76,6 +77,13 @@ struct http_conn {
 	bool responded; /* answered before the body (413 by length) */
 	bool started; /* the head was seen by on_request */
 	const char *bad_path; /* why the raw path is refused, or NULL */
+	/* A change's answer waits, the connection suspended, until the
+	 * group commit has written it (commit.h). */
+	bool holding, committed;
+	int commit_result;
+	struct http_response held;
+	struct MHD_Connection *conn;
+	struct http_listener *l;
 };
 
 /* ---- running MHD in the loop ---- */
@@ -519,6 +527,75 @@ static bool peer_ended(struct MHD_Connection *conn)
 	return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/* ---- answers after the group commit ---- */
+
+static void on_committed(void *userdata, int result)
+{
+	struct http_conn *hc = userdata;
+
+	hc->committed = true;
+	hc->commit_result = result;
+	MHD_resume_connection(hc->conn);
+	http_listener_kick(hc->l);
+}
+
+/* The change is applied but not on disk: say so instead of acking it. */
+static void fail_uncommitted(struct http_response *resp)
+{
+	if (resp->status >= 300)
+		return; /* the request failed anyway; that answer stands */
+	if (http_reply_problem(resp, 500, "Internal Server Error",
+			       "the change is applied but the state file "
+			       "could not be written, so it would not "
+			       "survive a restart; see the daemon's log",
+			       NULL, NULL) < 0) {
+		free(resp->body);
+		resp->body = NULL;
+		resp->status = 500;
+		resp->content_type = "text/plain";
+	}
+}
+
+/*
+ * The answer @resp to a change waits for the state file: keep it and
+ * suspend the connection until on_committed. false if it cannot wait
+ * (no memory): then the commit is made now and @resp goes out at once.
+ */
+static bool hold(struct http_listener *l, struct http_conn *hc,
+		 struct MHD_Connection *conn, struct http_response *resp)
+{
+	hc->conn = conn;
+	hc->l = l;
+	hc->committed = false;
+	if (commit_wait(l->srv->d->commit, on_committed, hc) < 0) {
+		if (commit_now(l->srv->d->commit) < 0)
+			fail_uncommitted(resp);
+		return false;
+	}
+	hc->held = *resp;
+	hc->holding = true;
+	l->srv->held++;
+	MHD_suspend_connection(conn);
+	return true;
+}
+
+static enum MHD_Result answer_held(struct http_listener *l,
+				   struct http_conn *hc,
+				   struct MHD_Connection *conn,
+				   const char *method, const char *url)
+{
+	struct http_response resp = hc->held;
+
+	if (!hc->committed)
+		return MHD_YES; /* not yet: MHD asks again after the resume */
+	hc->holding = false;
+	l->srv->held--;
+	memset(&hc->held, 0, sizeof(hc->held));
+	if (hc->commit_result < 0)
+		fail_uncommitted(&resp);
+	return queue(l, conn, method, url, &resp);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -581,11 +658,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (hc->responded)
 		return MHD_YES;
+	if (hc->holding)
+		return answer_held(l, hc, conn, method, url);
 	hs = conn_sock(conn);
 	if (hs)
 		hs->body_pending = false;
 	memset(&resp, 0, sizeof(resp));
 	dispatch(l, hc, conn, url, method, &resp);
+	/* A change is answered once it is on disk (a refusal changed
+	 * nothing: it goes out at once). */
+	if (http_method_mutates(method) && resp.status < 300 &&
+	    commit_pending(l->srv->d->commit) && hold(l, hc, conn, &resp))
+		return MHD_YES;
 	return queue(l, conn, method, url, &resp);
 }
 
@@ -604,7 +688,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		hs->since = http_loop_now(l);
 	}
 	if (hc) {
+		if (hc->holding) {
+			if (!hc->committed)
+				commit_forget(l->srv->d->commit, hc);
+			l->srv->held--;
+		}
 		free(hc->body);
+		free(hc->held.body);
 		free(hc);
 		*con_cls = NULL;
 	}
@@ -896,10 +986,13 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	s->stopping = true;
-	/* Let every stream send its end, so clients see a clean close
-	 * rather than a reset; MHD must not stop with suspended ones. */
+	/* Changes waiting for the state file are written and answered;
+	 * every stream sends its end, so clients see a clean close rather
+	 * than a reset. MHD must not stop with suspended connections. */
+	(void)commit_now(s->d->commit);
 	sse_hub_close_all(s->sse);
-	for (int i = 0; i < STOP_RUNS && sse_hub_streams(s->sse) > 0; i++)
+	for (int i = 0;
+	     i < STOP_RUNS && (sse_hub_streams(s->sse) > 0 || s->held > 0); i++)
 		for (size_t j = 0; j < s->n; j++)
 			(void)MHD_run_wait(s->l[j]->mhd, 10);
 	for (size_t j = 0; j < s->n; j++)

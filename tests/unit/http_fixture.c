@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "commit.h"
 #include "http/server.h"
+#include "state.h"
 
 struct http_fixture fx;
 
@@ -171,6 +173,8 @@ uint64_t fx_mono_usec(void)
 
 void fx_setup(void)
 {
+	char warning[512];
+
 	signal(SIGPIPE, SIG_IGN);
 	memset(&fx, 0, sizeof(fx));
 	fx.d = calloc(1, sizeof(*fx.d));
@@ -196,6 +200,13 @@ void fx_setup(void)
 	fx.d->vms.head = &fx.vms[0];
 	fx.d->vms.count = 3;
 
+	/* A real state file: changes are answered after its commit. */
+	snprintf(fx.state_path, sizeof(fx.state_path), "%s/state.json", fx.dir);
+	ck_assert_int_eq(state_open(fx.state_path, &fx.d->state, warning,
+				    sizeof(warning)),
+			 0);
+	ck_assert_int_eq(commit_new(fx.d, &fx.d->commit), 0);
+
 	ck_assert_int_eq(http_server_start(fx.d, &fx.srv), 0);
 	fx.port = http_server_tcp_port(fx.srv);
 	ck_assert_uint_ne(fx.port, 0);
@@ -213,6 +224,9 @@ void fx_teardown(void)
 	fx_call('q');
 	pthread_join(fx.thread, NULL);
 	http_server_stop(fx.srv);
+	commit_free(fx.d->commit);
+	state_close(fx.d->state);
+	unlink(fx.state_path);
 	sd_event_source_disable_unref(fx.cmd_src);
 	sd_event_unref(fx.d->loop);
 	close(fx.cmd[0]);

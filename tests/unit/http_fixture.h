@@ -50,6 +50,7 @@ struct http_fixture {
 	int cmd[2], ack[2];
 	sd_event_source *cmd_src;
 	char group[64]; /* for the 'g' command */
+	char state_path[96]; /* the state file in dir */
 };
 
 extern struct http_fixture fx;

@@ -23,6 +23,7 @@
 
 #include "http_fixture.h"
 #include "http/routes.h"
+#include "state.h"
 
 /* ---- tests ---- */
 
@@ -136,6 +137,61 @@ START_TEST(test_method_not_allowed)
 	ck_assert_str_eq(fx_header(&r, "Allow", allow, sizeof(allow)),
 			 "GET, HEAD, PUT, PATCH");
 	fx_reply_free(&r);
+}
+END_TEST
+
+/* Does the state file on disk give @vm the manual target @target? */
+static bool state_file_has(const char *vm, uint64_t target)
+{
+	struct state_store *s = NULL;
+	struct vm_saved v;
+	char warning[512];
+	bool ok;
+
+	if (access(fx.state_path, F_OK) != 0)
+		return false;
+	ck_assert_int_eq(
+		state_open(fx.state_path, &s, warning, sizeof(warning)), 0);
+	ok = state_lookup(s, vm, &v) == 0 && v.has_target &&
+	     v.target_bytes == target;
+	state_close(s);
+	return ok;
+}
+
+/* A change is answered once it is in the state file, on both sockets. */
+START_TEST(test_change_is_on_disk_when_answered)
+{
+	struct fx_reply r;
+
+	ck_assert(!state_file_has("sim-1", 768ull << 20));
+	fx_request(false, "PATCH", "/vms/sim-1/memory", AUTH,
+		   "{\"target_bytes\": 805306368}", &r);
+	ck_assert_int_eq(r.status, 200);
+	fx_reply_free(&r);
+	ck_assert(state_file_has("sim-1", 768ull << 20));
+	fx_request(true, "PATCH", "/vms/sim-2/memory", NULL,
+		   "{\"target_bytes\": 1073741824}", &r);
+	ck_assert_int_eq(r.status, 200);
+	fx_reply_free(&r);
+	ck_assert(state_file_has("sim-2", 1ull << 30));
+}
+END_TEST
+
+/* A change that cannot be written is not acknowledged. */
+START_TEST(test_change_not_written_is_not_acked)
+{
+	struct fx_reply r;
+	char moved[128];
+
+	snprintf(moved, sizeof(moved), "%s.away", fx.dir);
+	ck_assert_int_eq(rename(fx.dir, moved), 0);
+	fx_request(false, "PATCH", "/vms/sim-1/memory", AUTH,
+		   "{\"target_bytes\": 805306368}", &r);
+	ck_assert_int_eq(rename(moved, fx.dir), 0);
+	fx_assert_problem(&r, 500, NULL);
+	ck_assert_ptr_nonnull(strstr(r.body, "state file"));
+	fx_reply_free(&r);
+	ck_assert(!state_file_has("sim-1", 768ull << 20));
 }
 END_TEST
 
@@ -593,6 +649,8 @@ static Suite *http_suite(void)
 	tcase_add_test(tc, test_not_found);
 	tcase_add_test(tc, test_method_not_allowed);
 	tcase_add_test(tc, test_bad_body);
+	tcase_add_test(tc, test_change_is_on_disk_when_answered);
+	tcase_add_test(tc, test_change_not_written_is_not_acked);
 	tcase_add_test(tc, test_too_large);
 	tcase_add_test(tc, test_too_large_early);
 	tcase_add_test(tc, test_too_large_chunked);
