@@ -195,6 +195,27 @@ static int unknown_key(struct parser *ps, const char *prefix, const char *key)
 	return perr(ps, "unknown setting");
 }
 
+/*
+ * @section's connections_per_client against its connections_max: the
+ * default follows a smaller connections_max; a value given explicitly
+ * must fit.
+ */
+static int check_share(struct parser *ps, const char *section,
+		       bool per_client_set, uint64_t max, uint64_t *per_client)
+{
+	if (!per_client_set && *per_client > max)
+		*per_client = max;
+	if (*per_client > max) {
+		path_push(ps, section, "connections_per_client");
+		return perr(ps,
+			    "%llu is above %s.connections_max (%llu): one "
+			    "client could take every connection",
+			    (unsigned long long)*per_client, section,
+			    (unsigned long long)max);
+	}
+	return 0;
+}
+
 static int parse_api(struct parser *ps, json_t *o, struct config *c)
 {
 	bool per_client_set = false;
@@ -230,19 +251,10 @@ static int parse_api(struct parser *ps, json_t *o, struct config *c)
 		if (r < 0)
 			return r;
 	}
-	/* The default follows a smaller connections_max; a value given
-	 * explicitly must fit. */
-	if (!per_client_set &&
-	    c->api.connections_per_client > c->api.connections_max)
-		c->api.connections_per_client = c->api.connections_max;
-	if (c->api.connections_per_client > c->api.connections_max) {
-		path_push(ps, "api", "connections_per_client");
-		return perr(ps,
-			    "%llu is above api.connections_max (%llu): one "
-			    "client could take every connection",
-			    (unsigned long long)c->api.connections_per_client,
-			    (unsigned long long)c->api.connections_max);
-	}
+	r = check_share(ps, "api", per_client_set, c->api.connections_max,
+			&c->api.connections_per_client);
+	if (r < 0)
+		return r;
 	if (c->api.tcp && !strchr(c->api.tcp, ':')) {
 		path_push(ps, "api", "tcp");
 		return perr(ps, "\"%s\" is not host:port", c->api.tcp);
@@ -252,6 +264,7 @@ static int parse_api(struct parser *ps, json_t *o, struct config *c)
 
 static int parse_grpc(struct parser *ps, json_t *o, struct config *c)
 {
+	bool per_client_set = false;
 	const char *key;
 	json_t *v;
 	int r;
@@ -262,12 +275,19 @@ static int parse_grpc(struct parser *ps, json_t *o, struct config *c)
 			r = get_string(ps, v, &c->grpc.tcp, true);
 		else if (strcmp(key, "unix") == 0)
 			r = get_string(ps, v, &c->grpc.unix_path, true);
-		else
+		else if (strcmp(key, "connections_max") == 0)
+			r = get_uint(ps, v, 2, 65536, &c->grpc.connections_max);
+		else if (strcmp(key, "connections_per_client") == 0) {
+			r = get_uint(ps, v, 1, 65536,
+				     &c->grpc.connections_per_client);
+			per_client_set = true;
+		} else
 			r = unknown_key(ps, "grpc", key);
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return check_share(ps, "grpc", per_client_set, c->grpc.connections_max,
+			   &c->grpc.connections_per_client);
 }
 
 static int parse_guest(struct parser *ps, json_t *o, size_t idx,
@@ -586,6 +606,8 @@ struct config *config_new_default(void)
 	c->api.connections_per_client = 32;
 	c->grpc.tcp = strdup("127.0.0.1:8081");
 	c->grpc.unix_path = strdup("/run/hyperalloc/grpc.sock");
+	c->grpc.connections_max = 256;
+	c->grpc.connections_per_client = 32;
 	c->sim.socket = strdup("/run/hyperalloc/sim.sock");
 	c->sim.simguest = strdup("/usr/libexec/hyperalloc/ha-simguest");
 	c->sim.trace_dir = strdup("/usr/share/hyperalloc/traces");

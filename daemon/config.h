@@ -52,6 +52,9 @@ struct config {
 	struct {
 		char *tcp; /* "127.0.0.1:8081", NULL = off */
 		char *unix_path;
+		/* connection limits, per listener; 0 = built-in default */
+		uint64_t connections_max;
+		uint64_t connections_per_client; /* per IP, per unix uid */
 	} grpc;
 
 	struct {

@@ -2,7 +2,8 @@
 #
 # The gRPC API (daemon/grpc/): C code generated from proto/hyperalloc.proto
 # by protoc-c into $(BUILD)/proto/ (never committed), gRPC core and
-# protobuf-c for the daemon, and the unit suite of daemon/grpc/map.c.
+# protobuf-c for the daemon, and the unit suites of daemon/grpc/'s pure
+# parts (map.c, descriptors.c) and of its table of connections (conns.c).
 
 DAEMON_SRC += $(wildcard daemon/grpc/*.c)
 
@@ -72,6 +73,9 @@ $(HYPERALLOCD): PKG_LIBS += $(GRPC_LIBS)
 test_grpc_map_DEPS := daemon/grpc/map daemon/errors daemon/events daemon/text \
 	daemon/vm proto/hyperalloc.pb-c daemon/http/json
 $(BUILD)/tests/unit/test_grpc_map: PKG_LIBS += $(PROTOBUF_C_LIBS)
+
+# The listeners' table of connections handed to gRPC core.
+test_grpc_conns_DEPS := daemon/grpc/conns
 
 # The descriptor reader, on the descriptor set the daemon embeds.
 test_grpc_descriptors_DEPS := daemon/grpc/descriptors

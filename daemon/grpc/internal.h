@@ -20,7 +20,9 @@
 #include <systemd/sd-event.h>
 
 #include "ctl.h"
+#include "grpc/conns.h"
 #include "grpc/map.h"
+#include "ratelimit.h"
 
 struct daemon;
 
@@ -38,6 +40,10 @@ enum grpcd_origin {
 #define GRPCD_PEER_FDS	  1024 /* peers described per connection fd (logs) */
 #define GRPCD_PEER_LEN	  56 /* "tcp [v6 address]:port", "unix uid N" */
 #define GRPCD_SERVICE_LEN 128 /* a service name asked about, NUL included */
+/* Defaults of grpc.connections_max and grpc.connections_per_client. */
+#define GRPCD_CONNECTIONS_MAX 256 /* per listener */
+#define GRPCD_PER_CLIENT_MAX  32 /* per IP address (TCP), per uid (unix) */
+#define GRPCD_NOTE_USEC	      (10ull * 1000 * 1000) /* a refusal's log line */
 
 enum grpcd_tag_kind {
 	GRPCD_TAG_OPS, /* the call's one batch in flight completed */
@@ -122,11 +128,17 @@ struct grpcd {
 		struct grpcd *g;
 		int fd;
 		bool is_unix;
+		char desc[160]; /* "tcp 127.0.0.1:8081", for logs */
 		sd_event_source *src;
 		/* accept() lacked fds: off until this timer */
 		sd_event_source *backoff;
 		unsigned backoff_ms;
 		uint64_t note_usec, note_skipped; /* its log line */
+		/* The connections handed over, and their limits (read at
+		 * start); over one a connection is closed at once. */
+		struct grpcd_conns conns;
+		size_t connections_max, per_client;
+		struct ratelimit note_max, note_client; /* refusals */
 	} listeners[2];
 	size_t n_listeners;
 	char *unix_path; /* the socket file we created */

@@ -4,6 +4,14 @@
  * listeners, the completion queue pump thread and the loop side of its
  * queue, the unix socket with peer credentials, and shutdown. What each
  * call does is in grpc/calls.c.
+ *
+ * Limits: each listener follows the connections it handed to gRPC core
+ * (grpc/conns.h). A new one over grpc.connections_max, or over
+ * grpc.connections_per_client of its client (per IP address on TCP, per
+ * peer uid on the unix socket), is closed at once, before gRPC core sees
+ * it. Unlike the HTTP listeners, a full one does not stop accepting until
+ * a slot frees: gRPC core does not say when it closes a connection, so
+ * nothing would wake the listener again.
  */
 #include "grpc/server.h"
 
@@ -167,45 +175,80 @@ const char *grpcd_peer_desc(const struct grpcd *g, int fd)
 }
 
 /* "tcp 127.0.0.1:40000", "tcp [::1]:40000" */
-static void tcp_peer(int fd, char *buf, size_t len)
+static void tcp_peer(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	char host[INET6_ADDRSTRLEN] = "?";
 	unsigned port = 0;
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		if (ss.ss_family == AF_INET) {
-			const struct sockaddr_in *in = (const void *)&ss;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)ss;
 
-			inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-			port = ntohs(in->sin_port);
-		} else if (ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *in6 = (const void *)&ss;
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)ss;
 
-			inet_ntop(AF_INET6, &in6->sin6_addr, host,
-				  sizeof(host));
-			port = ntohs(in6->sin6_port);
-		}
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
 	}
 	snprintf(buf, len,
-		 ss.ss_family == AF_INET6 ? "tcp [%s]:%u" : "tcp %s:%u", host,
+		 ss->ss_family == AF_INET6 ? "tcp [%s]:%u" : "tcp %s:%u", host,
 		 port);
 }
 
 /*
- * Hand connection @fd to gRPC core: unix peers that their credentials
- * trust to the GRPCD_PEER server, everyone else to the one that asks for
- * the token.
+ * Would a new connection of @c go over a limit of @l? gRPC core may have
+ * closed connections since the last one: forget those first. A refusal
+ * is logged at most once per 10 s for each limit, with the number of
+ * refusals in between.
  */
-static void adopt(struct grpcd *g, const struct grpcd_listener *l, int fd)
+static bool over_limit(struct grpcd_listener *l, const struct grpcd_client *c)
+{
+	enum grpcd_admit v;
+	uint64_t now = 0, skipped;
+	char who[64];
+	size_t same;
+
+	(void)grpcd_conns_prune(&l->conns);
+	v = grpcd_conns_judge(&l->conns, c, l->connections_max, l->per_client,
+			      &same);
+	if (v == GRPCD_ADMIT_OK)
+		return false;
+	(void)sd_event_now(l->g->d->loop, CLOCK_MONOTONIC, &now);
+	if (v == GRPCD_ADMIT_OVER_MAX) {
+		if (ratelimit_allow(&l->note_max, now, &skipped))
+			log_warn("grpc: %s: %zu connections open "
+				 "(grpc.connections_max), refusing more (%llu "
+				 "refusals not logged)",
+				 l->desc, l->conns.n,
+				 (unsigned long long)skipped);
+	} else if (ratelimit_allow(&l->note_client, now, &skipped)) {
+		log_warn("grpc: %s: %s has %zu connections "
+			 "(grpc.connections_per_client), refusing more (%llu "
+			 "refusals not logged)",
+			 l->desc, grpcd_client_desc(c, who, sizeof(who)), same,
+			 (unsigned long long)skipped);
+	}
+	return true;
+}
+
+/*
+ * A new connection @fd from @ss: closed at once when it would go over a
+ * limit of @l, else remembered and handed to gRPC core, unix peers that
+ * their credentials trust to the GRPCD_PEER server, everyone else to the
+ * one that asks for the token.
+ */
+static void adopt(struct grpcd *g, struct grpcd_listener *l, int fd,
+		  const struct sockaddr_storage *ss)
 {
 	enum grpcd_origin o = GRPCD_TOKEN;
 	grpc_server_credentials *creds;
+	struct grpcd_client client;
 	char desc[GRPCD_PEER_LEN];
+	struct ucred cred = { 0 };
+	int r;
 
 	if (l->is_unix) {
-		struct ucred cred;
 		socklen_t len = sizeof(cred);
 
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
@@ -214,10 +257,30 @@ static void adopt(struct grpcd *g, const struct grpcd_listener *l, int fd)
 			close(fd);
 			return;
 		}
+		grpcd_client_from_uid(cred.uid, &client);
+		snprintf(desc, sizeof(desc), "unix uid %u", (unsigned)cred.uid);
+	} else {
+		grpcd_client_from_addr(ss, &client);
+		tcp_peer(ss, desc, sizeof(desc));
+	}
+	if (over_limit(l, &client)) {
+		close(fd);
+		return;
+	}
+	/* Before the hand-over: from then on gRPC core may close the fd,
+	 * and the number may be used again, at any moment. */
+	r = grpcd_conns_add(&l->conns, fd, &client);
+	if (r < 0) {
+		log_warn("grpc: %s: cannot count a connection of %s, closing "
+			 "it: %s",
+			 l->desc, desc, strerror(-r));
+		close(fd);
+		return;
+	}
+	if (l->is_unix) {
 		if (auth_peer_allowed(cred.uid, cred.gid, geteuid(),
 				      g->d->cfg->api.unix_group))
 			o = GRPCD_PEER;
-		snprintf(desc, sizeof(desc), "unix uid %u", (unsigned)cred.uid);
 		log_debug("grpc: %s pid %d connected (%s)", desc, (int)cred.pid,
 			  o == GRPCD_PEER ? "trusted" : "needs the token");
 	} else {
@@ -227,7 +290,6 @@ static void adopt(struct grpcd *g, const struct grpcd_listener *l, int fd)
 		 * HTTP/2 frames must not wait for Nagle. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 				 sizeof(one));
-		tcp_peer(fd, desc, sizeof(desc));
 	}
 	if (fd < GRPCD_PEER_FDS)
 		snprintf(g->peer[fd], sizeof(g->peer[fd]), "%s", desc);
@@ -293,11 +355,16 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 	(void)s;
 	(void)revents;
 	for (int i = 0; i < ACCEPT_BATCH && !g->stopping; i++) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int c;
 
+		memset(&ss, 0, sizeof(ss));
+		c = accept4(fd, (struct sockaddr *)&ss, &len,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c >= 0) {
 			l->backoff_ms = 0;
-			adopt(g, l, c);
+			adopt(g, l, c, &ss);
 			continue;
 		}
 		if (errno == EINTR || errno == ECONNABORTED)
@@ -312,15 +379,30 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents,
 	return 0;
 }
 
-/* Serve listening socket @fd (owned from here on, also on failure). */
-static int listener_add(struct grpcd *g, int fd, bool is_unix)
+static size_t cfg_or(uint64_t v, size_t dflt)
+{
+	return v ? (size_t)v : dflt;
+}
+
+/* Serve listening socket @fd (owned from here on, also on failure) on
+ * @addr, a "host:port" or a path. */
+static int listener_add(struct grpcd *g, int fd, bool is_unix, const char *addr)
 {
 	struct grpcd_listener *l = &g->listeners[g->n_listeners];
+	const struct config *cfg = g->d->cfg;
 	int r;
 
 	l->g = g;
 	l->fd = fd;
 	l->is_unix = is_unix;
+	snprintf(l->desc, sizeof(l->desc), "%s %s", is_unix ? "unix" : "tcp",
+		 addr);
+	l->connections_max =
+		cfg_or(cfg->grpc.connections_max, GRPCD_CONNECTIONS_MAX);
+	l->per_client =
+		cfg_or(cfg->grpc.connections_per_client, GRPCD_PER_CLIENT_MAX);
+	ratelimit_init(&l->note_max, 1, GRPCD_NOTE_USEC);
+	ratelimit_init(&l->note_client, 1, GRPCD_NOTE_USEC);
 	g->n_listeners++;
 	r = sd_event_add_io(g->d->loop, &l->src, fd, EPOLLIN, on_accept, l);
 	if (r < 0)
@@ -339,7 +421,7 @@ static int listeners_start(struct grpcd *g)
 		r = listen_tcp("grpc.tcp", cfg->grpc.tcp, &fd);
 		if (r < 0)
 			return r;
-		r = listener_add(g, fd, false);
+		r = listener_add(g, fd, false, cfg->grpc.tcp);
 		if (r < 0)
 			return r;
 		log_info("grpc: listening on tcp %s", cfg->grpc.tcp);
@@ -355,7 +437,7 @@ static int listeners_start(struct grpcd *g)
 			unlink(cfg->grpc.unix_path);
 			return -ENOMEM;
 		}
-		r = listener_add(g, fd, true);
+		r = listener_add(g, fd, true, cfg->grpc.unix_path);
 		if (r < 0)
 			return r;
 		log_info("grpc: listening on unix %s", cfg->grpc.unix_path);
@@ -371,6 +453,7 @@ static void listeners_stop(struct grpcd *g)
 		sd_event_source_disable_unref(g->listeners[i].backoff);
 		g->listeners[i].backoff = NULL;
 		close(g->listeners[i].fd);
+		grpcd_conns_clear(&g->listeners[i].conns);
 	}
 	g->n_listeners = 0;
 	if (g->unix_path) {

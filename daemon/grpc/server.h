@@ -18,7 +18,9 @@
  * whose calls may change settings; everyone else, TCP clients included,
  * to the one that wants "authorization: Bearer <token>" metadata (the
  * HTTP API's token). Trust is bound to the connection when it is
- * accepted, never looked up per call.
+ * accepted, never looked up per call. A connection over the listener's
+ * grpc.connections_max, or over grpc.connections_per_client of its
+ * client, is closed at once instead (grpc/conns.h).
  *
  * Symbols are prefixed grpcd_: grpc_ is gRPC core's namespace (it has
  * its own grpc_server_start). daemon.h's `struct grpcd *grpc` is

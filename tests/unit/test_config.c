@@ -33,9 +33,38 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c->api.header_timeout_s, 30);
 	ck_assert_uint_eq(c->api.connections_max, 256);
 	ck_assert_uint_eq(c->api.connections_per_client, 32);
+	ck_assert_uint_eq(c->grpc.connections_max, 256);
+	ck_assert_uint_eq(c->grpc.connections_per_client, 32);
 	ck_assert_uint_eq(c->defaults.min_bytes, 256ull << 20);
 	ck_assert_uint_eq(c->sim.n_guests, 0);
 	ck_assert_uint_eq(c->sim.restart_window_ms, 60000);
+	config_free(c);
+}
+END_TEST
+
+/* The gRPC listeners' limits: given, and the per-client default
+ * following a smaller connections_max (as api.*'s does). */
+START_TEST(test_grpc_limits)
+{
+	struct config *c = load_ok("{\"grpc\": {\"connections_max\": 16,\n"
+				   "  \"connections_per_client\": 4}}");
+
+	ck_assert_uint_eq(c->grpc.connections_max, 16);
+	ck_assert_uint_eq(c->grpc.connections_per_client, 4);
+	/* the api.* ones stay theirs */
+	ck_assert_uint_eq(c->api.connections_max, 256);
+	ck_assert_uint_eq(c->api.connections_per_client, 32);
+	config_free(c);
+
+	c = load_ok("{\"grpc\": {\"connections_max\": 8}}");
+	ck_assert_uint_eq(c->grpc.connections_max, 8);
+	ck_assert_uint_eq(c->grpc.connections_per_client, 8);
+	config_free(c);
+
+	c = load_ok("{\"grpc\": {\"connections_per_client\": 2,\n"
+		    "  \"connections_max\": 2}}");
+	ck_assert_uint_eq(c->grpc.connections_max, 2);
+	ck_assert_uint_eq(c->grpc.connections_per_client, 2);
 	config_free(c);
 }
 END_TEST
@@ -126,6 +155,27 @@ static const struct {
 	  "outside" },
 	{ "{\"api\": {\"connections_max\": 8, \"connections_per_client\": 9}}",
 	  "api.connections_per_client", 1, "above api.connections_max" },
+	{ "{\"grpc\": {\n\"connections_max\": 1}}", "grpc.connections_max", 2,
+	  "1 is outside 2..65536" },
+	{ "{\"grpc\": {\"connections_max\": 65537}}", "grpc.connections_max", 1,
+	  "outside" },
+	{ "{\"grpc\": {\"connections_max\": \"8\"}}", "grpc.connections_max", 1,
+	  "integer" },
+	{ "{\"grpc\": {\"connections_per_client\": 0}}",
+	  "grpc.connections_per_client", 1, "0 is outside 1..65536" },
+	{ "{\"grpc\": {\"connections_per_client\": -1}}",
+	  "grpc.connections_per_client", 1, "outside" },
+	{ "{\"grpc\": {\"connections_max\": 8,\n"
+	  "\"connections_per_client\": 9}}",
+	  "grpc.connections_per_client", 2,
+	  "9 is above grpc.connections_max (8): one client could take every "
+	  "connection" },
+	/* above the default connections_max */
+	{ "{\"grpc\": {\"connections_per_client\": 300}}",
+	  "grpc.connections_per_client", 1,
+	  "above grpc.connections_max (256)" },
+	{ "{\"grpc\": {\"connections\": 8}}", "grpc.connections", 1,
+	  "unknown" },
 	{ "{\n\"api\": [1]}", "api", 2, "object" },
 	{ "[]", "(top level)", 0, "object" },
 	{ "{\"a\": 1,\n\"a\": 2}", "(syntax)", 2, "duplicate" },
@@ -180,6 +230,7 @@ static Suite *config_suite(void)
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_full);
+	tcase_add_test(tc, test_grpc_limits);
 	tcase_add_loop_test(tc, test_errors, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_load_file);
 	suite_add_tcase(s, tc);
