@@ -50,10 +50,14 @@ struct sim_conn {
 	 * then one summary line per interval (conn_warn) */
 	struct ratelimit warn_rl;
 	sd_event_source *warn_timer; /* prints the summary */
+	/* the guest's reports of canary mismatches: an error event at most
+	 * once per SIM_CANARY_NOTE_USEC (the counters always follow) */
+	struct ratelimit canary_rl;
 };
 
 #define SIM_WARN_BURST	       10
 #define SIM_WARN_INTERVAL_USEC (5 * 1000000ull)
+#define SIM_CANARY_NOTE_USEC   (10 * 1000000ull)
 
 /* A guest the daemon started itself. */
 /* The restart budget of a spawned guest: more failures than this within

@@ -9,6 +9,7 @@ import mmap
 import os
 import socket
 import struct
+import time
 import unittest
 import uuid
 
@@ -280,6 +281,46 @@ class InstallFlood(unittest.TestCase):
 
     BURST = 10  # SIM_WARN_BURST
     FLOOD = 20000
+
+    def test_canary_reports_cannot_flood_the_events(self):
+        """A guest that raises its canary mismatch count in every STATUS
+        gets one error event per interval, not one per message: the
+        event ring keeps everyone else's events. The counter follows
+        every report."""
+        d = Daemon().start()
+        g = None
+        try:
+            g = EvilGuest(d, "liar")
+            self.assertEqual(g.hello()[0], "welcome")
+
+            def errors():
+                for line in d.get("/metrics").body.decode().splitlines():
+                    if line.startswith('hyperalloc_events_total{type="daemon_error"}'):
+                        return int(line.split()[-1])
+                return 0
+
+            before = errors()
+            t0 = time.monotonic()
+            reports = 500
+            for i in range(1, reports + 1):
+                g.sock.send(struct.pack("<IHH11Q2I", MAGIC, VERSION, STATUS,
+                                        i, 0, 0, 0, 0, i, i, 0, 0, 0, 0,
+                                        0, 0))
+            # Messages are handled in order: the answer to an install
+            # sent after them means they were all read.
+            self.assertEqual(g.install(0), ("installed", 0))
+            elapsed = time.monotonic() - t0
+            vm = wait_for(lambda: d.get("/vms/liar").json(), timeout=10,
+                          what="liar's counters")
+            self.assertEqual(vm["counters"]["canary_mismatches"], reports)
+            # One per started interval of 10 s (before the fix: 500).
+            self.assertLessEqual(errors() - before, 2 + int(elapsed // 10))
+            self.assertGreaterEqual(errors() - before, 1)
+            self.assertEqual(d.get("/healthz").status, 200)
+        finally:
+            if g:
+                g.close()
+            d.cleanup()
 
     def test_flood_gives_a_bounded_log(self):
         d = Daemon().start()
