@@ -44,8 +44,10 @@ static void restore(struct daemon *d, struct vm *vm)
 	if (s.has_auto && vm->ops && vm->ops->reclaim_free &&
 	    daemon_vm_set_auto(vm, s.auto_reclaim) < 0)
 		log_warn("%s: cannot restore auto_reclaim", vm->id);
-	if (s.has_target && s.target_bytes >= vm->mem.min_bytes &&
-	    s.target_bytes <= vm->mem.max_bytes) {
+	/* Kept as it was set, also outside the limits: a limit set after
+	 * the target clamps it whenever it is steered (daemon_vm_steer(),
+	 * safety.h), after a restart as before it. */
+	if (s.has_target) {
 		vm->manual_target = s.target_bytes;
 		vm->mem.target_source = VM_TARGET_MANUAL;
 	}

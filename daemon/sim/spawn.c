@@ -127,7 +127,7 @@ static int spawn(struct sim_backend *sb, struct sim_child *ch)
 	const char *argv[24];
 	int argc = 0;
 	sigset_t all;
-	pid_t pid;
+	pid_t parent, pid;
 	int r;
 
 	snprintf(mem, sizeof(mem), "%llu",
@@ -160,6 +160,7 @@ static int spawn(struct sim_backend *sb, struct sim_child *ch)
 		argv[argc++] = "--thp";
 	argv[argc] = NULL;
 
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -173,7 +174,9 @@ static int spawn(struct sim_backend *sb, struct sim_child *ch)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
+		/* The daemon died before the line above: the orphan's new
+		 * parent is pid 1 or, under a subreaper, any other. */
+		if (getppid() != parent)
 			_exit(1);
 		execv(argv[0], (char *const *)argv);
 		fprintf(stderr, "hyperallocd: cannot run %s: %s\n", argv[0],

@@ -282,6 +282,40 @@ class RestartKeepsManualTargets(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_target_outside_later_limits_survives_restart(self):
+        # A min_bytes set above the manual target clamps the target up;
+        # a restart must keep it manual (and clamped), not hand the VM
+        # back to the policy, which grew it to its full size (found by
+        # bench/soak).
+        guests = [{"name": "clamped", "memory": "256M", "trace": "idle",
+                   "vcpus": 1}]
+        d = Daemon(guests=guests).start()
+        try:
+            wait_for(lambda: "clamped" in d.vms(), timeout=20,
+                     what="spawned guest")
+            r = d.put("/vms/clamped/memory", {"target_bytes": 100 * MIB})
+            self.assertEqual(r.status, 200, r)
+            r = d.put("/vms/clamped/memory", {"min_bytes": 150 * MIB})
+            self.assertEqual(r.status, 200, r)
+            before = r.json()
+            self.assertEqual(before["target_source"], "manual")
+            self.assertEqual(before["target_bytes"], 150 * MIB)
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait()
+            d.log.close()
+            d.start()
+            m = wait_for(lambda: d.vms().get("clamped"), timeout=20,
+                         what="guest after restart")["memory"]
+            self.assertEqual(m["target_source"], "manual")
+            self.assertEqual(m["target_bytes"], 150 * MIB)
+            self.assertEqual(m["min_bytes"], 150 * MIB)
+            # The target as set comes back once the limit allows it.
+            r = d.put("/vms/clamped/memory", {"min_bytes": 64 * MIB})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["target_bytes"], 100 * MIB)
+        finally:
+            d.cleanup()
+
 
 class EventIdsAcrossRestart(unittest.TestCase):
     """An EventSource that reconnects to a restarted daemon with the last
