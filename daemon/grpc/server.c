@@ -35,6 +35,7 @@
 #include "daemon.h"
 #include "auth.h"
 #include "grpc/internal.h"
+#include "http/limits.h" /* HTTP_IDLE_TIMEOUT_S */
 #include "listen.h"
 #include "log.h"
 
@@ -468,14 +469,23 @@ static void listeners_stop(struct grpcd *g)
 static int servers_create(struct grpcd *g)
 {
 	uint64_t max = g->d->cfg->api.max_body_bytes;
+	uint64_t idle_s = g->d->cfg->api.idle_timeout_s;
 	grpc_arg args[] = {
 		{ .type = GRPC_ARG_INTEGER,
 		  .key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
 		  .value.integer = max && max < INT32_MAX ?
 					   (int)max :
 					   DEFAULT_MAX_MESSAGE },
+		/* A connection without a call for api.idle_timeout_s is
+		 * closed (GOAWAY), as HTTP's idle keep-alive ones are: one
+		 * that never calls cannot hold its slot for ever. */
+		{ .type = GRPC_ARG_INTEGER,
+		  .key = (char *)GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+		  .value.integer =
+			  (int)((idle_s ? idle_s : HTTP_IDLE_TIMEOUT_S) *
+				1000) },
 	};
-	grpc_channel_args ch = { .num_args = 1, .args = args };
+	grpc_channel_args ch = { .num_args = 2, .args = args };
 
 	for (int o = 0; o < GRPCD_ORIGINS; o++) {
 		g->srv[o] = grpc_server_create(&ch, NULL);

@@ -239,6 +239,36 @@ class GrpcLimits(unittest.TestCase):
             lambda: tcp_connect(d, "127.0.0.4"), 1)[0]))
         self.assertTrue(answer(self.hold(lambda: unix_connect(d), 1)[0]))
 
+    def test_idle_connections_are_closed(self):
+        """A connection that never calls is closed after
+        api.idle_timeout_s, so it cannot hold its slot for ever: with
+        every slot of one client held idle, that client is served again
+        once the daemon has closed them (before, they stayed open for
+        good)."""
+        d = Daemon()
+        d.config["grpc"].update({"connections_per_client": 2})
+        d.config["api"]["idle_timeout_s"] = 2
+        d.write_config()
+        self.d = d.start()
+        self.addCleanup(self.d.cleanup)
+        self.socks = []
+        self.addCleanup(lambda: [s.close() for s in self.socks])
+        held = self.hold(lambda: tcp_connect(self.d), 2)
+        for s in held:
+            self.assertTrue(answer(s))  # both taken by gRPC core
+        self.assertFalse(served(lambda: tcp_connect(self.d)))
+        # Each held one ends: GOAWAY and close, or a plain close.
+        for s in held:
+            while True:
+                try:
+                    data = s.recv(4096)
+                except (ConnectionResetError, BrokenPipeError):
+                    break
+                if not data:
+                    break
+        wait_for(lambda: served(lambda: tcp_connect(self.d)),
+                 timeout=GIVE_UP, what="a slot after the idle close")
+
     def test_one_uid_cannot_take_the_unix_socket(self):
         # On the unix socket every peer has the same address; the share
         # is per uid (SO_PEERCRED). This test is one uid.
