@@ -194,9 +194,8 @@ static void start(struct commit *c)
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The write under way ended (called with it done): answer its waiters,
- * and start the next if more came. */
-static void finish(struct commit *c)
+/* The write under way is done: take its result, answer its waiters. */
+static int end_flight(struct commit *c)
 {
 	int r;
 
@@ -208,11 +207,18 @@ static void finish(struct commit *c)
 	c->in_flight = false;
 	note_result(c, r);
 	list_answer(c, &c->flight, r);
+	return r;
+}
+
+/* The write under way ended: answer its waiters, and start the next if
+ * more came. */
+static void finish(struct commit *c)
+{
+	int r = end_flight(c);
+
 	/* After a failure, only new changes or waiters try again: a disk
 	 * that stays broken must not spin the loop. */
-	if (r == 0 && (state_dirty(c->d->state) || c->next.n))
-		arm(c);
-	else if (r < 0 && c->next.n)
+	if (c->next.n || (r == 0 && state_dirty(c->d->state)))
 		arm(c);
 }
 
@@ -346,14 +352,7 @@ int commit_now(struct commit *c)
 		while (!c->job_done)
 			pthread_cond_wait(&c->cond, &c->lock);
 		pthread_mutex_unlock(&c->lock);
-		r = c->job_result;
-		c->in_flight = false;
-		pthread_mutex_lock(&c->lock);
-		free(c->job);
-		c->job = NULL;
-		pthread_mutex_unlock(&c->lock);
-		note_result(c, r);
-		list_answer(c, &c->flight, r);
+		r = end_flight(c);
 	}
 	if (state_dirty(c->d->state)) {
 		r = state_flush(c->d->state);
