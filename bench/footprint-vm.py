@@ -25,6 +25,24 @@ slow to get back makes the run longer):
               --auto-ms (default 5000, the paper's)
   ha-auto-1s  the same every second
 
+and the daemon's policies steering the same HyperAlloc guest: the guest
+runs as a domain of a private libvirtd (bench/_lvvm.py), which
+hyperallocd (build/daemon/hyperallocd) follows, ticking every --tick-ms
+(default 1000, the daemon's own default); the policy is set through
+PUT /policy when the replay starts, with the parameters bench/footprint
+runs them with on simulated guests of the same size (logical size left
+at max, soft reclaim on):
+
+  ha-auto-reclaim  auto-reclaim, every tick (interval_ms 0)
+  ha-working-set   working-set: the used memory's estimate plus 30 %
+                   headroom (at least 256 MiB) stays installed, every
+                   tick
+  ha-pressure      pressure: Senpai's loop with the guest's installs as
+                   the stall (install_target 150/s), every tick
+
+(shares and static are left out: shares gives a single VM the host's
+budget, 80 % of 23 GiB, so it is auto-reclaim; static is none.)
+
 Footprint = the sum of st_blocks of the QEMU's guest-RAM memfds, sampled
 every 250 ms and integrated over the replay (from its start line to its
 verdict on the console): average and peak. Completion = the replay's own
@@ -55,6 +73,7 @@ import threading
 import time
 
 import _benchutil as bu
+import _lvvm
 import _vm
 from _benchutil import BenchError
 
@@ -69,7 +88,19 @@ MODES = {
     "ha-auto": ("hyperalloc", {}, "auto"),
     "ha-auto-1s": ("hyperalloc", {}, 1000),
 }
-HA_MODES = ("ha-auto", "ha-auto-1s")
+GIB2 = 2 << 30  # the guest size the parameters are for (as bench/footprint)
+# name: (policy, parameters); the guest is an _lvvm.LvGuest.
+DAEMON_MODES = {
+    "ha-auto-reclaim": ("auto-reclaim", {"interval_ms": 0}),
+    "ha-working-set": ("working-set", {
+        "resize": False, "auto_reclaim": True, "interval_ms": 0,
+        "headroom": 0.3, "headroom_min": GIB2 // 8}),
+    "ha-pressure": ("pressure", {
+        "resize": False, "auto_reclaim": True, "interval_ms": 0,
+        "install_target": 150}),
+}
+ALL_MODES = list(MODES) + list(DAEMON_MODES)
+HA_MODES = ("ha-auto", "ha-auto-1s") + tuple(DAEMON_MODES)
 MULTI_MODES = ("none", "fpr", "ha-auto")
 
 
@@ -142,13 +173,23 @@ class VirtioMemRule:
         self._t.join()
 
 
-def boot(mode, p, args, tag):
+def boot(mode, p, args, tag, host=None):
+    """A guest of @mode, ready for the replay; a daemon mode's guest is
+    a domain of @host."""
+    if mode in DAEMON_MODES:
+        return _lvvm.LvGuest(host, p, args.memory_mib, tag).start()
     mech, opts, auto = MODES[mode]
     g = _vm.Guest(mech, p, args.memory_mib, "memfd", tag, **opts).start()
     if auto:
         ms = args.auto_ms if auto == "auto" else auto
         g.vm.qmp("hyperalloc-set-auto", enabled=True, interval_ms=ms)
     return g
+
+
+def steer(mode, host):
+    """Hand a daemon mode's guest to its policy (the replay starts)."""
+    if mode in DAEMON_MODES:
+        host.set_policy(*DAEMON_MODES[mode])
 
 
 def replay_cmd(args):
@@ -174,12 +215,16 @@ def end_replay(g, since):
 
 
 def run_single(mode, p, args):
-    g = boot(mode, p, args, "fpvm-" + mode)
-    rule = None
+    host = None
+    if mode in DAEMON_MODES:
+        host = _lvvm.DaemonHost(args.tick_ms).start()
+    rule = g = None
     try:
+        g = boot(mode, p, args, "fpvm-" + mode, host)
         s = g.sampler(period=0.25, every=True).start()
         if mode == "virtiomem":
             rule = VirtioMemRule(g).start()
+        steer(mode, host)
         since, t0 = start_replay(g, args)
         t1, v = end_replay(g, since)
         s.stop()
@@ -194,7 +239,10 @@ def run_single(mode, p, args):
     finally:
         if rule:
             rule.stop()
-        g.stop()
+        if g:
+            g.stop()
+        if host:
+            host.stop()
     r = dict(avg=avg, peak=peak, seconds=float(v["seconds"]),
              guest_peak=int(v["peak_mib"]) * bu.MIB)
     print("%-11s avg %6.0f MiB  peak %6.0f MiB  completion %6.1f s  "
@@ -256,14 +304,16 @@ def main():
     ap.add_argument("--mrounds", type=float, default=0.15,
                     help="ha-replay -w: work per trace second")
     ap.add_argument("--auto-ms", type=int, default=5000)
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--tick-ms", type=int, default=1000,
+                    help="the daemon's tick in its modes (default 1000)")
+    ap.add_argument("--modes", default=",".join(ALL_MODES))
     ap.add_argument("--no-multi", action="store_true")
     args = ap.parse_args()
     modes = args.modes.split(",")
     for m in modes:
-        if m not in MODES:
+        if m not in ALL_MODES:
             bu.fail(NAME, "unknown mode %r: one of %s"
-                    % (m, ", ".join(MODES)))
+                    % (m, ", ".join(ALL_MODES)))
     if "fpr" not in modes:
         print("no fpr in --modes: no ratios (they are to fpr)", flush=True)
     bu.trap_signals()
