@@ -21,6 +21,9 @@ slow to get back makes the run longer):
               1/32 of the VM's size; 2 steps more below half a step free,
               1 step more below one step, 1 step less above two steps
               (VirtioMemRule)
+  ha-none     our kernel with the HyperAlloc device, nothing reclaimed:
+              what the HyperAlloc modes' completion compares with (the
+              stock kernel's runs differ in more than the mechanism)
   ha-auto     our kernel, the HyperAlloc device's automatic reclaim every
               --auto-ms (default 5000, the paper's)
   ha-auto-1s  the same every second
@@ -46,7 +49,8 @@ budget, 80 % of 23 GiB, so it is auto-reclaim; static is none.)
 Footprint = the sum of st_blocks of the QEMU's guest-RAM memfds, sampled
 every 250 ms and integrated over the replay (from its start line to its
 verdict on the console): average and peak. Completion = the replay's own
-seconds (guest clock); slowdown = completion over fpr's. Every replay
+seconds (guest clock); slowdown = completion over fpr's, and for the
+HyperAlloc modes also over ha-none's (the same kernel). Every replay
 must pass (all canaries intact).
 
 Multi-VM (unless --no-multi): three guests of one mode on this host, the
@@ -55,7 +59,9 @@ time after the first; the host's memory is the sum of their footprints
 from the first replay's start to the last one's end: peak and average
 for none, fpr and ha-auto (the paper: 40.7 / 36.0 / 28.1 GiB peak).
 The guests then share the machine's two cores, so their replays take
-longer than alone.
+longer than alone. --multi-only SECONDS runs only that, for the --modes
+among those three, every mode staggered by a third of SECONDS (a single
+replay's time from an earlier run).
 
 TCG runs the guest's work and its kernel much slower than hardware, and
 the trace runs --scale times faster than the build it was taken from,
@@ -85,6 +91,7 @@ MODES = {
     "none": ("none", {}, None),
     "fpr": ("balloon", {"fpr": True}, None),
     "virtiomem": ("virtiomem", {"agent": True}, None),
+    "ha-none": ("hyperalloc", {}, None),
     "ha-auto": ("hyperalloc", {}, "auto"),
     "ha-auto-1s": ("hyperalloc", {}, 1000),
 }
@@ -270,13 +277,13 @@ def run_multi(mode, p, args, alone_s):
             since, t0 = start_replay(g, args)
             t_first = t_first or t0
             starts.append(since)
-        ends = [end_replay(g, since)[0] for g, since in zip(gs, starts)]
+        done = [end_replay(g, since) for g, since in zip(gs, starts)]
         for s in samplers:
             s.stop()
     finally:
         for g in gs:
             g.stop()
-    t1 = max(ends)
+    t1 = max(t for t, _ in done)
     # The host's sum over time: every sampler's steps, summed on a grid.
     step = 0.25
     n = int((t1 - t_first) / step) + 1
@@ -289,8 +296,11 @@ def run_multi(mode, p, args, alone_s):
                 k += 1
             total[j] += s.samples[k][1] if s.samples[k][0] <= t else 0
     peak, avg = max(total), sum(total) / len(total)
-    print("multi %-9s host peak %6.0f MiB  avg %6.0f MiB  over %.0f s"
-          % (mode, peak / bu.MIB, avg / bu.MIB, t1 - t_first), flush=True)
+    print("multi %-9s host peak %6.0f MiB  avg %6.0f MiB  over %.0f s "
+          "(replays %s s)" % (mode, peak / bu.MIB, avg / bu.MIB,
+                              t1 - t_first, " / ".join(
+                                  v["seconds"] for _, v in done)),
+          flush=True)
     return peak, avg
 
 
@@ -308,6 +318,9 @@ def main():
                     help="the daemon's tick in its modes (default 1000)")
     ap.add_argument("--modes", default=",".join(ALL_MODES))
     ap.add_argument("--no-multi", action="store_true")
+    ap.add_argument("--multi-only", type=float, metavar="SECONDS",
+                    help="no single runs; the multi-VM guests staggered "
+                    "by a third of SECONDS")
     args = ap.parse_args()
     modes = args.modes.split(",")
     for m in modes:
@@ -324,6 +337,8 @@ def main():
                                                          replay_cmd(args)),
               flush=True)
         for m in modes:
+            if args.multi_only:
+                break
             try:
                 res[m] = run_single(m, p, args)
             except (BenchError, AssertionError) as e:
@@ -335,7 +350,11 @@ def main():
                 # The reason and, after a fatal line, that line.
                 failed[m] = " ".join(str(e).splitlines()[:2])[:300]
                 print("%-11s FAILED: %s" % (m, failed[m]), flush=True)
-        if not args.no_multi:
+        if args.multi_only:
+            for m in MULTI_MODES:
+                if m in modes:
+                    multi[m] = run_multi(m, p, args, args.multi_only)
+        elif not args.no_multi:
             for m in MULTI_MODES:
                 if m in res:
                     multi[m] = run_multi(m, p, args, res[m]["seconds"])
@@ -349,15 +368,21 @@ def main():
         if m not in res or not fpr:
             return "-"
         return "%.3f" % (res[m][key] / fpr[key])
-    print("| mode | avg MiB | peak MiB | avg/fpr | completion s | slowdown |")
-    print("|---|---|---|---|---|---|")
+    def vs_ha_none(m):
+        """@m's completion over ha-none's, for our kernel's modes."""
+        if m not in HA_MODES or "ha-none" not in res:
+            return "-"
+        return "%.3f" % (res[m]["seconds"] / res["ha-none"]["seconds"])
+    print("| mode | avg MiB | peak MiB | avg/fpr | completion s | slowdown "
+          "| completion/ha-none |")
+    print("|---|---|---|---|---|---|---|")
     for m in failed:
-        print("| %s | failed: %s | | | | |" % (m, failed[m]))
+        print("| %s | failed: %s | | | | | |" % (m, failed[m]))
     for m in res:
         r = res[m]
-        print("| %s | %.0f | %.0f | %s | %.1f | %s |"
+        print("| %s | %.0f | %.0f | %s | %.1f | %s | %s |"
               % (m, r["avg"] / bu.MIB, r["peak"] / bu.MIB, ratio(m),
-                 r["seconds"], ratio(m, "seconds")))
+                 r["seconds"], ratio(m, "seconds"), vs_ha_none(m)))
     if multi:
         print("| multi-VM mode | host peak MiB | host avg MiB | peak/fpr |")
         print("|---|---|---|---|")
