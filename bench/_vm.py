@@ -24,7 +24,8 @@ import _benchutil as bu
 from _benchutil import BenchError
 
 sys.path.insert(0, os.path.join(bu.TOP, "tests", "e2e"))
-from qemu_vm import QemuVM, build_outputs, wait_for  # noqa: E402,F401
+from qemu_vm import (QemuVM, SerialConsole, build_outputs,  # noqa: E402
+                     wait_for)
 
 FATAL = re.compile(r"Kernel panic|Oops|BUG:|general protection fault|"
                    r"Out of memory: Killed process")
@@ -160,11 +161,13 @@ class Guest:
     (shared memfd RAM, 4 KiB pages). @fpr: the balloon's free page
     reporting on, at the paper's order 9 (its delay, 2 s, and capacity,
     32, are the kernel's own). @stats: a virtio-balloon only for guest
-    statistics (for the virtio-mem guest, whose controller needs the
-    guest's free memory)."""
+    statistics. @agent: a second serial console (ttyS1) with a shell of
+    its own, from which the host reads the guest's state while the first
+    console runs a workload (for the virtio-mem guest, whose controller
+    needs the guest's free huge pages: guest_free_huge())."""
 
     def __init__(self, mech, p, mib, backing="memfd", tag="0", fpr=False,
-                 stats=False, smp=2):
+                 stats=False, smp=2, agent=False):
         self.mech = mech
         self.mib = mib
         self.backing = backing
@@ -212,6 +215,13 @@ class Guest:
         # Lines after which what is awaited will not come: every wait
         # ends at once (an oops, or the OOM killer taking the workload).
         self.vm.serial.fatal = FATAL
+        self.agent = None
+        if agent:
+            self._agent_path = os.path.join(self.vm.dir, "agent.sock")
+            self.vm.args += ["-chardev", "socket,id=ser1,path=%s,server=on,"
+                             "wait=off" % self._agent_path,
+                             "-serial", "chardev:ser1"]
+            self.agent = SerialConsole(alive=self.vm.alive)
 
     def start(self):
         """Boot and wait until the guest is ready; a guest that does not
@@ -245,9 +255,18 @@ class Guest:
         if self.has_balloon:
             self.vm.qmp("qom-set", path="bal",
                         property="guest-stats-polling-interval", value=1)
+        if self.agent:
+            self.agent.connect(self._agent_path)
+            # No echo, no prompt: only what the commands print.
+            self.vm.run("(PS1= setsid sh -c 'stty -echo; exec sh' "
+                        "</dev/ttyS1 >/dev/ttyS1 2>&1 &)")
+            wait_for(self._agent_answers, 60,
+                     "the shell on the second console")
         return self
 
     def stop(self):
+        if self.agent:
+            self.agent.close()
         self.vm.stop()
 
     def pid(self):
@@ -265,6 +284,26 @@ class Guest:
         when the guest sent them (time.time())."""
         st = self.vm.qmp("qom-get", path="bal", property="guest-stats")
         return st["stats"].get("stat-free-memory", -1), st["last-update"]
+
+    def _agent_answers(self):
+        # What is typed before the shell opened ttyS1 is lost: ask again.
+        try:
+            return self.agent.run("echo ok", 2) == ["ok"]
+        except AssertionError:
+            return False
+
+    def guest_free_huge(self, timeout=30):
+        """The guest's free memory in whole free 2 MiB blocks of its
+        page allocator (/proc/buddyinfo, orders 9 and up), bytes; read
+        on the second console, so it is fresh."""
+        total = 0
+        for line in self.agent.run("cat /proc/buddyinfo", timeout):
+            w = line.split()
+            if len(w) > 4 and w[0] == "Node" and w[2] == "zone":
+                counts = [int(c) for c in w[4:]]
+                total += sum(n << (order - 9) for order, n in
+                             enumerate(counts) if order >= 9)
+        return total * 2 * bu.MIB
 
     def sampler(self, **kw):
         if self.backing == "anon":

@@ -16,18 +16,41 @@ slow to get back makes the run longer):
               the paper's settings (order 9; 2 s delay and capacity 32
               are the kernel's own): THE BASELINE of the ratios
   virtiomem   Debian's kernel, virtio-mem resized by this script with the
-              paper's rule, once a second, on the guest's free memory
-              (from a statistics-only virtio-balloon): step 1/32 of the
-              device's size; 2 steps more below half a step free, 1 step
-              more below one step, 1 step less above two steps
+              paper's rule, once a second, on the guest's free huge pages
+              (/proc/buddyinfo, read on a second serial console): step
+              1/32 of the VM's size; 2 steps more below half a step free,
+              1 step more below one step, 1 step less above two steps
+              (VirtioMemRule)
+  ha-none     our kernel with the HyperAlloc device, nothing reclaimed:
+              what the HyperAlloc modes' completion compares with (the
+              stock kernel's runs differ in more than the mechanism)
   ha-auto     our kernel, the HyperAlloc device's automatic reclaim every
               --auto-ms (default 5000, the paper's)
   ha-auto-1s  the same every second
 
+and the daemon's policies steering the same HyperAlloc guest: the guest
+runs as a domain of a private libvirtd (bench/_lvvm.py), which
+hyperallocd (build/daemon/hyperallocd) follows, ticking every --tick-ms
+(default 1000, the daemon's own default); the policy is set through
+PUT /policy when the replay starts, with the parameters bench/footprint
+runs them with on simulated guests of the same size (logical size left
+at max, soft reclaim on):
+
+  ha-auto-reclaim  auto-reclaim, every tick (interval_ms 0)
+  ha-working-set   working-set: the used memory's estimate plus 30 %
+                   headroom (at least 256 MiB) stays installed, every
+                   tick
+  ha-pressure      pressure: Senpai's loop with the guest's installs as
+                   the stall (install_target 150/s), every tick
+
+(shares and static are left out: shares gives a single VM the host's
+budget, 80 % of 23 GiB, so it is auto-reclaim; static is none.)
+
 Footprint = the sum of st_blocks of the QEMU's guest-RAM memfds, sampled
 every 250 ms and integrated over the replay (from its start line to its
 verdict on the console): average and peak. Completion = the replay's own
-seconds (guest clock); slowdown = completion over fpr's. Every replay
+seconds (guest clock); slowdown = completion over fpr's, and for the
+HyperAlloc modes also over ha-none's (the same kernel). Every replay
 must pass (all canaries intact).
 
 Multi-VM (unless --no-multi): three guests of one mode on this host, the
@@ -36,7 +59,9 @@ time after the first; the host's memory is the sum of their footprints
 from the first replay's start to the last one's end: peak and average
 for none, fpr and ha-auto (the paper: 40.7 / 36.0 / 28.1 GiB peak).
 The guests then share the machine's two cores, so their replays take
-longer than alone.
+longer than alone. --multi-only SECONDS runs only that, for the --modes
+among those three, every mode staggered by a third of SECONDS (a single
+replay's time from an earlier run).
 
 TCG runs the guest's work and its kernel much slower than hardware, and
 the trace runs --scale times faster than the build it was taken from,
@@ -54,6 +79,7 @@ import threading
 import time
 
 import _benchutil as bu
+import _lvvm
 import _vm
 from _benchutil import BenchError
 
@@ -64,24 +90,49 @@ MODES = {
     # name: (mechanism, Guest options, auto interval ms or None)
     "none": ("none", {}, None),
     "fpr": ("balloon", {"fpr": True}, None),
-    "virtiomem": ("virtiomem", {"stats": True}, None),
+    "virtiomem": ("virtiomem", {"agent": True}, None),
+    "ha-none": ("hyperalloc", {}, None),
     "ha-auto": ("hyperalloc", {}, "auto"),
     "ha-auto-1s": ("hyperalloc", {}, 1000),
 }
-HA_MODES = ("ha-auto", "ha-auto-1s")
+GIB2 = 2 << 30  # the guest size the parameters are for (as bench/footprint)
+# name: (policy, parameters); the guest is an _lvvm.LvGuest.
+DAEMON_MODES = {
+    "ha-auto-reclaim": ("auto-reclaim", {"interval_ms": 0}),
+    "ha-working-set": ("working-set", {
+        "resize": False, "auto_reclaim": True, "interval_ms": 0,
+        "headroom": 0.3, "headroom_min": GIB2 // 8}),
+    "ha-pressure": ("pressure", {
+        "resize": False, "auto_reclaim": True, "interval_ms": 0,
+        "install_target": 150}),
+}
+ALL_MODES = list(MODES) + list(DAEMON_MODES)
+HA_MODES = ("ha-auto", "ha-auto-1s") + tuple(DAEMON_MODES)
 MULTI_MODES = ("none", "fpr", "ha-auto")
 
 
 class VirtioMemRule:
-    """The paper's virtio-mem resize rule, applied once a second in a
-    thread to one guest."""
+    """The paper's virtio-mem resize rule (its scripts/vm_resize.py),
+    applied to one guest every @period s in a thread. It is driven by the
+    guest's free huge pages (whole free 2 MiB blocks, the unit virtio-mem
+    plugs and unplugs), read fresh on the guest's second console: step
+    1/32 of the VM's maximum size; 2 steps more below half a step free,
+    1 step more below one step, 1 step less above two steps.
 
-    def __init__(self, g):
+    Steps count from what the device has plugged (its "size"), not from
+    the last request, and a shrink waits until the device has carried out
+    the change before: a guest slow to unplug is not asked for ever less
+    while its free memory still counts what it has not yet given up."""
+
+    def __init__(self, g, period=1.0):
         self.g = g
+        self.period = period
         self.max = g.device_mib * bu.MIB
-        self.step = max(2, g.device_mib // 32 // 2 * 2) * bu.MIB
-        self.size = self.max
+        self.step = g.mib // 32 * bu.MIB
+        self.requested = self.max
         self.resizes = 0
+        self.grows = 0
+        self.min_free = None
         self._stop = threading.Event()
 
     def start(self):
@@ -89,43 +140,63 @@ class VirtioMemRule:
         self._t.start()
         return self
 
+    def decide(self, free, plugged):
+        """The request for @free bytes in free huge pages and @plugged
+        bytes plugged (pure)."""
+        if free < self.step // 2:
+            want = max(plugged, self.requested) + 2 * self.step
+        elif free < self.step:
+            want = max(plugged, self.requested) + self.step
+        elif free > 2 * self.step and plugged == self.requested:
+            want = plugged - self.step
+        else:
+            want = self.requested
+        return min(max(want, 0), self.max)
+
     def _run(self):
-        while not self._stop.wait(1.0):
+        vm = self.g.vm
+        while not self._stop.wait(self.period):
             try:
-                free, _ = self.g.guest_free()
+                free = self.g.guest_free_huge()
+                plugged = vm.qmp("qom-get", path="vm0", property="size")
             except (AssertionError, OSError):
                 return  # the guest is gone
-            if free < 0:
+            if self.min_free is None or free < self.min_free:
+                self.min_free = free
+            want = self.decide(free, plugged)
+            if want == self.requested:
                 continue
-            want = self.size
-            if free < self.step // 2:
-                want += 2 * self.step
-            elif free < self.step:
-                want += self.step
-            elif free > 2 * self.step:
-                want -= self.step
-            want = min(max(want, 0), self.max)
-            if want != self.size:
-                self.size = want
-                self.resizes += 1
-                try:
-                    self.g.vm.qmp("qom-set", path="vm0",
-                                  property="requested-size", value=want)
-                except (AssertionError, OSError):
-                    return
+            self.grows += want > self.requested
+            self.requested = want
+            self.resizes += 1
+            try:
+                vm.qmp("qom-set", path="vm0", property="requested-size",
+                       value=want)
+            except (AssertionError, OSError):
+                return
 
     def stop(self):
         self._stop.set()
         self._t.join()
 
 
-def boot(mode, p, args, tag):
+def boot(mode, p, args, tag, host=None):
+    """A guest of @mode, ready for the replay; a daemon mode's guest is
+    a domain of @host."""
+    if mode in DAEMON_MODES:
+        return _lvvm.LvGuest(host, p, args.memory_mib, tag).start()
     mech, opts, auto = MODES[mode]
     g = _vm.Guest(mech, p, args.memory_mib, "memfd", tag, **opts).start()
     if auto:
         ms = args.auto_ms if auto == "auto" else auto
         g.vm.qmp("hyperalloc-set-auto", enabled=True, interval_ms=ms)
     return g
+
+
+def steer(mode, host):
+    """Hand a daemon mode's guest to its policy (the replay starts)."""
+    if mode in DAEMON_MODES:
+        host.set_policy(*DAEMON_MODES[mode])
 
 
 def replay_cmd(args):
@@ -151,12 +222,16 @@ def end_replay(g, since):
 
 
 def run_single(mode, p, args):
-    g = boot(mode, p, args, "fpvm-" + mode)
-    rule = None
+    host = None
+    if mode in DAEMON_MODES:
+        host = _lvvm.DaemonHost(args.tick_ms).start()
+    rule = g = None
     try:
+        g = boot(mode, p, args, "fpvm-" + mode, host)
         s = g.sampler(period=0.25, every=True).start()
         if mode == "virtiomem":
             rule = VirtioMemRule(g).start()
+        steer(mode, host)
         since, t0 = start_replay(g, args)
         t1, v = end_replay(g, since)
         s.stop()
@@ -166,11 +241,15 @@ def run_single(mode, p, args):
             q = g.vm.qmp("query-hyperalloc")
             extra = " installs=%d" % q["installs"]
         if rule:
-            extra = " resizes=%d" % rule.resizes
+            extra = (" resizes=%d grows=%d least_free_huge=%d MiB"
+                     % (rule.resizes, rule.grows, rule.min_free >> 20))
     finally:
         if rule:
             rule.stop()
-        g.stop()
+        if g:
+            g.stop()
+        if host:
+            host.stop()
     r = dict(avg=avg, peak=peak, seconds=float(v["seconds"]),
              guest_peak=int(v["peak_mib"]) * bu.MIB)
     print("%-11s avg %6.0f MiB  peak %6.0f MiB  completion %6.1f s  "
@@ -198,13 +277,13 @@ def run_multi(mode, p, args, alone_s):
             since, t0 = start_replay(g, args)
             t_first = t_first or t0
             starts.append(since)
-        ends = [end_replay(g, since)[0] for g, since in zip(gs, starts)]
+        done = [end_replay(g, since) for g, since in zip(gs, starts)]
         for s in samplers:
             s.stop()
     finally:
         for g in gs:
             g.stop()
-    t1 = max(ends)
+    t1 = max(t for t, _ in done)
     # The host's sum over time: every sampler's steps, summed on a grid.
     step = 0.25
     n = int((t1 - t_first) / step) + 1
@@ -217,8 +296,11 @@ def run_multi(mode, p, args, alone_s):
                 k += 1
             total[j] += s.samples[k][1] if s.samples[k][0] <= t else 0
     peak, avg = max(total), sum(total) / len(total)
-    print("multi %-9s host peak %6.0f MiB  avg %6.0f MiB  over %.0f s"
-          % (mode, peak / bu.MIB, avg / bu.MIB, t1 - t_first), flush=True)
+    print("multi %-9s host peak %6.0f MiB  avg %6.0f MiB  over %.0f s "
+          "(replays %s s)" % (mode, peak / bu.MIB, avg / bu.MIB,
+                              t1 - t_first, " / ".join(
+                                  v["seconds"] for _, v in done)),
+          flush=True)
     return peak, avg
 
 
@@ -232,15 +314,21 @@ def main():
     ap.add_argument("--mrounds", type=float, default=0.15,
                     help="ha-replay -w: work per trace second")
     ap.add_argument("--auto-ms", type=int, default=5000)
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--tick-ms", type=int, default=1000,
+                    help="the daemon's tick in its modes (default 1000)")
+    ap.add_argument("--modes", default=",".join(ALL_MODES))
     ap.add_argument("--no-multi", action="store_true")
+    ap.add_argument("--multi-only", type=float, metavar="SECONDS",
+                    help="no single runs; the multi-VM guests staggered "
+                    "by a third of SECONDS")
     args = ap.parse_args()
     modes = args.modes.split(",")
     for m in modes:
-        if m not in MODES:
-            bu.fail(NAME, "unknown mode %r: one of %s" % (m, ", ".join(MODES)))
+        if m not in ALL_MODES:
+            bu.fail(NAME, "unknown mode %r: one of %s"
+                    % (m, ", ".join(ALL_MODES)))
     if "fpr" not in modes:
-        bu.fail(NAME, "--modes must include fpr, the baseline")
+        print("no fpr in --modes: no ratios (they are to fpr)", flush=True)
     bu.trap_signals()
     res, multi, failed = {}, {}, {}
     try:
@@ -249,33 +337,52 @@ def main():
                                                          replay_cmd(args)),
               flush=True)
         for m in modes:
+            if args.multi_only:
+                break
             try:
                 res[m] = run_single(m, p, args)
             except (BenchError, AssertionError) as e:
                 # A mode whose guest cannot finish the trace (out of
-                # memory) is reported as failed; the baseline must run.
+                # memory) is reported as failed; the baseline must run
+                # when it is asked for.
                 if m == "fpr":
                     raise
-                failed[m] = str(e).splitlines()[0][:200]
+                # The reason and, after a fatal line, that line.
+                failed[m] = " ".join(str(e).splitlines()[:2])[:300]
                 print("%-11s FAILED: %s" % (m, failed[m]), flush=True)
-        if not args.no_multi:
+        if args.multi_only:
+            for m in MULTI_MODES:
+                if m in modes:
+                    multi[m] = run_multi(m, p, args, args.multi_only)
+        elif not args.no_multi:
             for m in MULTI_MODES:
                 if m in res:
                     multi[m] = run_multi(m, p, args, res[m]["seconds"])
     except (BenchError, OSError, subprocess.CalledProcessError,
             AssertionError) as e:
         bu.fail(NAME, str(e))
-    fpr = res["fpr"]
-    print("| mode | avg MiB | peak MiB | avg/fpr | completion s | slowdown |")
-    print("|---|---|---|---|---|---|")
+    fpr = res.get("fpr")
+
+    def ratio(m, key="avg"):
+        """@m's @key over fpr's: text, "-" without either."""
+        if m not in res or not fpr:
+            return "-"
+        return "%.3f" % (res[m][key] / fpr[key])
+    def vs_ha_none(m):
+        """@m's completion over ha-none's, for our kernel's modes."""
+        if m not in HA_MODES or "ha-none" not in res:
+            return "-"
+        return "%.3f" % (res[m]["seconds"] / res["ha-none"]["seconds"])
+    print("| mode | avg MiB | peak MiB | avg/fpr | completion s | slowdown "
+          "| completion/ha-none |")
+    print("|---|---|---|---|---|---|---|")
     for m in failed:
-        print("| %s | failed: %s | | | | |" % (m, failed[m]))
+        print("| %s | failed: %s | | | | | |" % (m, failed[m]))
     for m in res:
         r = res[m]
-        print("| %s | %.0f | %.0f | %.3f | %.1f | %.3f |"
-              % (m, r["avg"] / bu.MIB, r["peak"] / bu.MIB,
-                 r["avg"] / fpr["avg"], r["seconds"],
-                 r["seconds"] / fpr["seconds"]))
+        print("| %s | %.0f | %.0f | %s | %.1f | %s | %s |"
+              % (m, r["avg"] / bu.MIB, r["peak"] / bu.MIB, ratio(m),
+                 r["seconds"], ratio(m, "seconds"), vs_ha_none(m)))
     if multi:
         print("| multi-VM mode | host peak MiB | host avg MiB | peak/fpr |")
         print("|---|---|---|---|")
@@ -285,11 +392,9 @@ def main():
                      "%.3f" % (pk / multi["fpr"][0]) if "fpr" in multi
                      else "-"))
     ha = [m for m in res if m in HA_MODES]
-    ok = [m for m in ha if res[m]["seconds"] <= 1.01 * fpr["seconds"]]
+    ok = [m for m in ha
+          if fpr and res[m]["seconds"] <= 1.01 * fpr["seconds"]]
     best = min(ok or ha, key=lambda m: res[m]["avg"]) if ha else None
-
-    def ratio(m, key="avg"):
-        return "%.3f" % (res[m][key] / fpr[key]) if m in res else "-"
     print("%s: ha_vs_fpr=%s best_policy=%s best_vs_fpr=%s best_slowdown=%s "
           "virtiomem_vs_fpr=%s none_vs_fpr=%s multivm_peak_vs_fpr=%s "
           "multivm_avg_vs_fpr=%s"

@@ -369,20 +369,26 @@ WORK_S = 300
 class HaDomain:
     """A HyperAlloc libvirt domain: memfd shared RAM, two vCPUs (TCG runs
     them multi-threaded), the device through <qemu:commandline>, the
-    serial console on a unix socket with a shell."""
+    serial console on a unix socket with a shell.
+
+    By default the kernel of @paths is Debian's with the driver's test
+    mode on a memmap= pool (ha_paths()); @cmdline replaces that whole
+    command line, for a kernel whose own allocator runs on the device
+    (make guest: pass its kernel and initrd in @paths)."""
 
     def __init__(self, env, name, paths, ram_mib, pool_mib=None, ha_args="",
-                 auto=False, shared=True):
+                 auto=False, shared=True, cmdline=None):
         self.env = env
         self.name = name
         self.ram_mib = ram_mib
         self.pool_mib = pool_mib or ram_mib - 256
         self.shared = shared
         self.sock = os.path.join(env.dir, "console-%s.sock" % name)
-        cmdline = ("console=ttyS0 loglevel=4 panic=-1 memmap=%dM$0x%x "
-                   "ha.test_pool=%dM@0x%x ha.test_report_s=0 %s"
-                   % (self.pool_mib, POOL_START, self.pool_mib, POOL_START,
-                      ha_args))
+        if cmdline is None:
+            cmdline = ("console=ttyS0 loglevel=4 panic=-1 memmap=%dM$0x%x "
+                       "ha.test_pool=%dM@0x%x ha.test_report_s=0 %s"
+                       % (self.pool_mib, POOL_START, self.pool_mib,
+                          POOL_START, ha_args))
         dev = "virtio-hyperalloc-pci,id=ha0,bus=pcie.0,addr=0x18,iothread=io0"
         if auto:
             dev += ",auto-reclaim=on,auto-interval=500"
