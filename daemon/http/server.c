@@ -535,6 +535,8 @@ static void on_committed(void *userdata, int result)
 
 	hc->committed = true;
 	hc->commit_result = result;
+	if (!hc->holding)
+		return; /* answered within commit_wait: hold() sends it */
 	MHD_resume_connection(hc->conn);
 	http_listener_kick(hc->l);
 }
@@ -567,8 +569,14 @@ static bool hold(struct http_listener *l, struct http_conn *hc,
 	hc->conn = conn;
 	hc->l = l;
 	hc->committed = false;
+	hc->holding = false;
 	if (commit_wait(l->srv->d->commit, on_committed, hc) < 0) {
 		if (commit_now(l->srv->d->commit) < 0)
+			fail_uncommitted(resp);
+		return false;
+	}
+	if (hc->committed) { /* written already (no deferred write) */
+		if (hc->commit_result < 0)
 			fail_uncommitted(resp);
 		return false;
 	}
