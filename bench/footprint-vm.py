@@ -57,10 +57,11 @@ Multi-VM (unless --no-multi): three guests of one mode on this host, the
 second and third started a third and two thirds of a single replay's
 time after the first; the host's memory is the sum of their footprints
 from the first replay's start to the last one's end: peak and average
-for none, fpr and ha-auto (the paper: 40.7 / 36.0 / 28.1 GiB peak).
+for none, fpr, ha-none and ha-auto (the paper: 40.7 / 36.0 / 28.1 GiB
+peak for none, fpr and HyperAlloc).
 The guests then share the machine's two cores, so their replays take
 longer than alone. --multi-only SECONDS runs only that, for the --modes
-among those three, every mode staggered by a third of SECONDS (a single
+among those four, every mode staggered by a third of SECONDS (a single
 replay's time from an earlier run).
 
 TCG runs the guest's work and its kernel much slower than hardware, and
@@ -108,7 +109,7 @@ DAEMON_MODES = {
 }
 ALL_MODES = list(MODES) + list(DAEMON_MODES)
 HA_MODES = ("ha-auto", "ha-auto-1s") + tuple(DAEMON_MODES)
-MULTI_MODES = ("none", "fpr", "ha-auto")
+MULTI_MODES = ("none", "fpr", "ha-none", "ha-auto")
 
 
 class VirtioMemRule:
