@@ -57,7 +57,7 @@ struct commit {
 	pthread_mutex_t lock; /* the fields below */
 	pthread_cond_t cond;
 	char *job; /* text to write, NULL: none */
-	char *job_path;
+	const char *job_path;
 	bool job_done; /* job written (or failed), result in job_result */
 	int job_result;
 	bool quit;
@@ -76,7 +76,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&c->cond, &c->lock);
 		if (c->quit)
 			break;
-		char *text = c->job, *path = c->job_path;
+		const char *text = c->job, *path = c->job_path;
 		int r;
 
 		pthread_mutex_unlock(&c->lock);
@@ -188,7 +188,7 @@ static void start(struct commit *c)
 	pthread_mutex_lock(&c->lock);
 	free(c->job);
 	c->job = text;
-	c->job_path = (char *)path;
+	c->job_path = path;
 	c->job_done = false;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
