@@ -214,6 +214,8 @@ static void serve(const void *buf, size_t len)
 			.status = sh.status,
 		};
 		sh.statuses++;
+		if (sh.status.allocated_bytes > sh.peak_allocated)
+			sh.peak_allocated = sh.status.allocated_bytes;
 		pthread_cond_broadcast(&sh.cond);
 		pthread_mutex_unlock(&sh.lock);
 		return;

@@ -95,6 +95,7 @@ struct sim_host {
 	uint64_t errors; /* protocol violations the host saw */
 	char first_error[256];
 	int64_t peak_resident;
+	uint64_t peak_allocated; /* the most any STATUS said was held */
 	uint64_t started_ms;
 };
 

@@ -444,6 +444,50 @@ START_TEST(test_canary_detects_data_loss)
 }
 END_TEST
 
+/* --workload-memory 48M: the trace's 80 % and 30 % are of 48 MiB, not
+ * of the 124 MiB the allocator manages, as a program that sizes itself
+ * (ha-replay -m in a real guest) leaves the rest of RAM alone. */
+#define WORKLOAD_MIB 48
+
+static bool settled_low_of_workload(void)
+{
+	uint64_t w = WORKLOAD_MIB * MIB;
+
+	return sh.statuses && sh.status.trace_done &&
+	       sh.status.allocated_bytes <=
+		       w * 30 / 100 + sh.hello.vcpus * 4 * MIB &&
+	       sh.status.allocated_bytes >= w * 28 / 100;
+}
+
+START_TEST(test_workload_memory)
+{
+	static const char *const args[] = {
+		"--name", "e2e-workload", "--workload-memory",
+		"48M",	  "--quiet",	  NULL
+	};
+	uint64_t w = WORKLOAD_MIB * MIB;
+	bool ok;
+
+	sh_spawn(rise_and_fall, args);
+	sh_accept();
+	ok = sh_wait_for(settled_low_of_workload);
+	pthread_mutex_lock(&sh.lock);
+	ck_assert_msg(ok,
+		      "did not settle at 30 %% of %d MiB: %" PRIu64
+		      " bytes held, target %" PRIu64,
+		      WORKLOAD_MIB, sh.status.allocated_bytes,
+		      sh.status.target_bytes);
+	/* The peak was 80 % of the workload's memory (STATUS every 100 ms
+	 * of a paced clock sees it), never 80 % of RAM. */
+	ck_assert_uint_le(sh.peak_allocated,
+			  w * 80 / 100 + sh.hello.vcpus * 4 * MIB);
+	ck_assert_uint_ge(sh.peak_allocated, w * 70 / 100);
+	pthread_mutex_unlock(&sh.lock);
+	assert_clean_exit(sh_stop_guest(SIGTERM));
+	sh_cleanup();
+}
+END_TEST
+
 /* ERROR in answer to HELLO: the message is printed, exit status 1. */
 START_TEST(test_refused)
 {
@@ -515,6 +559,11 @@ static const struct {
 	{ { "--memory", "33M" }, 1, "a multiple of 2M" },
 	{ { "--memory", "5T" }, 1, "--memory" },
 	{ { "--vcpus", "0" }, 1, "--vcpus" },
+	{ { "--help" }, 0, "--workload-memory SIZE" },
+	{ { "--workload-memory", "1M" }, 1, "a size of at least 2M" },
+	{ { "--memory", "64M", "--workload-memory", "128M" },
+	  1,
+	  "is more than --memory" },
 	{ { "--time-scale", "0" }, 1, "--time-scale" },
 	{ { "--trace", "no-such-trace" },
 	  1,
@@ -593,6 +642,7 @@ static Suite *simguest_suite(void)
 	tcase_add_test(tc, test_free_page_reporting);
 	tcase_add_test(tc, test_canary_detects_data_loss);
 	tcase_add_test(tc, test_no_reconnect);
+	tcase_add_test(tc, test_workload_memory);
 	tcase_set_timeout(tc, 90);
 	suite_add_tcase(s, tc);
 	return s;

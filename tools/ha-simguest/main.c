@@ -207,6 +207,7 @@ static int start(struct simguest *sg)
 			   .loop = o->loop },
 		.pace = o->paced ? &sg->pace : NULL,
 		.vcpus = o->vcpus,
+		.bytes = o->workload_memory,
 		.seed = o->seed,
 		.free = o->free_pattern,
 		.stop = &sg->stop,

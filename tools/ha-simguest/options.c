@@ -52,6 +52,11 @@ static const char usage[] =
 	"                           (or waits for memory), so a slow guest\n"
 	"                           plays every level, later (churn follows\n"
 	"                           trace time)\n"
+	"      --workload-memory SIZE\n"
+	"                           the trace's fractions are of SIZE instead\n"
+	"                           of all allocatable memory (at most that),\n"
+	"                           like a program that sizes itself; the\n"
+	"                           rest of RAM stays free for the host\n"
 	"      --loop               start the trace again at its end; without\n"
 	"                           it the final level is held\n"
 	"      --free-pattern jobs|random\n"
@@ -92,7 +97,8 @@ static const char usage[] =
 	"(the host destroyed guest data).\n"
 	"\n"
 	"Trace files: lines \"time_s fraction churn_per_s\" (# comments);\n"
-	"fraction of the guest's allocatable memory held, interpolated\n"
+	"fraction of the guest's allocatable memory (or of\n"
+	"--workload-memory) held, interpolated\n"
 	"linearly; churn_per_s of the held memory freed and allocated again\n"
 	"per trace second.\n";
 
@@ -108,6 +114,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_NO_RECONNECT,
 	OPT_PREFAULT,
+	OPT_WORKLOAD_MEMORY,
 	OPT_TRACE_CLOCK,
 };
 
@@ -122,6 +129,7 @@ static const struct option long_options[] = {
 	{ "trace-dir", required_argument, NULL, OPT_TRACE_DIR },
 	{ "time-scale", required_argument, NULL, 'x' },
 	{ "trace-clock", required_argument, NULL, OPT_TRACE_CLOCK },
+	{ "workload-memory", required_argument, NULL, OPT_WORKLOAD_MEMORY },
 	{ "loop", no_argument, NULL, OPT_LOOP },
 	{ "free-pattern", required_argument, NULL, OPT_FREE_PATTERN },
 	{ "duration", required_argument, NULL, 'd' },
@@ -260,6 +268,12 @@ static int apply(struct options *o, int c, const char *arg)
 		else
 			return bad("--trace-clock", arg, "real or workload");
 		return 0;
+	case OPT_WORKLOAD_MEMORY:
+		if (ha_parse_size(arg, &o->workload_memory) < 0 ||
+		    o->workload_memory < HA_HUGE_SIZE)
+			return bad("--workload-memory", arg,
+				   "a size of at least 2M, like 1280M");
+		return 0;
 	case OPT_LOOP:
 		o->loop = true;
 		return 0;
@@ -339,6 +353,13 @@ enum options_result options_parse(int argc, char **argv, struct options *o)
 	if (optind < argc) {
 		fprintf(stderr, "ha-simguest: unexpected argument \"%s\"\n",
 			argv[optind]);
+		return OPTIONS_ERROR;
+	}
+	if (o->workload_memory > o->memory) {
+		fprintf(stderr,
+			"ha-simguest: --workload-memory: %" PRIu64
+			" bytes is more than --memory (%" PRIu64 ")\n",
+			o->workload_memory, o->memory);
 		return OPTIONS_ERROR;
 	}
 	if (strlen(o->socket) >= 108) {

@@ -29,6 +29,7 @@ struct options {
 	char trace_dir[PATH_MAX];
 	double time_scale; /* trace seconds per real second */
 	bool paced; /* --trace-clock workload */
+	uint64_t workload_memory; /* what fractions are of; 0: all managed */
 	bool loop;
 	enum workload_free free_pattern;
 	double duration_s; /* 0: until a signal */

@@ -160,7 +160,9 @@ static uint64_t target_at(const struct workload *wl, double played_s,
 {
 	double pos = trace_clock_wrap(&wl->clock, played_s, ret_done);
 	struct trace_sample s = trace_at(wl->clock.trace, pos);
-	double managed = (double)(wl->ram->geo.frames << HA_FRAME_SHIFT);
+	uint64_t all = wl->ram->geo.frames << HA_FRAME_SHIFT;
+	double managed =
+		(double)(wl->bytes && wl->bytes < all ? wl->bytes : all);
 
 	*ret_pos_s = pos;
 	return (uint64_t)(s.fraction * managed);

@@ -73,6 +73,7 @@ struct workload {
 	struct trace_clock clock; /* its start_ns unused when paced */
 	struct workload_pace *pace; /* NULL: the trace plays in real time */
 	unsigned vcpus;
+	uint64_t bytes; /* what the trace's fractions are of; 0: all managed */
 	uint64_t seed;
 	enum workload_free free;
 	const atomic_bool *stop;
