@@ -100,7 +100,7 @@ at which footprint-vm's HyperAlloc guests replay under TCG), the trace
 paced by the workload (--trace-clock workload: trace time moves on only
 while the guest holds what the trace asks for, as ha-replay -w advances
 by work done), fractions of 1280 MiB (--workload-memory, ha-replay -m),
-random frees, 1 s ticks, and the modes fpr, auto-reclaim/tick,
+ha-replay's allocation sizes (--alloc-sizes replay), random frees, 1 s ticks, and the modes fpr, auto-reclaim/tick,
 working-set and pressure with the parameters footprint-vm's daemon modes
 use; no multi-VM. With the paced clock the trace's window runs from its
 start to the first answer that says it is done, and completion is that
@@ -137,7 +137,8 @@ SLOWDOWN_GOAL = 1.01
 # page reporting's 2 s delay are in real time.
 LIKE_VM = {"memory": "2G", "vcpus": 2, "time_scale": 11.0,
            "trace_clock": "workload", "workload_memory": "1280M",
-           "free_pattern": "random", "tick_ms": 1000,
+           "free_pattern": "random", "alloc_sizes": "replay",
+           "tick_ms": 1000,
            "modes": "fpr,auto-reclaim/tick,working-set,pressure",
            "no_multivm": True}
 
@@ -203,13 +204,17 @@ def parse_args():
     ap.add_argument("--trace-clock", choices=("real", "workload"),
                     default="real", help="the sim's trace clock (default "
                     "real; see ha-simguest --help)")
+    ap.add_argument("--alloc-sizes", choices=("kernel", "replay"),
+                    default="kernel", help="what the sim's vCPUs allocate "
+                    "(default kernel; see ha-simguest --help)")
     ap.add_argument("--workload-memory", metavar="SIZE",
                     help="what the trace's fractions are of (default all "
                     "of the guest's allocatable memory)")
     ap.add_argument("--like-vm", action="store_true",
                     help="the settings of bench/footprint-vm's guests: "
                     "2G, 2 vCPUs, 11x, the trace paced by the workload, "
-                    "up to 1280M held, random frees, 1 s ticks, the modes "
+                    "up to 1280M held, ha-replay's sizes, random frees, "
+                    "1 s ticks, the modes "
                     "fpr, auto-reclaim/tick, working-set and pressure; "
                     "no multi-VM")
     ap.add_argument("--seed", type=int, default=4242)
@@ -312,7 +317,8 @@ class Guest:
                 harness.TRACES, "--time-scale", str(a.time_scale),
                 "--socket", d.sim_sock, "--seed", str(seed),
                 "--status-interval", "200", "--free-pattern",
-                a.free_pattern, "--trace-clock", a.trace_clock]
+                a.free_pattern, "--trace-clock", a.trace_clock,
+                "--alloc-sizes", a.alloc_sizes]
         if a.workload_memory:
             args += ["--workload-memory", a.workload_memory]
         self.paced = a.trace_clock == "workload"
@@ -572,9 +578,11 @@ def run(a):
     if a.modes:
         want = a.modes.split(",")
         modes = [m for m in modes if m[0] in want or m[0] == "fpr"]
-    print("bench %s: trace %s (%.0f trace s) at %gx, guest %s, %d vCPUs, "
-          "frees %s, tick %d ms, %s pages" % (
-              NAME, TRACE, trace_s, a.time_scale, a.memory, a.vcpus,
+    print("bench %s: trace %s (%.0f trace s) at %gx, %s clock, guest %s "
+          "(trace of %s), %d vCPUs, %s sizes, frees %s, tick %d ms, %s "
+          "pages" % (
+              NAME, TRACE, trace_s, a.time_scale, a.trace_clock, a.memory,
+              a.workload_memory or "all of it", a.vcpus, a.alloc_sizes,
               a.free_pattern, a.tick_ms, "THP" if a.thp else "4 KiB"),
           flush=True)
 

@@ -462,8 +462,8 @@ static bool settled_low_of_workload(void)
 START_TEST(test_workload_memory)
 {
 	static const char *const args[] = {
-		"--name", "e2e-workload", "--workload-memory",
-		"48M",	  "--quiet",	  NULL
+		"--name",	 "e2e-workload", "--workload-memory", "48M",
+		"--alloc-sizes", "replay",	 "--quiet",	      NULL
 	};
 	uint64_t w = WORKLOAD_MIB * MIB;
 	bool ok;
@@ -560,6 +560,8 @@ static const struct {
 	{ { "--memory", "5T" }, 1, "--memory" },
 	{ { "--vcpus", "0" }, 1, "--vcpus" },
 	{ { "--help" }, 0, "--workload-memory SIZE" },
+	{ { "--help" }, 0, "--alloc-sizes kernel|replay" },
+	{ { "--alloc-sizes", "huge" }, 1, "\"huge\" is not kernel or replay" },
 	{ { "--workload-memory", "1M" }, 1, "a size of at least 2M" },
 	{ { "--memory", "64M", "--workload-memory", "128M" },
 	  1,

@@ -210,6 +210,7 @@ static int start(struct simguest *sg)
 		.bytes = o->workload_memory,
 		.seed = o->seed,
 		.free = o->free_pattern,
+		.sizes = o->alloc_sizes,
 		.stop = &sg->stop,
 	};
 	if (o->fpr_enabled) {

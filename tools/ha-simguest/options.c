@@ -52,6 +52,12 @@ static const char usage[] =
 	"                           (or waits for memory), so a slow guest\n"
 	"                           plays every level, later (churn follows\n"
 	"                           trace time)\n"
+	"      --alloc-sizes kernel|replay\n"
+	"                           what the vCPUs allocate (default kernel):\n"
+	"                           kernel is a kernel's mix of 4 KiB pages,\n"
+	"                           small blocks and huge pages; replay is\n"
+	"                           ha-replay's chunks in a real guest, 64 KiB\n"
+	"                           to 1 MiB blocks and 2 MiB huge pages\n"
 	"      --workload-memory SIZE\n"
 	"                           the trace's fractions are of SIZE instead\n"
 	"                           of all allocatable memory (at most that),\n"
@@ -115,6 +121,7 @@ enum {
 	OPT_NO_RECONNECT,
 	OPT_PREFAULT,
 	OPT_WORKLOAD_MEMORY,
+	OPT_ALLOC_SIZES,
 	OPT_TRACE_CLOCK,
 };
 
@@ -130,6 +137,7 @@ static const struct option long_options[] = {
 	{ "time-scale", required_argument, NULL, 'x' },
 	{ "trace-clock", required_argument, NULL, OPT_TRACE_CLOCK },
 	{ "workload-memory", required_argument, NULL, OPT_WORKLOAD_MEMORY },
+	{ "alloc-sizes", required_argument, NULL, OPT_ALLOC_SIZES },
 	{ "loop", no_argument, NULL, OPT_LOOP },
 	{ "free-pattern", required_argument, NULL, OPT_FREE_PATTERN },
 	{ "duration", required_argument, NULL, 'd' },
@@ -273,6 +281,14 @@ static int apply(struct options *o, int c, const char *arg)
 		    o->workload_memory < HA_HUGE_SIZE)
 			return bad("--workload-memory", arg,
 				   "a size of at least 2M, like 1280M");
+		return 0;
+	case OPT_ALLOC_SIZES:
+		if (strcmp(arg, "kernel") == 0)
+			o->alloc_sizes = WORKLOAD_SIZES_KERNEL;
+		else if (strcmp(arg, "replay") == 0)
+			o->alloc_sizes = WORKLOAD_SIZES_REPLAY;
+		else
+			return bad("--alloc-sizes", arg, "kernel or replay");
 		return 0;
 	case OPT_LOOP:
 		o->loop = true;

@@ -32,6 +32,7 @@ struct options {
 	uint64_t workload_memory; /* what fractions are of; 0: all managed */
 	bool loop;
 	enum workload_free free_pattern;
+	enum workload_sizes alloc_sizes;
 	double duration_s; /* 0: until a signal */
 	bool fpr_enabled;
 	struct fpr_config fpr;

@@ -34,10 +34,21 @@
  * load sees it: 4 KiB pages, some small multi-page allocations, a fair
  * share of transparent huge pages, rarely a 4 MiB block.
  */
-static const double order_bytes_share[HA_MAX_ORDER + 1] = {
+static const double kernel_bytes_share[HA_MAX_ORDER + 1] = {
 	[0] = 0.30,  [1] = 0.025, [2] = 0.025, [3] = 0.025,
 	[4] = 0.025, [5] = 0.025, [6] = 0.025, [7] = 0.025,
 	[8] = 0.025, [9] = 0.45,  [10] = 0.05,
+};
+
+/*
+ * --alloc-sizes replay: the chunks of guestmod/workloads/ha-replay, which
+ * maps a quarter of its chunks as 2 MiB transparent huge pages and the
+ * rest as 16 to 255 pages (uniform), each taken by one program at once
+ * and so from one frame: in bytes 56 % huge, and the small ones' bytes
+ * by the power of two below their length.
+ */
+static const double replay_bytes_share[HA_MAX_ORDER + 1] = {
+	[4] = 0.005, [5] = 0.021, [6] = 0.083, [7] = 0.331, [9] = 0.56,
 };
 
 static atomic_uint_fast64_t mismatches_logged, install_warnings;
@@ -100,13 +111,16 @@ static double rnd_unit(uint64_t *s)
 	return (double)(rnd_next(s) >> 11) / 9007199254740992.0;
 }
 
-static unsigned pick_order(uint64_t *s)
+static unsigned pick_order(uint64_t *s, enum workload_sizes sizes)
 {
+	const double *share = sizes == WORKLOAD_SIZES_REPLAY ?
+				      replay_bytes_share :
+				      kernel_bytes_share;
 	double w[HA_MAX_ORDER + 1], sum = 0, x;
 
 	/* Count weight = byte share / size. */
 	for (unsigned o = 0; o <= HA_MAX_ORDER; o++) {
-		w[o] = order_bytes_share[o] / (double)(1u << o);
+		w[o] = share[o] / (double)(1u << o);
 		sum += w[o];
 	}
 	x = rnd_unit(s) * sum;
@@ -375,7 +389,7 @@ static int hold(struct vcpu *v, const struct held_alloc *a)
 static int alloc_one(struct vcpu *v)
 {
 	struct ram *ram = v->wl->ram;
-	unsigned order = pick_order(&v->rnd);
+	unsigned order = pick_order(&v->rnd, v->wl->sizes);
 	unsigned flags = rnd_below(&v->rnd, 10) < 7 ? HA_GET_MOVABLE : 0;
 	struct held_alloc a;
 	ha_frame_t frame;

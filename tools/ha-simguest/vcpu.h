@@ -47,6 +47,12 @@ struct ram;
 struct link;
 struct fpr;
 
+/* Sizes of the allocations (vcpu.c: the share of bytes per order). */
+enum workload_sizes {
+	WORKLOAD_SIZES_KERNEL = 0, /* a kernel's mix, 4 KiB to 4 MiB */
+	WORKLOAD_SIZES_REPLAY, /* ha-replay's chunks, 64 KiB to 2 MiB */
+};
+
 enum workload_free {
 	WORKLOAD_FREE_JOBS = 0, /* whole jobs, oldest first */
 	WORKLOAD_FREE_RANDOM, /* random allocations */
@@ -76,6 +82,7 @@ struct workload {
 	uint64_t bytes; /* what the trace's fractions are of; 0: all managed */
 	uint64_t seed;
 	enum workload_free free;
+	enum workload_sizes sizes;
 	const atomic_bool *stop;
 };
 
