@@ -100,9 +100,9 @@ at which footprint-vm's HyperAlloc guests replay under TCG), the trace
 paced by the workload (--trace-clock workload: trace time moves on only
 while the guest holds what the trace asks for, as ha-replay -w advances
 by work done), fractions of 1280 MiB (--workload-memory, ha-replay -m),
-ha-replay's allocation sizes (--alloc-sizes replay), random frees, 1 s ticks, and the modes fpr, auto-reclaim/tick,
-working-set and pressure with the parameters footprint-vm's daemon modes
-use; no multi-VM. With the paced clock the trace's window runs from its
+ha-replay's allocation sizes (--alloc-sizes replay), random frees, 1 s
+ticks, and the modes fpr, auto-reclaim/tick, working-set and pressure
+with the parameters footprint-vm's daemon modes use; no multi-VM. With the paced clock the trace's window runs from its
 start to the first answer that says it is done, and completion is that
 window (the stalls are in it). The line before the summary ranks our
 policies by average footprint, and the summary's rank= is that ranking:
@@ -128,8 +128,8 @@ PAPER_FPR_DELAY_MS = 2000
 SLOWDOWN_GOAL = 1.01
 # --like-vm: bench/footprint-vm's guest (bench/_vm.py: 2 GiB, 2 vCPUs),
 # replay (ha-replay -m 1280 -x 60 -w 0.15: paced by work, chunks freed at
-# random) and daemon (1 s ticks, the same three policies); options given
-# on the command line win. The time scale is the pace those guests
+# random) and daemon (1 s ticks, the same three policies); an option
+# given on the command line with a value other than its default wins. The time scale is the pace those guests
 # actually replay at under TCG: -x 60 is the most, the work of -w holds
 # them back, and the HyperAlloc guests took 215 to 263 s for the 2650
 # trace seconds (docs/results.md), about 11 trace seconds per second.
