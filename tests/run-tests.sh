@@ -18,7 +18,7 @@ ran=0
 # Sanitizer runtimes: fail hard on the first report.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/tests/tsan.supp}"
 # Check: keep fork mode (one process per test) and print every failure.
 export CK_FORK=yes
 export CK_VERBOSITY=${CK_VERBOSITY:-normal}
